@@ -1,0 +1,71 @@
+/*
+Copyright 2026.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+// DeletionPolicy says what happens to the object in the Onomondo API when
+// its Kubernetes resource is deleted.
+// +kubebuilder:validation:Enum=Delete;Orphan
+type DeletionPolicy string
+
+const (
+	// DeletionPolicyDelete deletes the object in the API before the resource goes.
+	DeletionPolicyDelete DeletionPolicy = "Delete"
+	// DeletionPolicyOrphan leaves the object in the API untouched.
+	DeletionPolicyOrphan DeletionPolicy = "Orphan"
+)
+
+// ManagementPolicy says whether the operator may write to the API.
+// +kubebuilder:validation:Enum=Manage;ObserveOnly
+type ManagementPolicy string
+
+const (
+	// ManagementPolicyManage creates, updates and deletes the object to match the spec.
+	ManagementPolicyManage ManagementPolicy = "Manage"
+	// ManagementPolicyObserveOnly only reads the object and reports it in status;
+	// it never writes, so it is safe for importing and auditing an existing fleet.
+	ManagementPolicyObserveOnly ManagementPolicy = "ObserveOnly"
+)
+
+// Condition types and reasons shared by the kinds of this group.
+const (
+	// ConditionReady is True when the object in the API matches the spec.
+	ConditionReady = "Ready"
+	// ConditionSynced is True when the last reconcile reached the API without error.
+	ConditionSynced = "Synced"
+	// ConditionSent is the SMSMessage's delivery condition.
+	ConditionSent = "Sent"
+)
+
+// APIErrorStatus is the last error the Onomondo API (or the way to it) returned.
+type APIErrorStatus struct {
+	// code is the API's own error code, such as imsi_forbidden; empty when
+	// the API sent none (for example a timeout or a 503 without a body).
+	// +optional
+	Code string `json:"code,omitempty"`
+
+	// httpStatus is the HTTP status the API answered with; 0 when no answer arrived.
+	// +optional
+	HTTPStatus int32 `json:"httpStatus,omitempty"`
+
+	// message is a human-readable description of the failure.
+	// +optional
+	Message string `json:"message,omitempty"`
+
+	// terminal is true when only a change of the spec can fix the error;
+	// the operator then makes no further calls for this generation.
+	Terminal bool `json:"terminal"`
+}

@@ -1,0 +1,400 @@
+// Package onomondo is a client for the Onomondo API
+// (https://api.onomondo.com): SIMs addressed by IMSI or MSISDN, SMS, and
+// connectors with an opaque JSON body.
+//
+// Every call passes through one client-side token bucket shared by all
+// callers, and pauses when the API's rate-limit headers say the budget is
+// spent. Errors are values with a class (terminal or retryable) and a
+// delivery verdict (definitely not applied, or may have been applied); see
+// errors.go. The API key never leaves the Authorization header: it is not
+// in errors, logs, metrics or the String form of Config or Client.
+package onomondo
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptrace"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+)
+
+// DefaultBaseURL is the hosted API.
+const DefaultBaseURL = "https://api.onomondo.com"
+
+// Defaults for Config.
+const (
+	DefaultTimeout = 30 * time.Second
+	DefaultRate    = 10.0 // requests per second; the hosted API allows 600 a minute
+	DefaultBurst   = 10
+)
+
+// Route templates, used in errors and metrics instead of raw identifiers.
+const (
+	RouteSIM       = "/sim/:id"
+	RouteSMS       = "/sms/:to"
+	RouteConnector = "/connector/:id"
+)
+
+// Config configures a Client.
+type Config struct {
+	// BaseURL defaults to DefaultBaseURL. http:// is refused unless AllowInsecureHTTP.
+	BaseURL string
+	// APIKey is sent as the Authorization header.
+	APIKey string
+	// CAFile is a PEM bundle trusted in addition to the system roots.
+	CAFile string
+	// CAPEM is like CAFile, given inline.
+	CAPEM []byte
+	// Timeout bounds one HTTP exchange; DefaultTimeout if zero.
+	Timeout time.Duration
+	// AllowInsecureHTTP permits an http:// BaseURL, for local development only.
+	AllowInsecureHTTP bool
+	// Rate and Burst size the client-side token bucket; defaults 10/s and 10.
+	// A negative Rate disables it.
+	Rate  float64
+	Burst int
+	// Now is the clock used to read x-ratelimit-reset; time.Now if nil.
+	Now func() time.Time
+}
+
+// String hides the API key.
+func (c Config) String() string {
+	return fmt.Sprintf("onomondo.Config{BaseURL:%q APIKey:%s CAFile:%q Timeout:%s Rate:%g Burst:%d}",
+		c.BaseURL, redacted(c.APIKey), c.CAFile, c.Timeout, c.Rate, c.Burst)
+}
+
+// GoString hides the API key from %#v.
+func (c Config) GoString() string { return c.String() }
+
+func redacted(key string) string {
+	if key == "" {
+		return "<unset>"
+	}
+	return "<redacted>"
+}
+
+// Client calls the Onomondo API. It is safe for concurrent use; share one.
+type Client struct {
+	base    *url.URL
+	key     atomic.Pointer[string]
+	http    *http.Client
+	limiter *rate.Limiter
+	now     func() time.Time
+
+	mu        sync.Mutex
+	holdUntil time.Time // the API said its budget is spent until then
+}
+
+// String hides the API key.
+func (c *Client) String() string { return "onomondo.Client{" + c.base.String() + "}" }
+
+// GoString hides the API key from %#v.
+func (c *Client) GoString() string { return c.String() }
+
+// New checks cfg and returns a Client.
+func New(cfg Config) (*Client, error) {
+	if cfg.BaseURL == "" {
+		cfg.BaseURL = DefaultBaseURL
+	}
+	base, err := url.Parse(strings.TrimSuffix(cfg.BaseURL, "/"))
+	if err != nil || base.Host == "" {
+		return nil, fmt.Errorf("onomondo: invalid API URL %q", cfg.BaseURL)
+	}
+	switch {
+	case base.Scheme == "https":
+	case base.Scheme == "http" && cfg.AllowInsecureHTTP:
+	case base.Scheme == "http":
+		return nil, fmt.Errorf("onomondo: refusing plain http URL %q: the API is HTTPS only (set the insecure option for local development)", cfg.BaseURL)
+	default:
+		return nil, fmt.Errorf("onomondo: unsupported URL scheme %q", base.Scheme)
+	}
+	tlsCfg := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" || len(cfg.CAPEM) > 0 {
+		pool, err := x509.SystemCertPool()
+		if err != nil {
+			pool = x509.NewCertPool()
+		}
+		pem := cfg.CAPEM
+		if cfg.CAFile != "" {
+			if pem, err = os.ReadFile(cfg.CAFile); err != nil {
+				return nil, fmt.Errorf("onomondo: reading CA file: %w", err)
+			}
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("onomondo: CA bundle %q holds no PEM certificate", cfg.CAFile)
+		}
+		tlsCfg.RootCAs = pool
+	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = DefaultTimeout
+	}
+	if cfg.Rate == 0 {
+		cfg.Rate = DefaultRate
+	}
+	if cfg.Burst <= 0 {
+		cfg.Burst = DefaultBurst
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	transport := http.DefaultTransport.(*http.Transport).Clone()
+	transport.TLSClientConfig = tlsCfg
+	transport.MaxIdleConnsPerHost = 64
+	c := &Client{
+		base: base,
+		http: &http.Client{Transport: transport, Timeout: cfg.Timeout},
+		now:  cfg.Now,
+	}
+	if cfg.Rate > 0 {
+		c.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)
+	}
+	c.SetAPIKey(cfg.APIKey)
+	return c, nil
+}
+
+// SetAPIKey replaces the key used by later calls (for Secret rotation).
+func (c *Client) SetAPIKey(key string) { c.key.Store(&key) }
+
+// SIM is a SIM card as the API reports and accepts it.
+type SIM struct {
+	IMSI           string `json:"imsi,omitempty"`
+	MSISDN         string `json:"msisdn,omitempty"`
+	Voice          bool   `json:"voice"`
+	SMS            bool   `json:"sms"`
+	Data           bool   `json:"data"`
+	DataThrottling bool   `json:"data_throttling"`
+}
+
+// SMS is a message to send.
+type SMS struct {
+	From string `json:"from"`
+	Text string `json:"text"`
+}
+
+// GetSIM reads the SIM addressed by an IMSI or an MSISDN.
+func (c *Client) GetSIM(ctx context.Context, id string) (*SIM, error) {
+	var s SIM
+	if err := c.do(ctx, http.MethodGet, RouteSIM, "/sim/"+url.PathEscape(id), nil, &s); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// CreateSIM activates a SIM with the given settings.
+func (c *Client) CreateSIM(ctx context.Context, id string, s SIM) error {
+	return c.do(ctx, http.MethodPost, RouteSIM, "/sim/"+url.PathEscape(id), s, nil)
+}
+
+// UpdateSIM sets all of a SIM's settings.
+func (c *Client) UpdateSIM(ctx context.Context, id string, s SIM) error {
+	return c.do(ctx, http.MethodPut, RouteSIM, "/sim/"+url.PathEscape(id), s, nil)
+}
+
+// DeleteSIM deletes a SIM.
+func (c *Client) DeleteSIM(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, RouteSIM, "/sim/"+url.PathEscape(id), nil, nil)
+}
+
+// SendSMS sends one SMS. The API has no idempotency key: a call that fails
+// with MayHaveBeenApplied may or may not have sent the message.
+func (c *Client) SendSMS(ctx context.Context, to string, m SMS) error {
+	return c.do(ctx, http.MethodPost, RouteSMS, "/sms/"+url.PathEscape(to), m, nil)
+}
+
+// GetConnector reads a connector's body, which the API does not document.
+func (c *Client) GetConnector(ctx context.Context, id string) (json.RawMessage, error) {
+	var body json.RawMessage
+	if err := c.do(ctx, http.MethodGet, RouteConnector, "/connector/"+url.PathEscape(id), nil, &body); err != nil {
+		return nil, err
+	}
+	return body, nil
+}
+
+// CreateConnector creates a connector with an opaque JSON body.
+func (c *Client) CreateConnector(ctx context.Context, id string, body json.RawMessage) error {
+	return c.do(ctx, http.MethodPost, RouteConnector, "/connector/"+url.PathEscape(id), body, nil)
+}
+
+// UpdateConnector replaces a connector's body.
+func (c *Client) UpdateConnector(ctx context.Context, id string, body json.RawMessage) error {
+	return c.do(ctx, http.MethodPut, RouteConnector, "/connector/"+url.PathEscape(id), body, nil)
+}
+
+// DeleteConnector deletes a connector.
+func (c *Client) DeleteConnector(ctx context.Context, id string) error {
+	return c.do(ctx, http.MethodDelete, RouteConnector, "/connector/"+url.PathEscape(id), nil, nil)
+}
+
+func (c *Client) do(ctx context.Context, method, route, path string, in, out any) error {
+	if err := c.wait(ctx); err != nil {
+		return &BudgetError{Method: method, Route: route, Err: err}
+	}
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return fmt.Errorf("onomondo: encoding %s %s: %w", method, route, err)
+		}
+		body = bytes.NewReader(b)
+	}
+	var written atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { written.Store(true) },
+	})
+	req, err := http.NewRequestWithContext(ctx, method, c.base.String()+path, body)
+	if err != nil {
+		return fmt.Errorf("onomondo: %s %s: %w", method, route, err)
+	}
+	req.Header.Set("Authorization", *c.key.Load())
+	req.Header.Set("Accept", "application/json")
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+
+	start := time.Now()
+	resp, err := c.http.Do(req)
+	if err != nil {
+		observe(method, route, "error", time.Since(start))
+		return &TransportError{Method: method, Route: route, Written: written.Load(), Err: scrubURL(err)}
+	}
+	defer func() { _ = resp.Body.Close() }()
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	observe(method, route, strconv.Itoa(resp.StatusCode), time.Since(start))
+	c.noteRateLimit(resp)
+	if err != nil {
+		return &TransportError{Method: method, Route: route, Written: true, Err: scrubURL(err)}
+	}
+	if resp.StatusCode/100 != 2 {
+		return c.apiError(method, route, resp, raw)
+	}
+	if out != nil {
+		if err := json.Unmarshal(raw, out); err != nil {
+			return &TransportError{Method: method, Route: route, Written: true,
+				Err: fmt.Errorf("decoding %d answer: %w", resp.StatusCode, err)}
+		}
+	}
+	return nil
+}
+
+// scrubURL drops the request URL (it holds the IMSI; a log line needs only the route).
+func scrubURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+// wait takes a token from the shared bucket and honours a pause the API asked for.
+func (c *Client) wait(ctx context.Context) error {
+	start := time.Now()
+	defer func() {
+		if d := time.Since(start); d > time.Millisecond {
+			budgetWait.Observe(d.Seconds())
+		}
+	}()
+	c.mu.Lock()
+	hold := c.holdUntil.Sub(c.now())
+	c.mu.Unlock()
+	if hold > 0 {
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < hold {
+			return fmt.Errorf("the API's rate limit resets in %s, after the deadline", hold.Round(time.Millisecond))
+		}
+		t := time.NewTimer(hold)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+	if c.limiter == nil {
+		return nil
+	}
+	return c.limiter.Wait(ctx)
+}
+
+// noteRateLimit pauses all calls until the reset time when the API reports
+// its budget spent (x-ratelimit-remaining: 0) or answers 429.
+func (c *Client) noteRateLimit(resp *http.Response) {
+	spent := resp.StatusCode == http.StatusTooManyRequests || resp.Header.Get("x-ratelimit-remaining") == "0"
+	if !spent {
+		return
+	}
+	d := retryAfter(resp.Header, c.now())
+	if d <= 0 {
+		d = time.Second
+	}
+	until := c.now().Add(d)
+	c.mu.Lock()
+	if until.After(c.holdUntil) {
+		c.holdUntil = until
+	}
+	c.mu.Unlock()
+}
+
+// retryAfter reads Retry-After (seconds or an HTTP date), else
+// x-ratelimit-reset (seconds from now, or a Unix time when it is that large).
+func retryAfter(h http.Header, now time.Time) time.Duration {
+	if v := h.Get("Retry-After"); v != "" {
+		if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+			return time.Duration(s) * time.Second
+		}
+		if t, err := http.ParseTime(v); err == nil {
+			return t.Sub(now)
+		}
+	}
+	if v := h.Get("x-ratelimit-reset"); v != "" {
+		if s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+			if s > 1_000_000_000 { // a Unix timestamp
+				return time.Unix(s, 0).Sub(now)
+			}
+			return time.Duration(s) * time.Second
+		}
+	}
+	return 0
+}
+
+func (c *Client) apiError(method, route string, resp *http.Response, raw []byte) *APIError {
+	e := &APIError{Method: method, Route: route, StatusCode: resp.StatusCode, RetryAfter: retryAfter(resp.Header, c.now())}
+	var body struct {
+		Error   any    `json:"error"`
+		Code    string `json:"code"`
+		Message string `json:"message"`
+	}
+	if json.Unmarshal(raw, &body) == nil {
+		switch v := body.Error.(type) {
+		case string:
+			e.Code = v
+		case map[string]any: // {"error":{"code":…,"message":…}}
+			e.Code, _ = v["code"].(string)
+			e.Message, _ = v["message"].(string)
+		}
+		if e.Code == "" {
+			e.Code = body.Code
+		}
+		if body.Message != "" {
+			e.Message = body.Message
+		}
+	} else if s := strings.TrimSpace(string(raw)); s != "" {
+		if len(s) > 200 {
+			s = s[:200] + "…"
+		}
+		e.Message = s
+	}
+	return e
+}

@@ -1,0 +1,442 @@
+package simulator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// SIM is a SIM card as the simulated API stores it.
+type SIM struct {
+	IMSI           string `json:"imsi"`
+	MSISDN         string `json:"msisdn"`
+	Voice          bool   `json:"voice"`
+	SMS            bool   `json:"sms"`
+	Data           bool   `json:"data"`
+	DataThrottling bool   `json:"data_throttling"`
+}
+
+// SMS is a message the simulated API accepted.
+type SMS struct {
+	To   string    `json:"to"`
+	From string    `json:"from"`
+	Text string    `json:"text"`
+	Time time.Time `json:"time"`
+}
+
+// Request is one recorded request.
+type Request struct {
+	Time   time.Time `json:"time"`
+	Method string    `json:"method"`
+	Path   string    `json:"path"`
+	// Route is the route template (/sim/:id, /sms/:to, /connector/:id) or the path.
+	Route  string `json:"route"`
+	Status int    `json:"status"`
+	// Dropped is true when the write was applied but its response dropped.
+	Dropped bool `json:"dropped,omitempty"`
+}
+
+// Faults are injected into API routes (never into /_simulator/ routes).
+type Faults struct {
+	// LatencyMillis delays every answer.
+	LatencyMillis int `json:"latencyMillis,omitempty"`
+	// FailNext answers the next N requests with FailStatus (default 503), unapplied.
+	FailNext   int `json:"failNext,omitempty"`
+	FailStatus int `json:"failStatus,omitempty"`
+	// ErrorRate answers this fraction of requests with FailStatus, unapplied.
+	ErrorRate float64 `json:"errorRate,omitempty"`
+	// TooManyNext answers the next N requests 429 with Retry-After: RetryAfterSeconds.
+	TooManyNext       int `json:"tooManyNext,omitempty"`
+	RetryAfterSeconds int `json:"retryAfterSeconds,omitempty"`
+	// RateLimit, when > 0, allows that many requests per RateLimitWindowSeconds
+	// (default 60, like the hosted API's 600 a minute) and answers 429 beyond.
+	RateLimit              int `json:"rateLimit,omitempty"`
+	RateLimitWindowSeconds int `json:"rateLimitWindowSeconds,omitempty"`
+	// DropNext applies the next N writes, then closes the connection without an answer.
+	DropNext int `json:"dropNext,omitempty"`
+}
+
+// Options configure a Simulator.
+type Options struct {
+	// APIKey is the only accepted Authorization header value.
+	APIKey string
+	// ForbiddenPrefixes: IMSIs answering 403 imsi_forbidden. Default ["999"].
+	ForbiddenPrefixes []string
+	// UnknownPrefixes: IMSIs outside the inventory, 404 imsi_not_found on create. Default ["000"].
+	UnknownPrefixes []string
+	// Now is the clock; time.Now if nil.
+	Now func() time.Time
+	// Seed makes ErrorRate reproducible.
+	Seed uint64
+}
+
+// Simulator is the in-memory API. Use New; it is an http.Handler.
+type Simulator struct {
+	opts Options
+	mux  *http.ServeMux
+
+	mu         sync.Mutex
+	sims       map[string]*SIM // by IMSI
+	byMSISDN   map[string]string
+	connectors map[string]map[string]any
+	requests   []Request
+	sms        []SMS
+	faults     Faults
+	window     time.Time // start of the rate-limit window
+	inWindow   int
+	rand       *rand.Rand
+}
+
+// New returns a Simulator with an empty store.
+func New(opts Options) *Simulator {
+	if opts.ForbiddenPrefixes == nil {
+		opts.ForbiddenPrefixes = []string{"999"}
+	}
+	if opts.UnknownPrefixes == nil {
+		opts.UnknownPrefixes = []string{"000"}
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	s := &Simulator{opts: opts, rand: rand.New(rand.NewPCG(opts.Seed, opts.Seed^0x5eed))}
+	s.resetLocked()
+	m := http.NewServeMux()
+	m.HandleFunc("GET /sim/{id}", s.getSIM)
+	m.HandleFunc("POST /sim/{id}", s.createSIM)
+	m.HandleFunc("PUT /sim/{id}", s.updateSIM)
+	m.HandleFunc("DELETE /sim/{id}", s.deleteSIM)
+	m.HandleFunc("POST /sms/{to}", s.sendSMS)
+	m.HandleFunc("GET /connector/{id}", s.getConnector)
+	m.HandleFunc("POST /connector/{id}", s.createConnector)
+	m.HandleFunc("PUT /connector/{id}", s.updateConnector)
+	m.HandleFunc("DELETE /connector/{id}", s.deleteConnector)
+	m.HandleFunc("GET /_simulator/requests", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.Requests()) })
+	m.HandleFunc("GET /_simulator/sms", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.SMS()) })
+	m.HandleFunc("GET /_simulator/sims", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.SIMs()) })
+	m.HandleFunc("GET /_simulator/faults", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.Faults()) })
+	m.HandleFunc("POST /_simulator/faults", s.postFaults)
+	m.HandleFunc("POST /_simulator/reset", func(w http.ResponseWriter, _ *http.Request) { s.Reset(); ok(w) })
+	s.mux = m
+	return s
+}
+
+// Reset empties the store, the logs and the faults.
+func (s *Simulator) Reset() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.resetLocked()
+}
+
+func (s *Simulator) resetLocked() {
+	s.sims = map[string]*SIM{}
+	s.byMSISDN = map[string]string{}
+	s.connectors = map[string]map[string]any{}
+	s.requests = nil
+	s.sms = nil
+	s.faults = Faults{}
+	s.inWindow = 0
+}
+
+// SetFaults replaces the injected faults.
+func (s *Simulator) SetFaults(f Faults) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults = f
+	s.inWindow = 0
+	s.window = time.Time{}
+}
+
+// UpdateFaults changes the injected faults in place, under the lock.
+func (s *Simulator) UpdateFaults(fn func(*Faults)) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	fn(&s.faults)
+}
+
+// Faults returns the faults now in force.
+func (s *Simulator) Faults() Faults {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.faults
+}
+
+// Requests returns a copy of the request log.
+func (s *Simulator) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request{}, s.requests...)
+}
+
+// CountRequests counts recorded requests by method ("" for any) and route.
+func (s *Simulator) CountRequests(method, route string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, r := range s.requests {
+		if (method == "" || r.Method == method) && (route == "" || r.Route == route) {
+			n++
+		}
+	}
+	return n
+}
+
+// SMS returns a copy of the accepted messages.
+func (s *Simulator) SMS() []SMS {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]SMS{}, s.sms...)
+}
+
+// SIMs returns a copy of the stored SIMs.
+func (s *Simulator) SIMs() []SIM {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make([]SIM, 0, len(s.sims))
+	for _, v := range s.sims {
+		out = append(out, *v)
+	}
+	return out
+}
+
+// SIM returns one stored SIM by IMSI or MSISDN.
+func (s *Simulator) SIM(id string) (SIM, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if v := s.lookupLocked(id); v != nil {
+		return *v, true
+	}
+	return SIM{}, false
+}
+
+// PutSIM stores a SIM as if changed out of band (no request is recorded).
+func (s *Simulator) PutSIM(v SIM) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old := s.sims[v.IMSI]; old != nil {
+		delete(s.byMSISDN, normMSISDN(old.MSISDN))
+	}
+	s.sims[v.IMSI] = &v
+	if v.MSISDN != "" {
+		s.byMSISDN[normMSISDN(v.MSISDN)] = v.IMSI
+	}
+}
+
+// DeleteSIMOutOfBand removes a SIM as if deleted behind the operator's back.
+func (s *Simulator) DeleteSIMOutOfBand(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v := s.lookupLocked(id)
+	if v == nil {
+		return false
+	}
+	s.removeLocked(v)
+	return true
+}
+
+func (s *Simulator) removeLocked(v *SIM) {
+	delete(s.sims, v.IMSI)
+	delete(s.byMSISDN, normMSISDN(v.MSISDN))
+}
+
+func (s *Simulator) lookupLocked(id string) *SIM {
+	if imsiRe.MatchString(id) {
+		if v := s.sims[id]; v != nil {
+			return v
+		}
+	}
+	if imsi, found := s.byMSISDN[normMSISDN(id)]; found {
+		return s.sims[imsi]
+	}
+	return nil
+}
+
+// ServeHTTP authenticates, injects faults, records, and routes.
+func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	rec := &recorder{ResponseWriter: w}
+	req := Request{Time: s.opts.Now(), Method: r.Method, Path: r.URL.Path, Route: routeOf(r.URL.Path)}
+	admin := strings.HasPrefix(r.URL.Path, "/_simulator/")
+	defer func() {
+		req.Status = rec.status
+		if !admin {
+			s.mu.Lock()
+			s.requests = append(s.requests, req)
+			s.mu.Unlock()
+		}
+	}()
+	if r.Header.Get("Authorization") != s.opts.APIKey || s.opts.APIKey == "" {
+		writeErr(rec, http.StatusUnauthorized, "unauthorized", "missing or wrong Authorization header")
+		return
+	}
+	if admin {
+		s.mux.ServeHTTP(rec, r)
+		return
+	}
+	drop, stop := s.injectFaults(r.Context(), rec, r.Method)
+	if stop {
+		return
+	}
+	if drop {
+		// Apply the write, then abort the connection: the client never hears back.
+		sink := &recorder{ResponseWriter: discard{header: http.Header{}}}
+		s.mux.ServeHTTP(sink, r)
+		req.Status, req.Dropped = sink.status, true
+		rec.status = sink.status
+		panic(http.ErrAbortHandler)
+	}
+	s.mux.ServeHTTP(rec, r)
+}
+
+// injectFaults answers with an injected fault (stop) or says to drop the
+// response of a write that is applied (drop).
+func (s *Simulator) injectFaults(ctx context.Context, w http.ResponseWriter, method string) (drop, stop bool) {
+	s.mu.Lock()
+	f := &s.faults
+	latency := time.Duration(f.LatencyMillis) * time.Millisecond
+	status, retryAfter := 0, 0
+	if f.RateLimit > 0 {
+		win := time.Duration(f.RateLimitWindowSeconds) * time.Second
+		if win <= 0 {
+			win = time.Minute
+		}
+		now := s.opts.Now()
+		if s.window.IsZero() || now.Sub(s.window) >= win {
+			s.window, s.inWindow = now, 0
+		}
+		s.inWindow++
+		remaining := max(f.RateLimit-s.inWindow, 0)
+		reset := int((s.window.Add(win).Sub(now) + time.Second - 1) / time.Second)
+		w.Header().Set("x-ratelimit-limit", strconv.Itoa(f.RateLimit))
+		w.Header().Set("x-ratelimit-remaining", strconv.Itoa(remaining))
+		w.Header().Set("x-ratelimit-reset", strconv.Itoa(reset))
+		if s.inWindow > f.RateLimit {
+			status, retryAfter = http.StatusTooManyRequests, reset
+		}
+	}
+	failStatus := f.FailStatus
+	if failStatus == 0 {
+		failStatus = http.StatusServiceUnavailable
+	}
+	switch {
+	case status != 0:
+	case f.TooManyNext > 0:
+		f.TooManyNext--
+		status, retryAfter = http.StatusTooManyRequests, f.RetryAfterSeconds
+	case f.FailNext > 0:
+		f.FailNext--
+		status = failStatus
+	case f.ErrorRate > 0 && s.rand.Float64() < f.ErrorRate:
+		status = failStatus
+	case f.DropNext > 0 && method != http.MethodGet:
+		f.DropNext--
+		drop = true
+	}
+	s.mu.Unlock()
+
+	if latency > 0 {
+		t := time.NewTimer(latency)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			writeErr(w, http.StatusServiceUnavailable, "service_unavailable", "client went away")
+			return false, true
+		case <-t.C:
+		}
+	}
+	switch status {
+	case 0:
+		return drop, false
+	case http.StatusTooManyRequests:
+		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+		writeErr(w, status, "rate_limited", "rate limit exceeded")
+	case http.StatusInternalServerError:
+		writeErr(w, status, "internal_error", "injected fault")
+	default:
+		writeErr(w, status, strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_")), "injected fault")
+	}
+	return false, true
+}
+
+func (s *Simulator) postFaults(w http.ResponseWriter, r *http.Request) {
+	var f Faults
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<16))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&f); err != nil {
+		writeErr(w, 400, "body_invalid", "faults: "+err.Error())
+		return
+	}
+	s.SetFaults(f)
+	writeJSON(w, 200, f)
+}
+
+func routeOf(path string) string {
+	for _, p := range []string{"/sim/", "/sms/", "/connector/"} {
+		if strings.HasPrefix(path, p) {
+			return map[string]string{"/sim/": "/sim/:id", "/sms/": "/sms/:to", "/connector/": "/connector/:id"}[p]
+		}
+	}
+	return path
+}
+
+type recorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+type discard struct{ header http.Header }
+
+func (d discard) Header() http.Header         { return d.header }
+func (d discard) Write(b []byte) (int, error) { return len(b), nil }
+func (d discard) WriteHeader(int)             {}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func ok(w http.ResponseWriter) { writeJSON(w, http.StatusOK, map[string]string{"message": "OK"}) }
+
+func writeErr(w http.ResponseWriter, status int, code, msg string) {
+	writeJSON(w, status, map[string]string{"error": code, "message": msg})
+}
+
+// apiErr is a validation failure: an HTTP status and the API's code.
+type apiErr struct {
+	status int
+	code   string
+	msg    string
+}
+
+func (e *apiErr) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.msg) }
+
+func fail(status int, code, format string, args ...any) *apiErr {
+	return &apiErr{status: status, code: code, msg: fmt.Sprintf(format, args...)}
+}
+
+func answer(w http.ResponseWriter, err *apiErr) {
+	if err != nil {
+		writeErr(w, err.status, err.code, err.msg)
+		return
+	}
+	ok(w)
+}
