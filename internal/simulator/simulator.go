@@ -49,6 +49,11 @@ type Faults struct {
 	// FailNext answers the next N requests with FailStatus (default 503), unapplied.
 	FailNext   int `json:"failNext,omitempty"`
 	FailStatus int `json:"failStatus,omitempty"`
+	// FailCode is the error code of FailNext answers (default from the status,
+	// e.g. service_unavailable), to make any code the API documents appear.
+	FailCode string `json:"failCode,omitempty"`
+	// Only limits every fault to paths starting with this prefix (e.g. /sim/2387300).
+	Only string `json:"only,omitempty"`
 	// ErrorRate answers this fraction of requests with FailStatus, unapplied.
 	ErrorRate float64 `json:"errorRate,omitempty"`
 	// TooManyNext answers the next N requests 429 with Retry-After: RetryAfterSeconds.
@@ -277,7 +282,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mux.ServeHTTP(rec, r)
 		return
 	}
-	drop, stop := s.injectFaults(r.Context(), rec, r.Method)
+	drop, stop := s.injectFaults(r.Context(), rec, r.Method, r.URL.Path)
 	if stop {
 		return
 	}
@@ -294,11 +299,15 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // injectFaults answers with an injected fault (stop) or says to drop the
 // response of a write that is applied (drop).
-func (s *Simulator) injectFaults(ctx context.Context, w http.ResponseWriter, method string) (drop, stop bool) {
+func (s *Simulator) injectFaults(ctx context.Context, w http.ResponseWriter, method, path string) (drop, stop bool) {
 	s.mu.Lock()
 	f := &s.faults
+	if !strings.HasPrefix(path, f.Only) {
+		s.mu.Unlock()
+		return false, false
+	}
 	latency := time.Duration(f.LatencyMillis) * time.Millisecond
-	status, retryAfter := 0, 0
+	status, retryAfter, code := 0, 0, ""
 	if f.RateLimit > 0 {
 		win := time.Duration(f.RateLimitWindowSeconds) * time.Second
 		if win <= 0 {
@@ -329,7 +338,7 @@ func (s *Simulator) injectFaults(ctx context.Context, w http.ResponseWriter, met
 		status, retryAfter = http.StatusTooManyRequests, f.RetryAfterSeconds
 	case f.FailNext > 0:
 		f.FailNext--
-		status = failStatus
+		status, code = failStatus, f.FailCode
 	case f.ErrorRate > 0 && s.rand.Float64() < f.ErrorRate:
 		status = failStatus
 	case f.DropNext > 0 && method != http.MethodGet:
@@ -348,13 +357,15 @@ func (s *Simulator) injectFaults(ctx context.Context, w http.ResponseWriter, met
 		case <-t.C:
 		}
 	}
-	switch status {
-	case 0:
+	switch {
+	case status == 0:
 		return drop, false
-	case http.StatusTooManyRequests:
+	case code != "":
+		writeErr(w, status, code, "injected fault")
+	case status == http.StatusTooManyRequests:
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 		writeErr(w, status, "rate_limited", "rate limit exceeded")
-	case http.StatusInternalServerError:
+	case status == http.StatusInternalServerError:
 		writeErr(w, status, "internal_error", "injected fault")
 	default:
 		writeErr(w, status, strings.ToLower(strings.ReplaceAll(http.StatusText(status), " ", "_")), "injected fault")

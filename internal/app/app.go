@@ -1,0 +1,245 @@
+// Package app wires the manager: flags, the Onomondo client, the API-key
+// source, the cache and the controllers. main.go, the sandbox and the
+// tests all build the operator through it, so they run the same thing.
+package app
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/config"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/controller"
+	"github.com/sim-operator/sim-operator/internal/onomondo"
+)
+
+// Scheme knows the built-in kinds and this operator's.
+var Scheme = runtime.NewScheme()
+
+func init() {
+	utilruntime.Must(clientgoscheme.AddToScheme(Scheme))
+	utilruntime.Must(v1alpha1.AddToScheme(Scheme))
+}
+
+// APIKeyEnv is the environment variable that may hold the API key.
+const APIKeyEnv = "ONOMONDO_API_KEY"
+
+// Options are the operator's settings; BindFlags maps them to flags.
+type Options struct {
+	APIURL          string
+	APICAFile       string
+	APIInsecureHTTP bool
+	APIKeySecret    string // NAMESPACE/NAME, key apiKey
+	APIKey          string // from ONOMONDO_API_KEY when no Secret is named
+	APITimeout      time.Duration
+	APIRate         float64
+	APIBurst        int
+
+	SyncPeriod              time.Duration
+	SyncJitter              float64
+	MaxConcurrentReconciles int
+	MinBackoff, MaxBackoff  time.Duration
+
+	KubeAPIQPS   float64
+	KubeAPIBurst int
+	// SeveralManagersInProcess lets tests and benchmarks run more than one
+	// manager in a process (controller names must otherwise be unique).
+	SeveralManagersInProcess bool
+	// WatchNamespaces limits the operator to these namespaces (all if empty).
+	WatchNamespaces []string
+
+	MetricsAddr    string
+	SecureMetrics  bool
+	ProbeAddr      string
+	LeaderElection bool
+	EnableHTTP2    bool
+}
+
+// DefaultOptions are the flag defaults.
+func DefaultOptions() Options {
+	return Options{
+		APIURL:                  onomondo.DefaultBaseURL,
+		APITimeout:              onomondo.DefaultTimeout,
+		APIRate:                 onomondo.DefaultRate,
+		APIBurst:                onomondo.DefaultBurst,
+		SyncPeriod:              10 * time.Minute,
+		SyncJitter:              0.1,
+		MaxConcurrentReconciles: 8,
+		MinBackoff:              time.Second,
+		MaxBackoff:              5 * time.Minute,
+		KubeAPIQPS:              50,
+		KubeAPIBurst:            100,
+		MetricsAddr:             "0",
+		SecureMetrics:           true,
+		ProbeAddr:               ":8081",
+	}
+}
+
+// BindFlags registers every option as a flag on fs.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.APIURL, "api-url", o.APIURL, "Base URL of the Onomondo API.")
+	fs.StringVar(&o.APICAFile, "api-ca-file", o.APICAFile, "PEM bundle to trust for the API, in addition to the system roots.")
+	fs.BoolVar(&o.APIInsecureHTTP, "api-insecure-http", o.APIInsecureHTTP, "Allow an http:// --api-url (local development only).")
+	fs.StringVar(&o.APIKeySecret, "api-key-secret", o.APIKeySecret,
+		"NAMESPACE/NAME of a Secret whose key apiKey holds the API key; re-read when it changes. Without it, $"+APIKeyEnv+" is used.")
+	fs.DurationVar(&o.APITimeout, "api-timeout", o.APITimeout, "Timeout of one API call.")
+	fs.Float64Var(&o.APIRate, "api-rate", o.APIRate, "Client-side API budget in requests per second, shared by all controllers (the hosted API allows 10).")
+	fs.IntVar(&o.APIBurst, "api-burst", o.APIBurst, "Burst of the client-side API budget.")
+	fs.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "How often each in-sync SIM is read back to detect drift (one GET each).")
+	fs.Float64Var(&o.SyncJitter, "sync-jitter", o.SyncJitter, "Spread of drift checks, as a fraction of --sync-period either way.")
+	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles, "Resources of one kind reconciled at once.")
+	fs.DurationVar(&o.MinBackoff, "min-backoff", o.MinBackoff, "First retry delay after a retryable API error.")
+	fs.DurationVar(&o.MaxBackoff, "max-backoff", o.MaxBackoff, "Longest retry delay after retryable API errors.")
+	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Queries per second to the Kubernetes API server.")
+	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of queries to the Kubernetes API server.")
+	fs.Func("watch-namespaces", "Comma-separated namespaces to manage (default: all).", func(v string) error {
+		o.WatchNamespaces = strings.Split(v, ",")
+		return nil
+	})
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", o.MetricsAddr, "Metrics endpoint address (:8443 HTTPS, :8080 HTTP, 0 off).")
+	fs.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics, "Serve metrics over HTTPS with authn/authz.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Health probe address (0 off).")
+	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "Elect a leader so that only one replica reconciles.")
+	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Enable HTTP/2 for the metrics server.")
+}
+
+// secretRef parses APIKeySecret.
+func (o *Options) secretRef() (types.NamespacedName, error) {
+	ns, name, ok := strings.Cut(o.APIKeySecret, "/")
+	if !ok || ns == "" || name == "" {
+		return types.NamespacedName{}, fmt.Errorf("--api-key-secret %q: want NAMESPACE/NAME", o.APIKeySecret)
+	}
+	return types.NamespacedName{Namespace: ns, Name: name}, nil
+}
+
+// NewManager checks the options and builds a manager with the controllers.
+// Errors name the flag to fix.
+func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, error) {
+	if o.APIKeySecret == "" && o.APIKey == "" {
+		return nil, nil, fmt.Errorf("no API key: set --api-key-secret NAMESPACE/NAME or $%s", APIKeyEnv)
+	}
+	api, err := onomondo.New(onomondo.Config{
+		BaseURL: o.APIURL, APIKey: o.APIKey, CAFile: o.APICAFile, AllowInsecureHTTP: o.APIInsecureHTTP,
+		Timeout: o.APITimeout, Rate: o.APIRate, Burst: o.APIBurst,
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	cfg = rest.CopyConfig(cfg)
+	cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
+
+	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	if len(o.WatchNamespaces) > 0 {
+		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
+		for _, ns := range o.WatchNamespaces {
+			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
+		}
+	}
+	var secret types.NamespacedName
+	if o.APIKeySecret != "" {
+		if secret, err = o.secretRef(); err != nil {
+			return nil, nil, err
+		}
+		// Cache only the one Secret: RBAC is a Role in its namespace.
+		cacheOpts.ByObject = map[client.Object]cache.ByObject{&corev1.Secret{}: {
+			Namespaces: map[string]cache.Config{secret.Namespace: {}},
+			Field:      fields.OneTermEqualSelector("metadata.name", secret.Name),
+		}}
+	}
+	var tlsOpts []func(*tls.Config)
+	if !o.EnableHTTP2 {
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts}
+	if o.SecureMetrics {
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        Scheme,
+		Cache:                         cacheOpts,
+		Metrics:                       metricsOpts,
+		HealthProbeBindAddress:        o.ProbeAddr,
+		LeaderElection:                o.LeaderElection,
+		LeaderElectionID:              "sim-operator.onomondo.sim-operator.dev",
+		LeaderElectionReleaseOnCancel: true,
+		Controller:                    config.Controller{SkipNameValidation: &o.SeveralManagersInProcess},
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	if o.APIKeySecret != "" {
+		if err := loadAPIKey(mgr, api, secret); err != nil {
+			return nil, nil, err
+		}
+	}
+	if err := (&controller.SIMReconciler{
+		Client:   mgr.GetClient(),
+		API:      api,
+		Recorder: mgr.GetEventRecorder("sim-operator"),
+		Options: controller.SIMOptions{
+			SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
+			MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		},
+	}).SetupWithManager(mgr); err != nil {
+		return nil, nil, err
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return nil, nil, err
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return nil, nil, err
+	}
+	return mgr, api, nil
+}
+
+// loadAPIKey reads the key once now (so no call goes out without it) and
+// registers a controller that re-reads it whenever the Secret changes.
+func loadAPIKey(mgr ctrl.Manager, api *onomondo.Client, ref types.NamespacedName) error {
+	var s corev1.Secret
+	if err := mgr.GetAPIReader().Get(context.Background(), ref, &s); err != nil {
+		return fmt.Errorf("reading the API key Secret %s: %w", ref, err)
+	}
+	key := string(s.Data["apiKey"])
+	if key == "" {
+		return errors.New("the API key Secret " + ref.String() + " has no key apiKey")
+	}
+	api.SetAPIKey(key)
+	return (&controller.APIKeyReconciler{Client: mgr.GetClient(), Secret: ref, API: api}).SetupWithManager(mgr)
+}
+
+// Main parses flags and runs the operator until a signal arrives.
+func Main() error {
+	o := DefaultOptions()
+	o.APIKey = os.Getenv(APIKeyEnv)
+	o.BindFlags(flag.CommandLine)
+	zapOpts := zapOptions()
+	zapOpts.BindFlags(flag.CommandLine)
+	flag.Parse()
+	ctrl.SetLogger(newLogger(zapOpts))
+	mgr, _, err := NewManager(ctrl.GetConfigOrDie(), o)
+	if err != nil {
+		return err
+	}
+	ctrl.Log.WithName("setup").Info("starting manager", "apiURL", o.APIURL, "apiRate", o.APIRate, "syncPeriod", o.SyncPeriod)
+	return mgr.Start(ctrl.SetupSignalHandler())
+}

@@ -1,0 +1,80 @@
+package controller
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// schedule remembers, in memory, when each object is next due for a drift
+// check and how often it has failed in a row. Keeping this out of status is
+// what lets a steady state cost zero apiserver writes; after a restart every
+// object is due once, paced by the API budget.
+type schedule struct {
+	period     time.Duration // between drift checks
+	jitter     float64       // ±fraction of period
+	minBackoff time.Duration
+	maxBackoff time.Duration
+	now        func() time.Time
+
+	mu       sync.Mutex
+	next     map[types.NamespacedName]time.Time
+	failures map[types.NamespacedName]int
+}
+
+func newSchedule(period time.Duration, jitter float64, minBackoff, maxBackoff time.Duration) *schedule {
+	return &schedule{
+		period: period, jitter: jitter, minBackoff: minBackoff, maxBackoff: maxBackoff, now: time.Now,
+		next: map[types.NamespacedName]time.Time{}, failures: map[types.NamespacedName]int{},
+	}
+}
+
+// due reports whether the object should be observed now.
+func (s *schedule) due(key types.NamespacedName) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.next[key]
+	return !ok || !s.now().Before(n)
+}
+
+// synced records a successful sync and returns the wait until the next one,
+// the period jittered so that a fleet's checks spread out instead of bursting.
+func (s *schedule) synced(key types.NamespacedName) time.Duration {
+	d := time.Duration(float64(s.period) * (1 - s.jitter + 2*s.jitter*rand.Float64()))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.next[key] = s.now().Add(d)
+	delete(s.failures, key)
+	return d
+}
+
+// remaining is the wait until the object is next due.
+func (s *schedule) remaining(key types.NamespacedName) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return max(s.next[key].Sub(s.now()), time.Second)
+}
+
+// failed records a retryable failure and returns the backoff: exponential
+// from minBackoff to maxBackoff, and never shorter than what the API asked.
+func (s *schedule) failed(key types.NamespacedName, retryAfter time.Duration) time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.failures[key]
+	s.failures[key] = n + 1
+	d := s.minBackoff << min(n, 30)
+	if d > s.maxBackoff || d <= 0 {
+		d = s.maxBackoff
+	}
+	return max(d, retryAfter)
+}
+
+// forget drops an object that is gone.
+func (s *schedule) forget(key types.NamespacedName) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.next, key)
+	delete(s.failures, key)
+}

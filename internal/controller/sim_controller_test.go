@@ -1,0 +1,313 @@
+package controller_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/controller"
+	"github.com/sim-operator/sim-operator/internal/simulator"
+)
+
+var _ = Describe("SIM controller", func() {
+	AfterEach(func() { sim.SetFaults(simulator.Faults{}) })
+
+	It("creates a new SIM with exactly one API call and reports it Ready", func() {
+		imsi := newIMSI()
+		s := newSIM(nsSpec, "create", imsi)
+		s.Spec.SMS = false
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+
+		By("becoming Ready and Synced")
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionTrue, controller.ReasonReconcileSuccess)
+
+		By("having made a single POST")
+		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 200"}))
+		got, ok := sim.SIM(imsi)
+		Expect(ok).To(BeTrue())
+		Expect(got).To(Equal(simulator.SIM{IMSI: imsi, Voice: true, SMS: false, Data: true}))
+
+		By("reporting the SIM in status, holding a finalizer, and recording an event")
+		Expect(s.Status.AtProvider).To(Equal(&v1alpha1.SIMObservation{IMSI: imsi, Voice: true, Data: true}))
+		Expect(s.Status.LastError).To(BeNil())
+		Expect(s.Finalizers).To(ContainElement(controller.Finalizer))
+		eventuallyEvents(s, "Created")
+		Consistently(func() []string { return verbs(calls(imsi)) }, 500*time.Millisecond).Should(HaveLen(1))
+	})
+
+	It("adopts a SIM that already exists, and PUTs only if it differs", func() {
+		By("adopting one that differs: POST 409, GET, PUT")
+		imsi := newIMSI()
+		sim.PutSIM(simulator.SIM{IMSI: imsi, Voice: false, SMS: true, Data: true})
+		s := newSIM(nsSpec, "adopt-differs", imsi)
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 409", "GET 200", "PUT 200"}))
+		Expect(simState(imsi)).To(HaveField("Voice", true))
+		eventuallyEvents(s, "Adopted", "Updated")
+
+		By("adopting one that matches: POST 409, GET, nothing more")
+		imsi2 := newIMSI()
+		sim.PutSIM(simulator.SIM{IMSI: imsi2, Voice: true, SMS: true, Data: true})
+		s2 := newSIM(nsSpec, "adopt-matches", imsi2)
+		Expect(k8sClient.Create(ctx, s2)).To(Succeed())
+		waitForCondition(s2, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(verbs(calls(imsi2))).To(Equal([]string{"POST 409", "GET 200"}))
+		eventuallyEvents(s2, "Adopted")
+	})
+
+	It("applies a spec change with exactly one PUT", func() {
+		imsi := newIMSI()
+		s := newSIM(nsSpec, "update", imsi)
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+
+		s.Spec.Data, s.Spec.Voice = false, false
+		Expect(k8sClient.Update(ctx, s)).To(Succeed())
+		Eventually(func() simulator.SIM { return simState(imsi) }, 10*time.Second, 20*time.Millisecond).
+			Should(Equal(simulator.SIM{IMSI: imsi, Voice: false, SMS: true, Data: false}))
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 200", "PUT 200"}))
+		Expect(s.Status.AtProvider.Data).To(BeFalse())
+		eventuallyEvents(s, "Updated")
+	})
+
+	It("manages a SIM addressed by its MSISDN alone", func() {
+		msisdn := "+4520" + newIMSI()[9:]
+		s := &v1alpha1.SIM{
+			ObjectMeta: metav1.ObjectMeta{Namespace: nsSpec, Name: "by-msisdn"},
+			Spec:       v1alpha1.SIMSpec{MSISDN: msisdn, Voice: true, SMS: true, Data: true},
+		}
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(verbs(calls(msisdn))).To(Equal([]string{"POST 200"}))
+		_, ok := sim.SIM(msisdn)
+		Expect(ok).To(BeTrue())
+	})
+
+	DescribeTable("records each API error code in status, with its reason, without a hot loop",
+		func(status int, code, reason string, terminal bool) {
+			imsi := newIMSI()
+			sim.SetFaults(simulator.Faults{Only: "/sim/" + imsi, FailNext: 1, FailStatus: status, FailCode: code})
+			s := newSIM(nsSpec, "err-"+imsi[10:], imsi)
+			Expect(k8sClient.Create(ctx, s)).To(Succeed())
+
+			waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, reason)
+			Expect(condition(s, v1alpha1.ConditionReady).Reason).To(Equal(reason))
+			Expect(condition(s, v1alpha1.ConditionSynced).Message).To(And(ContainSubstring(code), ContainSubstring("%d", status)))
+			Expect(s.Status.LastError).To(Equal(&v1alpha1.APIErrorStatus{
+				Code: code, HTTPStatus: int32(status), Terminal: terminal,
+				Message: condition(s, v1alpha1.ConditionSynced).Message,
+			}))
+			eventuallyEvents(s, "SyncFailed")
+			By("making no further call for this generation")
+			Consistently(func() int { return len(calls(imsi)) }, 700*time.Millisecond, 50*time.Millisecond).Should(Equal(1))
+		},
+		Entry("400 imsi_invalid", 400, "imsi_invalid", "ImsiInvalid", true),
+		Entry("400 msisdn_invalid", 400, "msisdn_invalid", "MsisdnInvalid", true),
+		Entry("400 voice_invalid", 400, "voice_invalid", "VoiceInvalid", true),
+		Entry("400 sms_invalid", 400, "sms_invalid", "SmsInvalid", true),
+		Entry("400 data_invalid", 400, "data_invalid", "DataInvalid", true),
+		Entry("400 data_throttling_invalid", 400, "data_throttling_invalid", "DataThrottlingInvalid", true),
+		Entry("403 imsi_forbidden", 403, "imsi_forbidden", "ImsiForbidden", true),
+		Entry("404 imsi_not_found", 404, "imsi_not_found", "ImsiNotFound", true),
+		Entry("409 data_data_throttling_conflict", 409, "data_data_throttling_conflict", "DataThrottlingConflict", true),
+	)
+
+	It("answers the inventory's real 403 and 404 with one call per generation, and tries again on a spec change", func() {
+		s := newSIM(nsSpec, "forbidden", "999000000000001")
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, "ImsiForbidden")
+		Consistently(func() []string { return verbs(calls("999000000000001")) }, 700*time.Millisecond).
+			Should(Equal([]string{"POST 403"}))
+
+		By("a new generation earns exactly one more call")
+		s.Spec.Voice = false
+		Expect(k8sClient.Update(ctx, s)).To(Succeed())
+		Eventually(func() []string { return verbs(calls("999000000000001")) }, 10*time.Second).
+			Should(Equal([]string{"POST 403", "POST 403"}))
+		Consistently(func() int { return len(calls("999000000000001")) }, 500*time.Millisecond).Should(Equal(2))
+
+		u := newSIM(nsSpec, "unknown", "000000000000001")
+		Expect(k8sClient.Create(ctx, u)).To(Succeed())
+		waitForCondition(u, v1alpha1.ConditionSynced, metav1.ConditionFalse, "ImsiNotFound")
+		Expect(u.Status.LastError.HTTPStatus).To(BeEquivalentTo(404))
+	})
+
+	It("reports an MSISDN held by another SIM as a terminal imsi_conflict", func() {
+		other, imsi := newIMSI(), newIMSI()
+		sim.PutSIM(simulator.SIM{IMSI: other, MSISDN: "4577" + other[9:], Voice: true, SMS: true, Data: true})
+		s := newSIM(nsSpec, "msisdn-taken", imsi)
+		s.Spec.MSISDN = "4577" + other[9:]
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, "ImsiConflict")
+		Expect(s.Status.LastError.Terminal).To(BeTrue())
+		Consistently(func() []string { return verbs(calls(imsi)) }, 500*time.Millisecond).
+			Should(Equal([]string{"POST 409", "GET 404"}))
+	})
+
+	It("retries 503s and 429s with backoff until the API accepts", func() {
+		By("three 503s, then success")
+		imsi := newIMSI()
+		sim.SetFaults(simulator.Faults{Only: "/sim/" + imsi, FailNext: 3})
+		s := newSIM(nsSpec, "retry-503", imsi)
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		// The 503s may have been applied; the retry then finds the SIM and adopts it.
+		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 503", "POST 503", "POST 503", "POST 200"}))
+		Expect(s.Status.LastError).To(BeNil())
+
+		By("a 429 with Retry-After: 1, honoured")
+		imsi = newIMSI()
+		sim.SetFaults(simulator.Faults{Only: "/sim/" + imsi, TooManyNext: 1, RetryAfterSeconds: 1})
+		s = newSIM(nsSpec, "retry-429", imsi)
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, "RateLimited")
+		Expect(s.Status.LastError).To(Equal(&v1alpha1.APIErrorStatus{
+			Code: "rate_limited", HTTPStatus: 429, Terminal: false, Message: s.Status.LastError.Message}))
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		rs := calls(imsi)
+		Expect(verbs(rs)).To(Equal([]string{"POST 429", "POST 200"}))
+		Expect(rs[1].Time.Sub(rs[0].Time)).To(BeNumerically(">=", 900*time.Millisecond))
+	})
+
+	It("deletes the SIM in the API with deletionPolicy Delete, and leaves it with Orphan", func() {
+		imsi := newIMSI()
+		s := newSIM(nsSpec, "delete", imsi)
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(k8sClient.Delete(ctx, s)).To(Succeed())
+		Eventually(func() bool { return isGone(s) }, 10*time.Second).Should(BeTrue())
+		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 200", "DELETE 200"}))
+		_, exists := sim.SIM(imsi)
+		Expect(exists).To(BeFalse())
+
+		imsi = newIMSI()
+		o := newSIM(nsSpec, "orphan", imsi)
+		o.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
+		Expect(k8sClient.Create(ctx, o)).To(Succeed())
+		waitForCondition(o, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(k8sClient.Delete(ctx, o)).To(Succeed())
+		Eventually(func() bool { return isGone(o) }, 10*time.Second).Should(BeTrue())
+		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 200"}))
+		_, exists = sim.SIM(imsi)
+		Expect(exists).To(BeTrue())
+	})
+
+	It("lets a resource whose SIM was never created go without a call", func() {
+		s := newSIM(nsSpec, "never-created", "999000000000077")
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, "ImsiForbidden")
+		Expect(k8sClient.Delete(ctx, s)).To(Succeed())
+		Eventually(func() bool { return isGone(s) }, 10*time.Second).Should(BeTrue())
+		Expect(verbs(calls("999000000000077"))).To(Equal([]string{"POST 403"}))
+	})
+
+	It("only reads with managementPolicy ObserveOnly, and reports what it sees", func() {
+		imsi := newIMSI()
+		sim.PutSIM(simulator.SIM{IMSI: imsi, MSISDN: "4530" + imsi[9:], Voice: false, SMS: true, Data: true})
+		s := newSIM(nsSpec, "observe", imsi)
+		s.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionFalse, controller.ReasonDiffers)
+		Expect(condition(s, v1alpha1.ConditionReady).Message).To(ContainSubstring("voice=false"))
+		Expect(s.Status.AtProvider).To(Equal(&v1alpha1.SIMObservation{
+			IMSI: imsi, MSISDN: "4530" + imsi[9:], Voice: false, SMS: true, Data: true}))
+		Expect(s.Finalizers).To(BeEmpty())
+
+		By("matching the spec to the real SIM makes it Ready, still without writing")
+		s.Spec.Voice = false
+		Expect(k8sClient.Update(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(k8sClient.Delete(ctx, s)).To(Succeed())
+		Eventually(func() bool { return isGone(s) }, 10*time.Second).Should(BeTrue())
+		for _, r := range calls(imsi) {
+			Expect(r.Method).To(Equal("GET"))
+		}
+		Expect(simState(imsi)).To(HaveField("Voice", false))
+	})
+
+	It("lets the older of two resources naming one IMSI own it; the other waits without calls", func() {
+		imsi := newIMSI()
+		first := newSIM(nsSpec, "dup-first", imsi)
+		first.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
+		Expect(k8sClient.Create(ctx, first)).To(Succeed())
+		waitForCondition(first, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+
+		second := newSIM(nsSpecB, "dup-second", imsi)
+		second.Spec.Voice = false
+		time.Sleep(time.Second) // creationTimestamp has a one-second resolution
+		Expect(k8sClient.Create(ctx, second)).To(Succeed())
+		waitForCondition(second, v1alpha1.ConditionReady, metav1.ConditionFalse, controller.ReasonDuplicateSIM)
+		Expect(condition(second, v1alpha1.ConditionReady).Message).To(ContainSubstring("spec/dup-first"))
+		Consistently(func() []string { return verbs(calls(imsi)) }, 500*time.Millisecond).Should(Equal([]string{"POST 200"}))
+		Expect(second.Finalizers).To(BeEmpty())
+
+		By("taking over when the owner goes")
+		Expect(k8sClient.Delete(ctx, first)).To(Succeed())
+		waitForCondition(second, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 200", "POST 409", "GET 200", "PUT 200"}))
+	})
+})
+
+var _ = Describe("SIM drift correction (one-second sync period)", func() {
+	It("corrects a change made outside the operator at the next sync", func() {
+		imsi := newIMSI()
+		s := newSIM(nsDrift, "drift", imsi)
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+
+		sim.PutSIM(simulator.SIM{IMSI: imsi, Voice: true, SMS: false, Data: true, DataThrottling: true})
+		Eventually(func() simulator.SIM { return simState(imsi) }, 10*time.Second, 50*time.Millisecond).
+			Should(Equal(simulator.SIM{IMSI: imsi, Voice: true, SMS: true, Data: true}))
+		eventuallyEvents(s, "DriftCorrected")
+		Expect(verbs(calls(imsi))).To(ContainElements("GET 200", "PUT 200"))
+	})
+
+	It("recreates a SIM deleted outside the operator", func() {
+		imsi := newIMSI()
+		s := newSIM(nsDrift, "recreate", imsi)
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+
+		Expect(sim.DeleteSIMOutOfBand(imsi)).To(BeTrue())
+		Eventually(func() bool { _, ok := sim.SIM(imsi); return ok }, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
+		eventuallyEvents(s, "Recreated")
+		Expect(verbs(calls(imsi))).To(ContainElements("GET 404", "POST 200"))
+	})
+
+	It("costs one GET per sync period and no apiserver write in the steady state", func() {
+		imsi := newIMSI()
+		s := newSIM(nsDrift, "steady", imsi)
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Eventually(func() int { return len(calls(imsi)) }, 10*time.Second).Should(BeNumerically(">=", 2))
+		rv := get(s)().GetResourceVersion()
+
+		By("letting three more sync periods pass")
+		start := len(calls(imsi))
+		Eventually(func() int { return len(calls(imsi)) }, 10*time.Second, 50*time.Millisecond).Should(BeNumerically(">=", start+3))
+		for _, r := range calls(imsi)[1:] {
+			Expect(r.Method).To(Equal("GET"))
+		}
+		Expect(get(s)().GetResourceVersion()).To(Equal(rv), "the steady state wrote to the apiserver")
+	})
+})
+
+// simState is the SIM as the simulator holds it (zero if absent).
+func simState(id string) simulator.SIM {
+	v, _ := sim.SIM(id)
+	return v
+}
+
+func isGone(obj client.Object) bool {
+	err := k8sClient.Get(ctx, types.NamespacedName{Namespace: obj.GetNamespace(), Name: obj.GetName()}, obj)
+	return client.IgnoreNotFound(err) == nil && err != nil
+}
