@@ -94,3 +94,15 @@ func eventuallyEvents(obj client.Object, reasons ...string) {
 	Eventually(func() []string { return eventReasons(obj) }, 10*time.Second, 50*time.Millisecond).
 		Should(ContainElements(reasons))
 }
+
+func clientKey(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }
+
+// updateSIM changes the SIM's spec with a merge patch, as kubectl would:
+// no resourceVersion, so the controller's status writes cannot conflict.
+func updateSIM(s *v1alpha1.SIM, change func(*v1alpha1.SIM)) error {
+	latest := &v1alpha1.SIM{}
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), latest)).To(Succeed())
+	base := latest.DeepCopy()
+	change(latest)
+	return k8sClient.Patch(ctx, latest, client.MergeFrom(base))
+}
