@@ -1,0 +1,74 @@
+package sandbox_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sim-operator/sim-operator/internal/app"
+	"github.com/sim-operator/sim-operator/internal/sandbox"
+)
+
+// The sandbox's demo, as `make sandbox ARGS=--demo` runs it: every sample
+// becomes Ready with one POST each, and the state files say how to connect.
+func TestSandboxDemo(t *testing.T) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Skip("KUBEBUILDER_ASSETS not set; `make test` sets it")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	o := app.DefaultOptions()
+	o.MetricsAddr, o.ProbeAddr, o.SeveralManagersInProcess = "0", "0", true
+	state := t.TempDir()
+	sb, err := sandbox.Start(ctx, sandbox.Options{RepoRoot: "../..", StateDir: state, Operator: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sb.Stop()
+
+	objs, err := sb.ApplySamples(ctx, "../../config/samples")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(objs) < 3 {
+		t.Fatalf("applied %d samples, want at least 3", len(objs))
+	}
+	if err := sb.WaitReady(ctx, objs); err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	if err := sb.PrintSIMs(ctx, &table); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"tracker-0001", "meter-0002", "handset-0003", "Available"} {
+		if !strings.Contains(table.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	posts := 0
+	for _, r := range sb.Sim.Requests() {
+		if r.Method != "POST" || r.Status != 200 {
+			t.Errorf("unexpected API call %s %s %d", r.Method, r.Path, r.Status)
+		}
+		posts++
+	}
+	if posts != 3 {
+		t.Errorf("%d POSTs for 3 sample SIMs", posts)
+	}
+
+	var info sandbox.SimulatorInfo
+	raw, err := os.ReadFile(filepath.Join(state, "simulator.json"))
+	if err != nil || json.Unmarshal(raw, &info) != nil || info.URL != sb.Sim.URL() || info.APIKey == "" {
+		t.Fatalf("simulator.json = %s (%v)", raw, err)
+	}
+	if _, err := os.Stat(filepath.Join(state, "kubeconfig")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(info.CAFile); err != nil {
+		t.Fatal(err)
+	}
+}
