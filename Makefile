@@ -60,11 +60,17 @@ vet: ## Run go vet against code.
 	go vet ./...
 
 .PHONY: test
-test: manifests generate fmt vet envtest ## Run vet, unit, fuzz-seed and envtest tests; fail if generated files drift.
+test: manifests generate fmt vet envtest doc-samples-deps ## Run vet, unit, fuzz-seed and envtest tests; fail if generated files drift.
 	@echo "make test: resolving envtest assets (kube-apiserver $(ENVTEST_K8S_VERSION), etcd)"
 	assets="$$(SETUP_ENVTEST="$(ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-assets.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" go test ./... -coverprofile cover.out $(TEST_ARGS)
 	$(MAKE) verify-generated
+
+.PHONY: doc-samples-deps
+doc-samples-deps: ## Install the request package for the API doc's NodeJS samples test (skipped without npm).
+	@if command -v npm >/dev/null 2>&1; then \
+		cd hack/doc-samples && npm ci --no-audit --no-fund --silent; \
+	else echo "npm not found: the doc's NodeJS samples test will be skipped"; fi
 
 .PHONY: verify-generated
 verify-generated: ## Fail if committed generated files differ from what make manifests generate writes.
