@@ -185,6 +185,7 @@ var _ = Describe("SIM controller", func() {
 		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 200", "DELETE 200"}))
 		_, exists := sim.SIM(imsi)
 		Expect(exists).To(BeFalse())
+		eventuallyEvents(s, "Deleted")
 
 		imsi = newIMSI()
 		o := newSIM(nsSpec, "orphan", imsi)
@@ -196,6 +197,7 @@ var _ = Describe("SIM controller", func() {
 		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 200"}))
 		_, exists = sim.SIM(imsi)
 		Expect(exists).To(BeTrue())
+		eventuallyEvents(o, "Orphaned")
 	})
 
 	It("lets a resource whose SIM was never created go without a call", func() {

@@ -1,0 +1,40 @@
+package app
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"k8s.io/client-go/rest"
+)
+
+// Start-up errors name what to fix.
+func TestStartupErrors(t *testing.T) {
+	badCA := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(badCA, []byte("not a certificate"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name   string
+		change func(*Options)
+		want   string
+	}{
+		{"no key", func(o *Options) { o.APIKey = "" }, "--api-key-secret"},
+		{"plain http", func(o *Options) { o.APIURL = "http://127.0.0.1:8443" }, "plain http"},
+		{"unreadable CA", func(o *Options) { o.APICAFile = "/nonexistent/ca.pem" }, "CA file"},
+		{"CA without certificates", func(o *Options) { o.APICAFile = badCA }, "no PEM certificate"},
+		{"bad secret reference", func(o *Options) { o.APIKeySecret = "just-a-name" }, "NAMESPACE/NAME"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			o := DefaultOptions()
+			o.APIKey = "k"
+			tc.change(&o)
+			_, _, err := NewManager(&rest.Config{Host: "https://127.0.0.1:1"}, o)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error = %v, want one mentioning %q", err, tc.want)
+			}
+		})
+	}
+}
