@@ -83,6 +83,10 @@ func run(demo bool, state, samples string) error {
 		if err := sb.PrintSIMs(ctx, os.Stdout); err != nil {
 			return err
 		}
+		fmt.Println("\n$ kubectl get sms -A")
+		if err := sb.PrintSMS(ctx, os.Stdout); err != nil {
+			return err
+		}
 		fmt.Println("\nOnomondo API calls made:")
 		sb.PrintAPICalls(os.Stdout)
 		fmt.Println("\nsandbox ready")

@@ -203,6 +203,14 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 	}).SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}
+	if err := (&controller.SMSMessageReconciler{
+		Client:     mgr.GetClient(),
+		API:        api,
+		Recorder:   mgr.GetEventRecorder("sim-operator"),
+		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
+	}).SetupWithManager(mgr, o.MaxConcurrentReconciles); err != nil {
+		return nil, nil, err
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, nil, err
 	}

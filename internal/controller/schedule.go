@@ -54,11 +54,12 @@ func (s *schedule) synced(key types.NamespacedName) time.Duration {
 func (s *schedule) remaining(key types.NamespacedName) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return max(s.next[key].Sub(s.now()), time.Second)
+	return max(s.next[key].Sub(s.now()), 10*time.Millisecond)
 }
 
 // failed records a retryable failure and returns the backoff: exponential
 // from minBackoff to maxBackoff, and never shorter than what the API asked.
+// The object is next due when the backoff ends.
 func (s *schedule) failed(key types.NamespacedName, retryAfter time.Duration) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -68,7 +69,9 @@ func (s *schedule) failed(key types.NamespacedName, retryAfter time.Duration) ti
 	if d > s.maxBackoff || d <= 0 {
 		d = s.maxBackoff
 	}
-	return max(d, retryAfter)
+	d = max(d, retryAfter)
+	s.next[key] = s.now().Add(d)
+	return d
 }
 
 // forget drops an object that is gone.

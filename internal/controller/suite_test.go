@@ -27,9 +27,12 @@ import (
 // call a test sees is one the behaviour under test made; "drift" with a
 // one-second sync period, for drift correction and the steady state.
 const (
-	nsSpec   = "spec"
-	nsSpecB  = "spec-b"
-	nsDrift  = "drift"
+	nsSpec  = "spec"
+	nsSpecB = "spec-b"
+	nsDrift = "drift"
+	nsSMS   = "sms"
+	// nsManual is watched by no manager: tests call a reconciler directly.
+	nsManual = "manual"
 	syncFast = time.Second
 )
 
@@ -38,8 +41,9 @@ var (
 	cancel    context.CancelFunc
 	testEnv   *envtest.Environment
 	cfg       *rest.Config
-	k8sClient client.Client
+	k8sClient client.WithWatch
 	sim       *testutil.SimServer
+	caPath    string
 )
 
 func TestControllers(t *testing.T) {
@@ -59,9 +63,9 @@ var _ = BeforeSuite(func() {
 	var err error
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: app.Scheme})
+	k8sClient, err = client.NewWithWatch(cfg, client.Options{Scheme: app.Scheme})
 	Expect(err).NotTo(HaveOccurred())
-	for _, ns := range []string{nsSpec, nsSpecB, nsDrift} {
+	for _, ns := range []string{nsSpec, nsSpecB, nsDrift, nsSMS, nsManual, nsRestart} {
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
 	}
 
@@ -72,13 +76,16 @@ var _ = BeforeSuite(func() {
 	Expect(os.WriteFile(caFile, sim.CAPEM, 0o600)).To(Succeed())
 
 	By("starting two managers built exactly as main.go builds them")
-	startManager(caFile, time.Hour, nsSpec, nsSpecB)
-	startManager(caFile, syncFast, nsDrift)
+	caPath = caFile
+	startManager(ctx, time.Hour, nsSpec, nsSpecB, nsSMS)
+	startManager(ctx, syncFast, nsDrift)
 })
 
-func startManager(caFile string, syncPeriod time.Duration, namespaces ...string) {
+// startManager runs a manager, built as main.go builds it, until ctx ends,
+// and returns a channel closed when it has stopped.
+func startManager(ctx context.Context, syncPeriod time.Duration, namespaces ...string) <-chan struct{} {
 	o := app.DefaultOptions()
-	o.APIURL, o.APICAFile, o.APIKey = sim.URL(), caFile, testutil.APIKey
+	o.APIURL, o.APICAFile, o.APIKey = sim.URL(), caPath, testutil.APIKey
 	o.APIRate = -1
 	o.SyncPeriod, o.SyncJitter = syncPeriod, 0.1
 	o.MinBackoff, o.MaxBackoff = 20*time.Millisecond, 500*time.Millisecond
@@ -87,10 +94,13 @@ func startManager(caFile string, syncPeriod time.Duration, namespaces ...string)
 	o.SeveralManagersInProcess = true
 	mgr, _, err := app.NewManager(cfg, o)
 	Expect(err).NotTo(HaveOccurred())
+	stopped := make(chan struct{})
 	go func() {
 		defer GinkgoRecover()
+		defer close(stopped)
 		Expect(mgr.Start(ctx)).To(Succeed())
 	}()
+	return stopped
 }
 
 var _ = AfterSuite(func() {

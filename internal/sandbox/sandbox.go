@@ -278,6 +278,28 @@ func (sb *Sandbox) PrintSIMs(ctx context.Context, w io.Writer) error {
 	return tw.Flush()
 }
 
+// PrintSMS writes what `kubectl get sms -A` shows.
+func (sb *Sandbox) PrintSMS(ctx context.Context, w io.Writer) error {
+	var list v1alpha1.SMSMessageList
+	if err := sb.Client.List(ctx, &list); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tNAME\tTO\tFROM\tSTATUS\tSENT-AT\tAGE")
+	for _, m := range list.Items {
+		status, sentAt := "", ""
+		if c := meta.FindStatusCondition(m.Status.Conditions, v1alpha1.ConditionSent); c != nil {
+			status = c.Reason
+		}
+		if m.Status.SentAt != nil {
+			sentAt = m.Status.SentAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", m.Namespace, m.Name, m.Status.Recipient, m.Spec.From,
+			status, sentAt, duration.HumanDuration(time.Since(m.CreationTimestamp.Time)))
+	}
+	return tw.Flush()
+}
+
 // PrintAPICalls writes the simulator's request log.
 func (sb *Sandbox) PrintAPICalls(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
@@ -304,6 +326,7 @@ func (sb *Sandbox) Instructions() string {
 	return fmt.Sprintf(`The operator is running against a local kube-apiserver and the Onomondo API simulator.
 
   kubectl --kubeconfig %[1]s get sims
+  kubectl --kubeconfig %[1]s get sms
   kubectl --kubeconfig %[1]s describe sim tracker-0001
   kubectl --kubeconfig %[1]s apply -f config/samples/errors/     # SIMs the API rejects
   curl -s --cacert %[2]s -H 'Authorization: %[3]s' %[4]s/_simulator/requests

@@ -34,8 +34,8 @@ func TestSandboxDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objs) < 3 {
-		t.Fatalf("applied %d samples, want at least 3", len(objs))
+	if len(objs) < 5 {
+		t.Fatalf("applied %d samples, want 3 SIMs and 2 SMSMessages", len(objs))
 	}
 	if err := sb.WaitReady(ctx, objs); err != nil {
 		t.Fatal(err)
@@ -56,8 +56,11 @@ func TestSandboxDemo(t *testing.T) {
 		}
 		posts++
 	}
-	if posts != 3 {
-		t.Errorf("%d POSTs for 3 sample SIMs", posts)
+	if posts != 5 {
+		t.Errorf("%d POSTs for 3 sample SIMs and 2 SMS", posts)
+	}
+	if sms := sb.Sim.SMS(); len(sms) != 2 {
+		t.Errorf("the simulator accepted %d SMS, want the 2 samples", len(sms))
 	}
 
 	var info sandbox.SimulatorInfo

@@ -1,0 +1,316 @@
+package controller
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/onomondo"
+)
+
+// Reasons of the Sent condition besides the API error reasons.
+const (
+	ReasonSending         = "Sending"
+	ReasonAccepted        = "Accepted"
+	ReasonDeliveryUnknown = "DeliveryUnknown"
+	ReasonSIMNotFound     = "SIMNotFound"
+	ReasonSIMHasNoMSISDN  = "SIMHasNoMSISDN"
+)
+
+const smsSIMRefIndex = "spec.simRef.name"
+
+// SMSAPI is what the SMSMessage controller needs from the Onomondo client.
+type SMSAPI interface {
+	SendSMS(ctx context.Context, to string, m onomondo.SMS) error
+}
+
+// SMSMessageReconciler sends each SMSMessage at most once.
+//
+// The API has no idempotency key and no way to ask whether a message went
+// out, so the promise is at most once, and never silently: before the POST a
+// "Sending" marker with a fresh attempt ID is written to status with
+// optimistic concurrency (a conflict means someone else may be sending: no
+// send); after it, the outcome. A reconcile that finds a marker without an
+// outcome (the process died, or the outcome could not be written and is not
+// remembered) never sends again: it reports DeliveryUnknown, as it does for
+// any failure that may have reached the API. Only the retry-delivery
+// annotation, set by a person to the attempt ID, authorizes one more attempt.
+type SMSMessageReconciler struct {
+	client.Client
+	API      SMSAPI
+	Recorder recorder.EventRecorder
+	// MinBackoff and MaxBackoff bound retries of sends that certainly did not reach the API.
+	MinBackoff, MaxBackoff time.Duration
+	// Now is the clock for sentAt, finishedAt and the TTL.
+	Now func() time.Time
+
+	initOnce sync.Once
+	backoff  *schedule
+	// outcomes remembers results that could not be written yet, by attempt ID,
+	// so that a failed status write does not turn a known outcome into DeliveryUnknown.
+	outcomes sync.Map
+}
+
+// +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=smsmessages,verbs=get;list;watch;delete
+// +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=smsmessages/status,verbs=get;update;patch
+
+// Reconcile: finished messages only wait for their TTL; a message with an
+// unanswered marker becomes DeliveryUnknown; otherwise resolve the
+// recipient, mark, send once, record.
+func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	r.initOnce.Do(r.init)
+	sms := &v1alpha1.SMSMessage{}
+	if err := r.Get(ctx, req.NamespacedName, sms); err != nil || !sms.DeletionTimestamp.IsZero() {
+		return ctrl.Result{}, client.IgnoreNotFound(err) // deleting a message never calls the API
+	}
+	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues("to", sms.Spec.To, "attempt", sms.Status.AttemptID))
+	switch {
+	case finished(sms):
+		return r.expire(ctx, sms)
+	case sentReason(sms) == ReasonSending:
+		return ctrl.Result{}, r.resolveMarker(ctx, sms)
+	case sentReason(sms) == ReasonDeliveryUnknown && !retryAuthorized(sms):
+		return ctrl.Result{}, nil // a person decides
+	}
+	if key := req.NamespacedName; !r.backoff.due(key) {
+		return ctrl.Result{RequeueAfter: r.backoff.remaining(key)}, nil // backing off after an unsent attempt
+	}
+	to, err := r.recipient(ctx, sms)
+	if to == "" {
+		return ctrl.Result{}, err
+	}
+	return r.send(ctx, sms, to)
+}
+
+// recipient is spec.to, or the MSISDN of the referenced SIM. While there is
+// none it sets Sent=False (SIMNotFound or SIMHasNoMSISDN, not terminal); the
+// SIM watch wakes the message when that changes.
+func (r *SMSMessageReconciler) recipient(ctx context.Context, sms *v1alpha1.SMSMessage) (string, error) {
+	if sms.Spec.SIMRef == nil {
+		return sms.Spec.To, nil
+	}
+	var sim v1alpha1.SIM
+	err := r.Get(ctx, types.NamespacedName{Namespace: sms.Namespace, Name: sms.Spec.SIMRef.Name}, &sim)
+	switch {
+	case apierrors.IsNotFound(err):
+		return "", r.waitFor(ctx, sms, ReasonSIMNotFound, "SIM "+sms.Spec.SIMRef.Name+" does not exist (yet)")
+	case err != nil:
+		return "", err
+	}
+	to := sim.Spec.MSISDN
+	if to == "" && sim.Status.AtProvider != nil {
+		to = sim.Status.AtProvider.MSISDN
+	}
+	if to == "" {
+		return "", r.waitFor(ctx, sms, ReasonSIMHasNoMSISDN, "SIM "+sim.Name+" has no MSISDN (yet)")
+	}
+	return to, nil
+}
+
+func (r *SMSMessageReconciler) waitFor(ctx context.Context, sms *v1alpha1.SMSMessage, reason, msg string) error {
+	if cond := meta.FindStatusCondition(sms.Status.Conditions, v1alpha1.ConditionSent); cond != nil &&
+		cond.Reason == reason && cond.Message == msg && sms.Status.ObservedGeneration == sms.Generation {
+		return nil
+	}
+	setSent(sms, metav1.ConditionFalse, reason, msg)
+	return r.writeStatus(ctx, sms)
+}
+
+// send writes the marker, POSTs once, and records the outcome.
+func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessage, to string) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	sms.Status.AttemptID = newAttemptID()
+	sms.Status.Attempts++
+	sms.Status.Recipient = to
+	setSent(sms, metav1.ConditionUnknown, ReasonSending, "sending attempt "+sms.Status.AttemptID)
+	if err := r.writeStatus(ctx, sms); err != nil {
+		if apierrors.IsConflict(err) {
+			log.Info("the marker write conflicted: not sending at this attempt")
+			return ctrl.Result{Requeue: true}, nil
+		}
+		return ctrl.Result{}, err
+	}
+
+	err := r.API.SendSMS(ctx, to, onomondo.SMS{From: sms.Spec.From, Text: sms.Spec.Text})
+	res := r.recordOutcome(sms, err)
+	r.outcomes.Store(sms.Status.AttemptID, sms.Status.DeepCopy())
+	if werr := r.writeStatus(ctx, sms); werr != nil {
+		return ctrl.Result{}, werr // the outcome is remembered; the next reconcile writes it
+	}
+	r.outcomes.Delete(sms.Status.AttemptID)
+	return res, nil
+}
+
+// recordOutcome sets Sent from the send's result and says when to come back.
+func (r *SMSMessageReconciler) recordOutcome(sms *v1alpha1.SMSMessage, err error) ctrl.Result {
+	now := metav1.NewTime(r.Now())
+	key := client.ObjectKeyFromObject(sms)
+	switch {
+	case err == nil:
+		sms.Status.SentAt, sms.Status.FinishedAt, sms.Status.LastError = &now, &now, nil
+		setSent(sms, metav1.ConditionTrue, ReasonAccepted, "the API accepted the message for "+sms.Status.Recipient)
+		r.event(sms, corev1.EventTypeNormal, "Sent", "sent to %s", sms.Status.Recipient)
+		r.backoff.forget(key)
+		return ttlResult(sms, r.Now())
+	case isTerminal(err):
+		sms.Status.FinishedAt, sms.Status.LastError = &now, errorStatus(err)
+		setSent(sms, metav1.ConditionFalse, Reason(err), err.Error())
+		r.event(sms, corev1.EventTypeWarning, "SendFailed", "%s", err.Error())
+		r.backoff.forget(key)
+		return ttlResult(sms, r.Now())
+	case onomondo.DefinitelyNotApplied(err):
+		sms.Status.LastError = errorStatus(err)
+		setSent(sms, metav1.ConditionFalse, Reason(err), "not sent, will retry: "+err.Error())
+		return ctrl.Result{RequeueAfter: r.backoff.failed(key, onomondo.RetryAfter(err))}
+	default:
+		sms.Status.LastError = errorStatus(err)
+		setSent(sms, metav1.ConditionUnknown, ReasonDeliveryUnknown,
+			"the send may or may not have reached the recipient ("+err.Error()+"); to risk a duplicate, annotate "+
+				v1alpha1.AnnotationRetryDelivery+"="+sms.Status.AttemptID)
+		r.event(sms, corev1.EventTypeWarning, "DeliveryUnknown", "%s", err.Error())
+		return ctrl.Result{}
+	}
+}
+
+// resolveMarker handles a marker without an outcome: write the remembered
+// outcome if this process has one, else declare the delivery unknown.
+func (r *SMSMessageReconciler) resolveMarker(ctx context.Context, sms *v1alpha1.SMSMessage) error {
+	if v, ok := r.outcomes.Load(sms.Status.AttemptID); ok {
+		sms.Status = *v.(*v1alpha1.SMSMessageStatus).DeepCopy()
+	} else {
+		msg := "attempt " + sms.Status.AttemptID + " was interrupted after it was marked; it may have been sent. " +
+			"To risk a duplicate, annotate " + v1alpha1.AnnotationRetryDelivery + "=" + sms.Status.AttemptID
+		setSent(sms, metav1.ConditionUnknown, ReasonDeliveryUnknown, msg)
+		r.event(sms, corev1.EventTypeWarning, "DeliveryUnknown", "%s", msg)
+	}
+	err := r.writeStatus(ctx, sms)
+	if err == nil {
+		r.outcomes.Delete(sms.Status.AttemptID)
+	}
+	return err
+}
+
+// expire deletes a finished message once its TTL has passed.
+func (r *SMSMessageReconciler) expire(ctx context.Context, sms *v1alpha1.SMSMessage) (ctrl.Result, error) {
+	res := ttlResult(sms, r.Now())
+	if sms.Spec.TTLSecondsAfterFinished == nil || res.RequeueAfter > 0 {
+		return res, nil
+	}
+	err := r.Delete(ctx, sms, client.Preconditions{UID: &sms.UID})
+	return ctrl.Result{}, client.IgnoreNotFound(err)
+}
+
+func ttlResult(sms *v1alpha1.SMSMessage, now time.Time) ctrl.Result {
+	if sms.Spec.TTLSecondsAfterFinished == nil || sms.Status.FinishedAt == nil {
+		return ctrl.Result{}
+	}
+	deadline := sms.Status.FinishedAt.Add(time.Duration(*sms.Spec.TTLSecondsAfterFinished) * time.Second)
+	if d := deadline.Sub(now); d > 0 {
+		return ctrl.Result{RequeueAfter: d}
+	}
+	return ctrl.Result{}
+}
+
+// finished: accepted, or refused for good. DeliveryUnknown is not finished:
+// it waits for a person, and its TTL does not run.
+func finished(sms *v1alpha1.SMSMessage) bool {
+	return sms.Status.FinishedAt != nil
+}
+
+func sentReason(sms *v1alpha1.SMSMessage) string {
+	if c := meta.FindStatusCondition(sms.Status.Conditions, v1alpha1.ConditionSent); c != nil {
+		return c.Reason
+	}
+	return ""
+}
+
+func retryAuthorized(sms *v1alpha1.SMSMessage) bool {
+	return sms.Status.AttemptID != "" && sms.Annotations[v1alpha1.AnnotationRetryDelivery] == sms.Status.AttemptID
+}
+
+func setSent(sms *v1alpha1.SMSMessage, status metav1.ConditionStatus, reason, msg string) {
+	sms.Status.ObservedGeneration = sms.Generation
+	meta.SetStatusCondition(&sms.Status.Conditions, metav1.Condition{
+		Type: v1alpha1.ConditionSent, Status: status, Reason: reason, Message: msg, ObservedGeneration: sms.Generation,
+	})
+}
+
+// writeStatus is the one place status is written: a full update carrying the
+// resourceVersion the decision was made on, so a concurrent writer makes it
+// fail with a conflict instead of being overwritten.
+func (r *SMSMessageReconciler) writeStatus(ctx context.Context, sms *v1alpha1.SMSMessage) error {
+	return r.Status().Update(ctx, sms)
+}
+
+func (r *SMSMessageReconciler) event(sms *v1alpha1.SMSMessage, typ, reason, format string, args ...any) {
+	if r.Recorder != nil {
+		r.Recorder.Eventf(sms, nil, typ, reason, reason, format, args...)
+	}
+}
+
+func newAttemptID() string {
+	b := make([]byte, 6)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// SetupWithManager watches SMSMessages, and SIMs for the messages that wait on them.
+func (r *SMSMessageReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
+	r.initOnce.Do(r.init)
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.SMSMessage{}, smsSIMRefIndex,
+		func(obj client.Object) []string {
+			if ref := obj.(*v1alpha1.SMSMessage).Spec.SIMRef; ref != nil {
+				return []string{ref.Name}
+			}
+			return nil
+		}); err != nil {
+		return err
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.SMSMessage{}).
+		Watches(&v1alpha1.SIM{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn)).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
+		Named("smsmessage").
+		Complete(r)
+}
+
+func (r *SMSMessageReconciler) init() {
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if r.MinBackoff <= 0 {
+		r.MinBackoff = time.Second
+	}
+	r.backoff = newSchedule(0, 0, r.MinBackoff, max(r.MaxBackoff, r.MinBackoff))
+}
+
+// waitingOn wakes the messages that name a SIM.
+func (r *SMSMessageReconciler) waitingOn(ctx context.Context, obj client.Object) []reconcile.Request {
+	var list v1alpha1.SMSMessageList
+	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{smsSIMRefIndex: obj.GetName()}); err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(list.Items))
+	for _, m := range list.Items {
+		if !finished(&m) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&m)})
+		}
+	}
+	return reqs
+}
