@@ -1,5 +1,5 @@
 # Image URL to use all building/pushing image targets
-IMG ?= controller:latest
+IMG ?= ghcr.io/sim-operator/sim-operator:v0.1.0
 # YEAR defines the year value used for substituting the YEAR placeholder in the boilerplate header.
 YEAR ?= 2026
 
@@ -60,7 +60,7 @@ vet: ## Run go vet against code.
 	go vet ./...
 
 .PHONY: test
-test: manifests generate fmt vet envtest doc-samples-deps ## Run vet, unit, fuzz-seed and envtest tests; fail if generated files drift.
+test: manifests generate build-installer fmt vet envtest doc-samples-deps ## Run vet, unit, fuzz-seed and envtest tests; fail if generated files drift.
 	@echo "make test: resolving envtest assets (kube-apiserver $(ENVTEST_K8S_VERSION), etcd)"
 	assets="$$(SETUP_ENVTEST="$(ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-assets.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" go test ./... -coverprofile cover.out $(TEST_ARGS)

@@ -1,0 +1,188 @@
+// Package install_test proves dist/install.yaml is a valid, least-privilege,
+// restricted-PSS bundle by applying every object to a real apiserver.
+package install_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/sim-operator/sim-operator/internal/app"
+)
+
+const operatorNS = "sim-operator-system"
+
+func readBundle(t *testing.T) []*unstructured.Unstructured {
+	t.Helper()
+	data, err := os.ReadFile("../../dist/install.yaml")
+	if err != nil {
+		t.Fatalf("dist/install.yaml: %v (run make build-installer)", err)
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
+	var out []*unstructured.Unstructured
+	for {
+		u := &unstructured.Unstructured{}
+		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
+			return out
+		} else if err != nil {
+			t.Fatal(err)
+		}
+		if len(u.Object) > 0 {
+			out = append(out, u)
+		}
+	}
+}
+
+func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {
+	t.Helper()
+	var v T
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, &v); err != nil {
+		t.Fatal(err)
+	}
+	return &v
+}
+
+// Every object of the bundle is accepted by a real apiserver, as
+// `kubectl apply --server-side -f dist/install.yaml` would send it.
+func TestBundleAppliesToAnAPIServer(t *testing.T) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Skip("KUBEBUILDER_ASSETS not set; `make test` sets it")
+	}
+	env := &envtest.Environment{}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = env.Stop() }()
+	c, err := client.New(cfg, client.Options{Scheme: app.Scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := readBundle(t)
+	// Namespaces first, as kubectl orders them.
+	slices.SortStableFunc(objs, func(a, b *unstructured.Unstructured) int {
+		return boolInt(b.GetKind() == "Namespace") - boolInt(a.GetKind() == "Namespace")
+	})
+	kinds := map[string]int{}
+	for _, obj := range objs {
+		kinds[obj.GetKind()]++
+		if err := c.Patch(context.Background(), obj, client.Apply, client.FieldOwner("install-test"), client.ForceOwnership); err != nil { //nolint:staticcheck
+			t.Errorf("%s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+	for _, k := range []string{"Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service"} {
+		if kinds[k] == 0 {
+			t.Errorf("the bundle has no %s", k)
+		}
+	}
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// The Deployment meets the restricted Pod Security Standard and runs with
+// resources, probes and leader election.
+func TestDeploymentIsRestricted(t *testing.T) {
+	var d *appsv1.Deployment
+	for _, obj := range readBundle(t) {
+		if obj.GetKind() == "Deployment" {
+			d = typed[appsv1.Deployment](t, obj)
+		}
+	}
+	if d == nil {
+		t.Fatal("no Deployment in the bundle")
+	}
+	pod := d.Spec.Template.Spec
+	if pod.SecurityContext == nil || pod.SecurityContext.RunAsNonRoot == nil || !*pod.SecurityContext.RunAsNonRoot {
+		t.Error("pod: runAsNonRoot is not true")
+	}
+	if pod.SecurityContext == nil || pod.SecurityContext.SeccompProfile == nil ||
+		pod.SecurityContext.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Error("pod: seccompProfile is not RuntimeDefault")
+	}
+	for _, ctr := range pod.Containers {
+		sc := ctr.SecurityContext
+		switch {
+		case sc == nil:
+			t.Fatalf("container %s has no securityContext", ctr.Name)
+		case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
+			t.Errorf("%s: readOnlyRootFilesystem is not true", ctr.Name)
+		case sc.AllowPrivilegeEscalation == nil || *sc.AllowPrivilegeEscalation:
+			t.Errorf("%s: allowPrivilegeEscalation is not false", ctr.Name)
+		case sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || len(sc.Capabilities.Add) > 0:
+			t.Errorf("%s: capabilities do not drop ALL", ctr.Name)
+		}
+		if ctr.Resources.Requests.Memory().IsZero() || ctr.Resources.Limits.Memory().IsZero() ||
+			ctr.Resources.Requests.Cpu().IsZero() || ctr.Resources.Limits.Cpu().IsZero() {
+			t.Errorf("%s: resource requests and limits are not all set", ctr.Name)
+		}
+		if ctr.LivenessProbe == nil || ctr.ReadinessProbe == nil {
+			t.Errorf("%s: liveness and readiness probes are not both set", ctr.Name)
+		}
+		args := strings.Join(ctr.Args, " ")
+		for _, want := range []string{"--leader-elect", "--api-key-secret=" + operatorNS + "/", "--metrics-bind-address=:8443"} {
+			if !strings.Contains(args, want) {
+				t.Errorf("%s: args %q lack %s", ctr.Name, args, want)
+			}
+		}
+	}
+}
+
+// RBAC is least privilege: no wildcards; Secrets only through a Role in the
+// operator's namespace; events create/patch; leases for leader election.
+func TestRBACIsLeastPrivilege(t *testing.T) {
+	var events, leases, secrets bool
+	for _, obj := range readBundle(t) {
+		var rules []rbacv1.PolicyRule
+		switch obj.GetKind() {
+		case "ClusterRole":
+			rules = typed[rbacv1.ClusterRole](t, obj).Rules
+		case "Role":
+			rules = typed[rbacv1.Role](t, obj).Rules
+		default:
+			continue
+		}
+		for _, r := range rules {
+			all := slices.Concat(r.APIGroups, r.Resources, r.Verbs, r.ResourceNames)
+			if slices.Contains(all, "*") {
+				t.Errorf("%s %s has a wildcard rule %+v", obj.GetKind(), obj.GetName(), r)
+			}
+			if slices.Contains(r.Resources, "secrets") {
+				if obj.GetKind() != "Role" || obj.GetNamespace() != operatorNS {
+					t.Errorf("%s %s/%s grants secrets; only a Role in %s may", obj.GetKind(), obj.GetNamespace(), obj.GetName(), operatorNS)
+				}
+				if slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" && v != "list" && v != "watch" }) {
+					t.Errorf("secrets verbs %v go beyond reading", r.Verbs)
+				}
+				secrets = true
+			}
+			if slices.Contains(r.Resources, "events") && slices.Contains(r.Verbs, "create") && slices.Contains(r.Verbs, "patch") {
+				events = true
+			}
+			if slices.Contains(r.Resources, "leases") {
+				leases = true
+			}
+		}
+	}
+	if !events || !leases || !secrets {
+		t.Errorf("missing grants: events=%v leases=%v secrets=%v", events, leases, secrets)
+	}
+}
