@@ -304,9 +304,15 @@ func (r *SIMReconciler) olderClaim(ctx context.Context, sim *v1alpha1.SIM) (*v1a
 	return owner, nil
 }
 
+// olderThan orders claims: the older resource first; within the same second
+// (creationTimestamp's resolution) the one already managing the SIM (holding
+// the finalizer), so that a newcomer never takes over; then by namespace/name.
 func olderThan(a, b *v1alpha1.SIM) bool {
 	if !a.CreationTimestamp.Equal(&b.CreationTimestamp) {
 		return a.CreationTimestamp.Before(&b.CreationTimestamp)
+	}
+	if am, bm := controllerutil.ContainsFinalizer(a, Finalizer), controllerutil.ContainsFinalizer(b, Finalizer); am != bm {
+		return am
 	}
 	return a.Namespace+"/"+a.Name < b.Namespace+"/"+b.Name
 }

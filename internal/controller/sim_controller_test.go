@@ -242,7 +242,6 @@ var _ = Describe("SIM controller", func() {
 
 		second := newSIM(nsSpecB, "dup-second", imsi)
 		second.Spec.Voice = false
-		time.Sleep(time.Second) // creationTimestamp has a one-second resolution
 		Expect(k8sClient.Create(ctx, second)).To(Succeed())
 		waitForCondition(second, v1alpha1.ConditionReady, metav1.ConditionFalse, controller.ReasonDuplicateSIM)
 		Expect(condition(second, v1alpha1.ConditionReady).Message).To(ContainSubstring("spec/dup-first"))
