@@ -110,7 +110,10 @@ var _ = Describe("Argo CD health checks, over objects the controllers produced",
 	})
 
 	It("judges SMSMessages: Healthy when sent, Degraded when refused or unknown, Progressing while waiting", func() {
-		health := func(m *v1alpha1.SMSMessage) string { st, _ := argoHealth(script("health-smsmessage.lua"), get(m)()); return st }
+		health := func(m *v1alpha1.SMSMessage) string {
+			st, _ := argoHealth(script("health-smsmessage.lua"), get(m)())
+			return st
+		}
 
 		sent := newSMS(nsSMS, "argo-sent")
 		Expect(k8sClient.Create(ctx, sent)).To(Succeed())
