@@ -74,10 +74,11 @@ doc-samples-deps: ## Install the request package for the API doc's NodeJS sample
 	else echo "npm not found: the doc's NodeJS samples test will be skipped"; fi
 
 .PHONY: verify-generated
-verify-generated: ## Fail if committed generated files differ from what make manifests generate writes.
-	@if [ -n "$$(git status --porcelain -- api config dist 2>/dev/null)" ]; then \
-		echo "Generated files are out of date or uncommitted; run 'make manifests generate build-installer' and commit:"; \
-		git status --porcelain -- api config dist; git --no-pager diff --stat -- api config dist; exit 1; \
+verify-generated: ## Fail if generation or go fmt changed committed files (or left new generated ones).
+	@changed="$$(git status --porcelain --untracked-files=no 2>/dev/null; git status --porcelain -- api config dist 2>/dev/null | grep '^??' || true)"; \
+	if [ -n "$$changed" ]; then \
+		echo "make manifests generate build-installer fmt changed these files; run them and commit:"; \
+		echo "$$changed"; git --no-pager diff --stat; exit 1; \
 	fi
 
 .PHONY: envtest-assets

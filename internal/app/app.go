@@ -211,6 +211,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 	}).SetupWithManager(mgr, o.MaxConcurrentReconciles); err != nil {
 		return nil, nil, err
 	}
+	if err := controller.RegisterStateCollector(mgr.GetCache()); err != nil {
+		return nil, nil, err
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return nil, nil, err
 	}

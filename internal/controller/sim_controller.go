@@ -146,7 +146,7 @@ func (r *SIMReconciler) create(ctx context.Context, sim *v1alpha1.SIM, desired o
 	switch {
 	case err == nil:
 		sim.Status.AtProvider = observation(&desired)
-		r.event(sim, corev1.EventTypeNormal, "Created", "created SIM %s in the Onomondo API", sim.APIID())
+		r.event(ctx, sim, corev1.EventTypeNormal, "Created", "created SIM %s in the Onomondo API", sim.APIID())
 		return nil
 	case onomondo.IsCode(err, onomondo.CodeIMSIConflict):
 		return r.adopt(ctx, sim, desired, err)
@@ -166,10 +166,10 @@ func (r *SIMReconciler) adopt(ctx context.Context, sim *v1alpha1.SIM, desired on
 	}
 	sim.Status.AtProvider = observation(current)
 	if matches(sim.Status.AtProvider, sim) {
-		r.event(sim, corev1.EventTypeNormal, "Adopted", "adopted existing SIM %s; it already matched the spec", sim.APIID())
+		r.event(ctx, sim, corev1.EventTypeNormal, "Adopted", "adopted existing SIM %s; it already matched the spec", sim.APIID())
 		return nil
 	}
-	r.event(sim, corev1.EventTypeNormal, "Adopted", "adopted existing SIM %s; updating it to match the spec", sim.APIID())
+	r.event(ctx, sim, corev1.EventTypeNormal, "Adopted", "adopted existing SIM %s; updating it to match the spec", sim.APIID())
 	return r.update(ctx, sim, desired, "Updated", "adopted SIM updated")
 }
 
@@ -183,7 +183,7 @@ func (r *SIMReconciler) update(ctx context.Context, sim *v1alpha1.SIM, desired o
 		return err
 	}
 	sim.Status.AtProvider = observation(&desired)
-	r.event(sim, corev1.EventTypeNormal, reason, "%s: %s", note, settingsOf(desired))
+	r.event(ctx, sim, corev1.EventTypeNormal, reason, "%s: %s", note, settingsOf(desired))
 	return nil
 }
 
@@ -208,7 +208,7 @@ func (r *SIMReconciler) recreate(ctx context.Context, sim *v1alpha1.SIM, desired
 		return err
 	}
 	sim.Status.AtProvider = observation(&desired)
-	r.event(sim, corev1.EventTypeWarning, "Recreated", "SIM %s was deleted outside the operator; created it again", sim.APIID())
+	r.event(ctx, sim, corev1.EventTypeWarning, "Recreated", "SIM %s was deleted outside the operator; created it again", sim.APIID())
 	return nil
 }
 
@@ -247,12 +247,12 @@ func (r *SIMReconciler) reconcileDelete(ctx context.Context, sim *v1alpha1.SIM) 
 	switch {
 	case owner != nil || sim.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly:
 	case sim.Spec.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
-		r.event(sim, corev1.EventTypeNormal, "Orphaned", "left SIM %s in the Onomondo API (deletionPolicy: Orphan)", sim.APIID())
+		r.event(ctx, sim, corev1.EventTypeNormal, "Orphaned", "left SIM %s in the Onomondo API (deletionPolicy: Orphan)", sim.APIID())
 	case mayExist(sim):
 		if err := r.API.DeleteSIM(ctx, sim.APIID()); err != nil && !onomondo.IsNotFound(err) {
 			return r.markFailed(ctx, sim, err), nil
 		}
-		r.event(sim, corev1.EventTypeNormal, "Deleted", "deleted SIM %s in the Onomondo API", sim.APIID())
+		r.event(ctx, sim, corev1.EventTypeNormal, "Deleted", "deleted SIM %s in the Onomondo API", sim.APIID())
 	}
 	patch := client.MergeFromWithOptions(sim.DeepCopy(), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(sim, Finalizer)
@@ -358,7 +358,7 @@ func (r *SIMReconciler) markFailed(ctx context.Context, sim *v1alpha1.SIM, err e
 	if !matches(sim.Status.AtProvider, sim) {
 		setCondition(sim, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, err.Error())
 	}
-	r.event(sim, corev1.EventTypeWarning, "SyncFailed", "%s", err.Error())
+	r.event(ctx, sim, corev1.EventTypeWarning, "SyncFailed", "%s", err.Error())
 	if sim.Status.LastError.Terminal {
 		logf.FromContext(ctx).Info("terminal API error; waiting for a spec change", "reason", reason, "error", err.Error())
 		return ctrl.Result{}
@@ -382,7 +382,10 @@ func (r *SIMReconciler) patchStatus(ctx context.Context, orig, sim *v1alpha1.SIM
 	return client.IgnoreNotFound(r.Status().Patch(ctx, sim, client.MergeFrom(orig)))
 }
 
-func (r *SIMReconciler) event(sim *v1alpha1.SIM, typ, reason, format string, args ...any) {
+// event records a Kubernetes event and logs the same line (with the
+// resource's namespace/name and identifiers from the context's logger).
+func (r *SIMReconciler) event(ctx context.Context, sim *v1alpha1.SIM, typ, reason, format string, args ...any) {
+	logf.FromContext(ctx).Info(fmt.Sprintf(format, args...), "event", reason)
 	if r.Recorder != nil {
 		r.Recorder.Eventf(sim, nil, typ, reason, reason, format, args...)
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"fmt"
 	"sync"
 	"time"
 
@@ -148,7 +149,7 @@ func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessag
 	}
 
 	err := r.API.SendSMS(ctx, to, onomondo.SMS{From: sms.Spec.From, Text: sms.Spec.Text})
-	res := r.recordOutcome(sms, err)
+	res := r.recordOutcome(ctx, sms, err)
 	r.outcomes.Store(sms.Status.AttemptID, sms.Status.DeepCopy())
 	if werr := r.writeStatus(ctx, sms); werr != nil {
 		return ctrl.Result{}, werr // the outcome is remembered; the next reconcile writes it
@@ -158,20 +159,20 @@ func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessag
 }
 
 // recordOutcome sets Sent from the send's result and says when to come back.
-func (r *SMSMessageReconciler) recordOutcome(sms *v1alpha1.SMSMessage, err error) ctrl.Result {
+func (r *SMSMessageReconciler) recordOutcome(ctx context.Context, sms *v1alpha1.SMSMessage, err error) ctrl.Result {
 	now := metav1.NewTime(r.Now())
 	key := client.ObjectKeyFromObject(sms)
 	switch {
 	case err == nil:
 		sms.Status.SentAt, sms.Status.FinishedAt, sms.Status.LastError = &now, &now, nil
 		setSent(sms, metav1.ConditionTrue, ReasonAccepted, "the API accepted the message for "+sms.Status.Recipient)
-		r.event(sms, corev1.EventTypeNormal, "Sent", "sent to %s", sms.Status.Recipient)
+		r.event(ctx, sms, corev1.EventTypeNormal, "Sent", "sent to %s", sms.Status.Recipient)
 		r.backoff.forget(key)
 		return ttlResult(sms, r.Now())
 	case isTerminal(err):
 		sms.Status.FinishedAt, sms.Status.LastError = &now, errorStatus(err)
 		setSent(sms, metav1.ConditionFalse, Reason(err), err.Error())
-		r.event(sms, corev1.EventTypeWarning, "SendFailed", "%s", err.Error())
+		r.event(ctx, sms, corev1.EventTypeWarning, "SendFailed", "%s", err.Error())
 		r.backoff.forget(key)
 		return ttlResult(sms, r.Now())
 	case onomondo.DefinitelyNotApplied(err):
@@ -183,7 +184,7 @@ func (r *SMSMessageReconciler) recordOutcome(sms *v1alpha1.SMSMessage, err error
 		setSent(sms, metav1.ConditionUnknown, ReasonDeliveryUnknown,
 			"the send may or may not have reached the recipient ("+err.Error()+"); to risk a duplicate, annotate "+
 				v1alpha1.AnnotationRetryDelivery+"="+sms.Status.AttemptID)
-		r.event(sms, corev1.EventTypeWarning, "DeliveryUnknown", "%s", err.Error())
+		r.event(ctx, sms, corev1.EventTypeWarning, "DeliveryUnknown", "%s", err.Error())
 		return ctrl.Result{}
 	}
 }
@@ -197,7 +198,7 @@ func (r *SMSMessageReconciler) resolveMarker(ctx context.Context, sms *v1alpha1.
 		msg := "attempt " + sms.Status.AttemptID + " was interrupted after it was marked; it may have been sent. " +
 			"To risk a duplicate, annotate " + v1alpha1.AnnotationRetryDelivery + "=" + sms.Status.AttemptID
 		setSent(sms, metav1.ConditionUnknown, ReasonDeliveryUnknown, msg)
-		r.event(sms, corev1.EventTypeWarning, "DeliveryUnknown", "%s", msg)
+		r.event(ctx, sms, corev1.EventTypeWarning, "DeliveryUnknown", "%s", msg)
 	}
 	err := r.writeStatus(ctx, sms)
 	if err == nil {
@@ -258,7 +259,10 @@ func (r *SMSMessageReconciler) writeStatus(ctx context.Context, sms *v1alpha1.SM
 	return r.Status().Update(ctx, sms)
 }
 
-func (r *SMSMessageReconciler) event(sms *v1alpha1.SMSMessage, typ, reason, format string, args ...any) {
+// event records a Kubernetes event and logs the same line (with the
+// resource's namespace/name and identifiers from the context's logger).
+func (r *SMSMessageReconciler) event(ctx context.Context, sms *v1alpha1.SMSMessage, typ, reason, format string, args ...any) {
+	logf.FromContext(ctx).Info(fmt.Sprintf(format, args...), "event", reason)
 	if r.Recorder != nil {
 		r.Recorder.Eventf(sms, nil, typ, reason, reason, format, args...)
 	}

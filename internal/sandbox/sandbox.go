@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"text/tabwriter"
 	"time"
 
@@ -72,6 +73,7 @@ type Sandbox struct {
 	SimInfo    SimulatorInfo
 	cancel     context.CancelFunc
 	done       chan error
+	stopOnce   sync.Once
 }
 
 // Start brings everything up. Stop tears it down.
@@ -152,8 +154,10 @@ func (sb *Sandbox) startManager(ctx context.Context, o app.Options) error {
 	return nil
 }
 
-// Stop stops the manager, the simulator and the control plane.
-func (sb *Sandbox) Stop() {
+// Stop stops the manager, the simulator and the control plane. It may be called more than once.
+func (sb *Sandbox) Stop() { sb.stopOnce.Do(sb.stop) }
+
+func (sb *Sandbox) stop() {
 	if sb.cancel != nil {
 		sb.cancel()
 		<-sb.done

@@ -1,13 +1,19 @@
 package sandbox_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
+
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/sim-operator/sim-operator/internal/app"
 	"github.com/sim-operator/sim-operator/internal/sandbox"
@@ -19,6 +25,8 @@ func TestSandboxDemo(t *testing.T) {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Skip("KUBEBUILDER_ASSETS not set; `make test` sets it")
 	}
+	var logs bytes.Buffer
+	logf.SetLogger(zap.New(zap.WriteTo(&syncWriter{w: &logs})))
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	o := app.DefaultOptions()
@@ -74,4 +82,46 @@ func TestSandboxDemo(t *testing.T) {
 	if _, err := os.Stat(info.CAFile); err != nil {
 		t.Fatal(err)
 	}
+
+	// The state gauges count the samples from the cache.
+	fams, err := metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	gauges := map[string]float64{}
+	for _, f := range fams {
+		for _, m := range f.GetMetric() {
+			key := f.GetName()
+			for _, l := range m.GetLabel() {
+				key += "," + l.GetName() + "=" + l.GetValue()
+			}
+			gauges[key] = m.GetGauge().GetValue()
+		}
+	}
+	if gauges["sim_operator_sims,ready=True,reason=Available"] != 3 || gauges["sim_operator_sms_messages,state=Accepted"] != 2 {
+		t.Errorf("state gauges = %v", gauges)
+	}
+
+	// The operator's structured logs name each resource and its IMSI, and
+	// never the API key.
+	sb.Stop()
+	out := logs.String()
+	if strings.Contains(out, sandbox.APIKey) {
+		t.Error("the API key appears in the operator's logs")
+	}
+	if !strings.Contains(out, `"imsi":"238731234567890"`) || !strings.Contains(out, `"name":"tracker-0001"`) || !strings.Contains(out, `"namespace":"default"`) {
+		t.Errorf("log lines about tracker-0001 lack its namespace/name or IMSI:\n%s", out)
+	}
+}
+
+// syncWriter serializes the manager's concurrent log writes.
+type syncWriter struct {
+	mu sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
 }
