@@ -16,6 +16,43 @@ limitations under the License.
 
 package v1alpha1
 
+import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+// ManagedPolicies are the spec fields every kind that mirrors an API object shares.
+type ManagedPolicies struct {
+	// deletionPolicy says what deleting this resource does to the object in
+	// the API: Delete removes it, Orphan leaves it as it is.
+	// +kubebuilder:default=Delete
+	// +optional
+	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
+
+	// managementPolicy is Manage to create, update and delete the object, or
+	// ObserveOnly to only read it and report it in status (never writing),
+	// for importing or auditing what exists.
+	// +kubebuilder:default=Manage
+	// +optional
+	ManagementPolicy ManagementPolicy `json:"managementPolicy,omitempty"`
+}
+
+// ManagedStatus is the status every kind that mirrors an API object shares.
+type ManagedStatus struct {
+	// observedGeneration is the spec generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions: Ready (the object in the API matches the spec) and Synced
+	// (the last reconcile succeeded; when False its reason is the API's error
+	// code in CamelCase, such as ImsiForbidden).
+	// +listType=map
+	// +listMapKey=type
+	// +optional
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// lastError is the last API error, cleared by the next success.
+	// +optional
+	LastError *APIErrorStatus `json:"lastError,omitempty"`
+}
+
 // DeletionPolicy says what happens to the object in the Onomondo API when
 // its Kubernetes resource is deleted.
 // +kubebuilder:validation:Enum=Delete;Orphan

@@ -60,18 +60,7 @@ type SIMSpec struct {
 	// +optional
 	DataThrottling bool `json:"dataThrottling"`
 
-	// deletionPolicy says what deleting this resource does to the SIM in the
-	// API: Delete removes it, Orphan leaves it as it is.
-	// +kubebuilder:default=Delete
-	// +optional
-	DeletionPolicy DeletionPolicy `json:"deletionPolicy,omitempty"`
-
-	// managementPolicy is Manage to create, update and delete the SIM, or
-	// ObserveOnly to only read it and report it in status (never writing),
-	// for importing or auditing an existing fleet.
-	// +kubebuilder:default=Manage
-	// +optional
-	ManagementPolicy ManagementPolicy `json:"managementPolicy,omitempty"`
+	ManagedPolicies `json:",inline"`
 }
 
 // SIMObservation is the SIM as the API last reported or accepted it.
@@ -94,25 +83,11 @@ type SIMObservation struct {
 
 // SIMStatus is what the operator last saw and did.
 type SIMStatus struct {
-	// observedGeneration is the spec generation the status describes.
-	// +optional
-	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
-
-	// conditions: Ready (the SIM in the API matches the spec) and Synced (the
-	// last reconcile succeeded; when False its reason is the API's error code
-	// in CamelCase, such as ImsiForbidden).
-	// +listType=map
-	// +listMapKey=type
-	// +optional
-	Conditions []metav1.Condition `json:"conditions,omitempty"`
+	ManagedStatus `json:",inline"`
 
 	// atProvider is the SIM as last seen in the API.
 	// +optional
 	AtProvider *SIMObservation `json:"atProvider,omitempty"`
-
-	// lastError is the last API error, cleared by the next success.
-	// +optional
-	LastError *APIErrorStatus `json:"lastError,omitempty"`
 }
 
 // SIM is one Onomondo SIM card, declared: the operator makes the real SIM's
@@ -152,6 +127,11 @@ func (s *SIM) APIID() string {
 		return s.Spec.IMSI
 	}
 	return s.Spec.MSISDN
+}
+
+// Managed returns the policies and status this kind shares with the others.
+func (s *SIM) Managed() (*ManagedPolicies, *ManagedStatus) {
+	return &s.Spec.ManagedPolicies, &s.Status.ManagedStatus
 }
 
 // +kubebuilder:object:root=true

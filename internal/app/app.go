@@ -196,7 +196,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 		Client:   mgr.GetClient(),
 		API:      api,
 		Recorder: mgr.GetEventRecorder("sim-operator"),
-		Options: controller.SIMOptions{
+		Options: controller.ManagedOptions{
 			SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
 			MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 		},

@@ -62,7 +62,7 @@ var _ = Describe("SIM admission", func() {
 		By("refusing a new MSISDN when it is the identifier")
 		m := &v1alpha1.SIM{}
 		m.Namespace, m.Name = nsSpec, "immutable-msisdn"
-		m.Spec = v1alpha1.SIMSpec{MSISDN: "4512399999", ManagementPolicy: v1alpha1.ManagementPolicyObserveOnly}
+		m.Spec = v1alpha1.SIMSpec{MSISDN: "4512399999", ManagedPolicies: v1alpha1.ManagedPolicies{ManagementPolicy: v1alpha1.ManagementPolicyObserveOnly}}
 		Expect(k8sClient.Create(ctx, m)).To(Succeed())
 		Expect(updateSIM(m, func(s *v1alpha1.SIM) { s.Spec.MSISDN = "4512388888" })).To(MatchError(ContainSubstring("spec.msisdn identifies this SIM")))
 		Expect(k8sClient.Delete(ctx, s)).To(Succeed())

@@ -165,7 +165,7 @@ spec:
 		Expect(s.Spec).To(Equal(v1alpha1.SIMSpec{
 			IMSI: "238739999000001", Voice: false, // as written
 			SMS: true, Data: true, DataThrottling: false, // schema defaults
-			DeletionPolicy: v1alpha1.DeletionPolicyDelete, ManagementPolicy: v1alpha1.ManagementPolicyManage,
+			ManagedPolicies: v1alpha1.ManagedPolicies{DeletionPolicy: v1alpha1.DeletionPolicyDelete, ManagementPolicy: v1alpha1.ManagementPolicyManage},
 		}))
 		Expect(s.Labels).To(Equal(map[string]string{"fleet": "trackers"}))
 		Expect(s.Annotations).To(Equal(map[string]string{"team": "iot"}))
