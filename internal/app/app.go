@@ -192,14 +192,23 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 			return nil, nil, err
 		}
 	}
+	managedOptions := controller.ManagedOptions{
+		SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	}
 	if err := (&controller.SIMReconciler{
 		Client:   mgr.GetClient(),
 		API:      api,
 		Recorder: mgr.GetEventRecorder("sim-operator"),
-		Options: controller.ManagedOptions{
-			SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
-			MaxConcurrentReconciles: o.MaxConcurrentReconciles,
-		},
+		Options:  managedOptions,
+	}).SetupWithManager(mgr); err != nil {
+		return nil, nil, err
+	}
+	if err := (&controller.ConnectorReconciler{
+		Client:   mgr.GetClient(),
+		API:      api,
+		Recorder: mgr.GetEventRecorder("sim-operator"),
+		Options:  managedOptions,
 	}).SetupWithManager(mgr); err != nil {
 		return nil, nil, err
 	}

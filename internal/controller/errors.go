@@ -18,6 +18,10 @@ var reasonOverrides = map[string]string{
 // CamelCase (imsi_forbidden → ImsiForbidden), else the HTTP status text
 // (ServiceUnavailable), else what went wrong on the way (APIUnreachable).
 func Reason(err error) string {
+	var spec *specError
+	if errors.As(err, &spec) {
+		return spec.reason
+	}
 	var apiErr *onomondo.APIError
 	var transport *onomondo.TransportError
 	var budget *onomondo.BudgetError
@@ -68,3 +72,15 @@ func errorStatus(err error) *v1alpha1.APIErrorStatus {
 	}
 	return s
 }
+
+// specError is a spec the operator refuses before calling the API: terminal,
+// and certainly not applied.
+type specError struct{ reason, msg string }
+
+func (e *specError) Error() string { return e.msg }
+
+// Class implements the client's error classification: terminal.
+func (e *specError) Class() onomondo.Class { return onomondo.ClassTerminal }
+
+// Delivery implements the client's delivery verdict: nothing was sent.
+func (e *specError) Delivery() onomondo.Delivery { return onomondo.NotApplied }

@@ -35,7 +35,7 @@ func newSIM(ns, name, imsi string) *v1alpha1.SIM {
 func calls(id string) []simulator.Request {
 	var out []simulator.Request
 	for _, r := range sim.Requests() {
-		if r.Path == "/sim/"+id || r.Path == "/sms/"+id {
+		if r.Path == "/sim/"+id || r.Path == "/sms/"+id || r.Path == "/connector/"+id {
 			out = append(out, r)
 		}
 	}
@@ -105,4 +105,8 @@ func updateSIM(s *v1alpha1.SIM, change func(*v1alpha1.SIM)) error {
 	base := latest.DeepCopy()
 	change(latest)
 	return k8sClient.Patch(ctx, latest, client.MergeFrom(base))
+}
+
+func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
+	return meta.FindStatusCondition(conds, typ)
 }

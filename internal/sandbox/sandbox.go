@@ -242,7 +242,9 @@ func (sb *Sandbox) WaitReady(ctx context.Context, objs []*unstructured.Unstructu
 }
 
 // successCondition is the condition that says an object of a kind is done.
-var successCondition = map[string]string{"SIM": v1alpha1.ConditionReady, "SMSMessage": v1alpha1.ConditionSent}
+var successCondition = map[string]string{
+	"SIM": v1alpha1.ConditionReady, "Connector": v1alpha1.ConditionReady, "SMSMessage": v1alpha1.ConditionSent,
+}
 
 func (sb *Sandbox) ready(ctx context.Context, obj *unstructured.Unstructured) (bool, error) {
 	cond, ok := successCondition[obj.GetKind()]
@@ -331,6 +333,7 @@ func (sb *Sandbox) Instructions() string {
 
   kubectl --kubeconfig %[1]s get sims
   kubectl --kubeconfig %[1]s get sms
+  kubectl --kubeconfig %[1]s get conn
   kubectl --kubeconfig %[1]s describe sim tracker-0001
   kubectl --kubeconfig %[1]s apply -f config/samples/errors/     # SIMs the API rejects
   curl -s --cacert %[2]s -H 'Authorization: %[3]s' %[4]s/_simulator/requests

@@ -42,8 +42,8 @@ func TestSandboxDemo(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(objs) < 5 {
-		t.Fatalf("applied %d samples, want 3 SIMs and 2 SMSMessages", len(objs))
+	if len(objs) < 6 {
+		t.Fatalf("applied %d samples, want 3 SIMs, 2 SMSMessages and a Connector", len(objs))
 	}
 	if err := sb.WaitReady(ctx, objs); err != nil {
 		t.Fatal(err)
@@ -64,8 +64,8 @@ func TestSandboxDemo(t *testing.T) {
 		}
 		posts++
 	}
-	if posts != 5 {
-		t.Errorf("%d POSTs for 3 sample SIMs and 2 SMS", posts)
+	if posts != 6 {
+		t.Errorf("%d POSTs for 3 sample SIMs, 2 SMS and a connector", posts)
 	}
 	if sms := sb.Sim.SMS(); len(sms) != 2 {
 		t.Errorf("the simulator accepted %d SMS, want the 2 samples", len(sms))

@@ -232,6 +232,30 @@ func (s *Simulator) PutSIM(v SIM) {
 	}
 }
 
+// Connector returns a stored connector body (without the server's "id").
+func (s *Simulator) Connector(id string) (map[string]any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.connectors[id]
+	return c, ok
+}
+
+// PutConnector stores a connector as if changed out of band.
+func (s *Simulator) PutConnector(id string, body map[string]any) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.connectors[id] = body
+}
+
+// DeleteConnectorOutOfBand removes a connector as if deleted behind the operator's back.
+func (s *Simulator) DeleteConnectorOutOfBand(id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.connectors[id]
+	delete(s.connectors, id)
+	return ok
+}
+
 // DeleteSIMOutOfBand removes a SIM as if deleted behind the operator's back.
 func (s *Simulator) DeleteSIMOutOfBand(id string) bool {
 	s.mu.Lock()

@@ -1,0 +1,180 @@
+package controller
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"reflect"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/onomondo"
+)
+
+// MaxConnectorConfig is the largest connector body the operator sends.
+const MaxConnectorConfig = 64 << 10
+
+// ConnectorAPI is what the Connector controller needs from the Onomondo client.
+type ConnectorAPI interface {
+	GetConnector(ctx context.Context, id string) (json.RawMessage, error)
+	CreateConnector(ctx context.Context, id string, body json.RawMessage) error
+	UpdateConnector(ctx context.Context, id string, body json.RawMessage) error
+	DeleteConnector(ctx context.Context, id string) error
+}
+
+// ConnectorReconciler makes connectors in the Onomondo API match Connector
+// resources, with the same machinery as SIMs (managed.go).
+type ConnectorReconciler struct {
+	client.Client
+	API      ConnectorAPI
+	Recorder recorder.EventRecorder
+	Options  ManagedOptions
+}
+
+// +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=connectors,verbs=get;list;watch;update;patch
+// +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=connectors/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=connectors/finalizers,verbs=update
+
+// SetupWithManager registers the Connector controller.
+func (r *ConnectorReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	m := &managedReconciler[*v1alpha1.Connector]{
+		Client:   r.Client,
+		ext:      connectorExternal{api: r.API},
+		newObj:   func() *v1alpha1.Connector { return &v1alpha1.Connector{} },
+		newList:  func() client.ObjectList { return &v1alpha1.ConnectorList{} },
+		recorder: r.Recorder,
+	}
+	return m.setup(mgr, "connector", r.Options)
+}
+
+// connectorExternal is the Connector's half of the managed reconciler.
+type connectorExternal struct{ api ConnectorAPI }
+
+func (connectorExternal) kind() string                          { return "Connector" }
+func (connectorExternal) id(c *v1alpha1.Connector) string       { return c.Spec.ID }
+func (connectorExternal) claimKey(c *v1alpha1.Connector) string { return "connector:" + c.Spec.ID }
+func (connectorExternal) logValues(c *v1alpha1.Connector) []any {
+	return []any{"connectorID", c.Spec.ID}
+}
+func (connectorExternal) observed(c *v1alpha1.Connector) bool { return c.Status.AtProvider != nil }
+func (connectorExternal) status(c *v1alpha1.Connector) any    { return c.Status }
+func (connectorExternal) exists(err error) bool {
+	return onomondo.IsCode(err, onomondo.CodeConnectorConflict)
+}
+func (e connectorExternal) remove(ctx context.Context, c *v1alpha1.Connector) error {
+	return e.api.DeleteConnector(ctx, c.Spec.ID)
+}
+
+// upToDate compares only the keys the spec writes: keys the API adds are not drift.
+func (connectorExternal) upToDate(c *v1alpha1.Connector) bool {
+	if c.Status.AtProvider == nil {
+		return false
+	}
+	want, err1 := decodeJSON(c.Spec.Config.Raw)
+	got, err2 := decodeJSON(c.Status.AtProvider.Raw)
+	return err1 == nil && err2 == nil && subsetEqual(want, got)
+}
+
+func (connectorExternal) describe(c *v1alpha1.Connector) string {
+	if c.Status.AtProvider == nil {
+		return "nothing yet"
+	}
+	s := string(c.Status.AtProvider.Raw)
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+func (e connectorExternal) create(ctx context.Context, c *v1alpha1.Connector) error {
+	if err := checkConfig(c); err != nil {
+		return err
+	}
+	return e.write(c, e.api.CreateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
+}
+
+func (e connectorExternal) update(ctx context.Context, c *v1alpha1.Connector) error {
+	if err := checkConfig(c); err != nil {
+		return err
+	}
+	return e.write(c, e.api.UpdateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
+}
+
+// write records an accepted body as what the API now holds.
+func (connectorExternal) write(c *v1alpha1.Connector, err error) error {
+	if err == nil {
+		c.Status.AtProvider = &runtime.RawExtension{Raw: bytes.Clone(c.Spec.Config.Raw)}
+	}
+	return err
+}
+
+func (e connectorExternal) observe(ctx context.Context, c *v1alpha1.Connector) error {
+	body, err := e.api.GetConnector(ctx, c.Spec.ID)
+	if err == nil {
+		c.Status.AtProvider = &runtime.RawExtension{Raw: body}
+	}
+	return err
+}
+
+// checkConfig refuses, before any call, a body the API would refuse for its size.
+func checkConfig(c *v1alpha1.Connector) error {
+	if n := len(c.Spec.Config.Raw); n > MaxConnectorConfig {
+		return &specError{reason: "ConfigTooLarge", msg: fmt.Sprintf("spec.config is %d bytes; the API takes at most %d", n, MaxConnectorConfig)}
+	}
+	return nil
+}
+
+func decodeJSON(raw []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.UseNumber()
+	var v any
+	err := dec.Decode(&v)
+	return v, err
+}
+
+// subsetEqual reports whether got has everything want has: objects
+// key by key (extra keys in got are fine, at any depth), arrays element by
+// element, numbers by value (1 equals 1.0).
+func subsetEqual(want, got any) bool {
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return false
+		}
+		for k, wv := range w {
+			gv, present := g[k]
+			if !present || !subsetEqual(wv, gv) {
+				return false
+			}
+		}
+		return true
+	case []any:
+		g, ok := got.([]any)
+		if !ok || len(g) != len(w) {
+			return false
+		}
+		for i := range w {
+			if !subsetEqual(w[i], g[i]) {
+				return false
+			}
+		}
+		return true
+	case json.Number:
+		g, ok := got.(json.Number)
+		if !ok {
+			return false
+		}
+		a, okA := new(big.Rat).SetString(w.String())
+		b, okB := new(big.Rat).SetString(g.String())
+		return okA && okB && a.Cmp(b) == 0
+	default:
+		return reflect.DeepEqual(want, got)
+	}
+}
