@@ -90,6 +90,12 @@ sandbox: manifests envtest ## Run the operator on a local control plane + simula
 	assets="$$(SETUP_ENVTEST="$(ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-assets.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" go run ./hack/sandbox $(ARGS)
 
+.PHONY: bench
+bench: envtest ## Benchmark at fleet scale (BENCH_SIMS=1000, BENCH_RATE_LIMITED_SIMS=1000); tables + bin/bench/results.json.
+	go build -o bin/manager main.go
+	assets="$$(SETUP_ENVTEST="$(ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-assets.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" go run ./hack/bench $(ARGS)
+
 .PHONY: simulator
 simulator: ## Serve the Onomondo API simulator over HTTPS on 127.0.0.1:8443 (API key: sandbox-key).
 	go run ./hack/simulator --listen 127.0.0.1:8443 --api-key $${ONOMONDO_API_KEY:-sandbox-key} --ca-file bin/simulator-ca.pem

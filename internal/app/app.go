@@ -73,6 +73,7 @@ type Options struct {
 	ProbeAddr      string
 	LeaderElection bool
 	EnableHTTP2    bool
+	PprofAddr      string
 }
 
 // DefaultOptions are the flag defaults.
@@ -121,6 +122,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Health probe address (0 off).")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "Elect a leader so that only one replica reconciles.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Enable HTTP/2 for the metrics server.")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "Serve net/http/pprof on this address (off if empty), for profiling.")
 }
 
 // secretRef parses APIKeySecret.
@@ -179,6 +181,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 		Cache:                         cacheOpts,
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        o.ProbeAddr,
+		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElection,
 		LeaderElectionID:              "sim-operator.onomondo.sim-operator.dev",
 		LeaderElectionReleaseOnCancel: true,

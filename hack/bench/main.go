@@ -1,0 +1,59 @@
+// Command bench measures sim-operator at fleet scale (see internal/bench):
+// `make bench` builds the manager and runs this. Sizes come from flags or
+// BENCH_SIMS / BENCH_RATE_LIMITED_SIMS.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"syscall"
+	"time"
+
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/sim-operator/sim-operator/internal/bench"
+)
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return v
+	}
+	return def
+}
+
+func main() {
+	c := bench.Config{RepoRoot: ".", Log: func(f string, a ...any) { fmt.Printf("bench: "+f+"\n", a...) }}
+	flag.IntVar(&c.SIMs, "sims", envInt("BENCH_SIMS", 1000), "fleet size N")
+	flag.IntVar(&c.RateLimitedSIMs, "rate-limited-sims", envInt("BENCH_RATE_LIMITED_SIMS", 1000), "fleet size of the rate-limited scenario (0 skips it)")
+	flag.DurationVar(&c.SyncPeriod, "sync-period", time.Minute, "the manager's sync period; the steady state is measured over one")
+	flag.Float64Var(&c.KubeQPS, "kube-api-qps", 500, "apiserver QPS of the operator and of the floor's client")
+	flag.IntVar(&c.KubeBurst, "kube-api-burst", 1000, "apiserver burst of the operator and of the floor's client")
+	flag.IntVar(&c.Concurrency, "concurrency", 16, "max concurrent reconciles, and the floor's workers")
+	flag.StringVar(&c.ManagerBin, "manager", "bin/manager", "the manager binary")
+	flag.StringVar(&c.WorkDir, "out", "bin/bench", "directory for results.json, profiles, logs")
+	flag.BoolVar(&c.Profile, "profile", true, "take a CPU profile of the manager while creating")
+	flag.Parse()
+	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	res, err := bench.Run(ctx, c)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Println()
+	res.Print(os.Stdout)
+	out := filepath.Join(c.WorkDir, "results.json")
+	if err := res.WriteJSON(out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+	fmt.Println("\nresults:", out)
+}

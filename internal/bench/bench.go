@@ -1,0 +1,378 @@
+// Package bench measures the operator at fleet scale on one machine: a real
+// kube-apiserver (envtest, with an audit log), the simulator over TLS, and
+// the manager binary as a child process, so that its RSS is its own. It is
+// what `make bench` runs; `make test` runs it at a tiny N to prove it works.
+//
+// Scenarios, in order:
+//   - floor: a plain client writes what each SIM minimally needs (create,
+//     finalizer patch, status patch) with the operator's QPS and concurrency;
+//   - create: N SIMs until all are Ready; API calls and apiserver requests per SIM;
+//   - steady: one full sync period with nothing changed;
+//   - spec change: flip data on all N;
+//   - rate limited: a second manager at the hosted API's budget against the
+//     simulator's hosted-like limit, then the limit lowered mid-run.
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/app"
+	"github.com/sim-operator/sim-operator/internal/simulator"
+	"github.com/sim-operator/sim-operator/internal/testutil"
+)
+
+// Config sizes a run.
+type Config struct {
+	// RepoRoot holds config/crd/bases.
+	RepoRoot string
+	// ManagerBin is the built manager (main.go).
+	ManagerBin string
+	// WorkDir receives the audit log, kubeconfig, profiles and results.
+	WorkDir string
+	// SIMs is N, the fleet size of the main scenarios.
+	SIMs int
+	// RateLimitedSIMs is the fleet size of the rate-limited scenario (0 skips it).
+	RateLimitedSIMs int
+	// SyncPeriod of the main manager; the steady state is measured over one.
+	SyncPeriod time.Duration
+	// KubeQPS, KubeBurst and Concurrency apply to the operator and to the floor's plain client alike.
+	KubeQPS     float64
+	KubeBurst   int
+	Concurrency int
+	// Profile takes a CPU profile of the manager during the create scenario.
+	Profile bool
+	// Log receives progress lines.
+	Log func(format string, args ...any)
+}
+
+// env is one run's shared parts.
+type env struct {
+	cfg      Config
+	testEnv  *envtest.Environment
+	admin    client.Client
+	restCfg  *rest.Config
+	sim      *testutil.SimServer
+	caFile   string
+	kubecfg  string
+	auditLog string
+	watch    *readiness
+	stopOnce sync.Once
+}
+
+// Run runs every scenario and returns the results.
+func Run(ctx context.Context, c Config) (*Results, error) {
+	if c.Log == nil {
+		c.Log = func(string, ...any) {}
+	}
+	e := &env{cfg: c}
+	if err := e.start(ctx); err != nil {
+		return nil, err
+	}
+	defer e.stop()
+	res := &Results{SIMs: c.SIMs, SyncPeriod: c.SyncPeriod.String(), KubeQPS: c.KubeQPS, KubeBurst: c.KubeBurst,
+		Concurrency: c.Concurrency, Started: time.Now().UTC()}
+
+	c.Log("floor: %d SIMs × (create + finalizer patch + status patch) from a plain client", c.SIMs)
+	floor, err := e.floor(ctx)
+	if err != nil {
+		return nil, err
+	}
+	res.Floor = floor
+
+	if err := e.mainScenarios(ctx, res); err != nil {
+		return nil, err
+	}
+	if c.RateLimitedSIMs > 0 {
+		rl, err := e.rateLimited(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res.RateLimited = rl
+	}
+	res.Finished = time.Now().UTC()
+	e.stop() // flushes the audit log
+	return res, res.finish(e)
+}
+
+func (e *env) start(ctx context.Context) error {
+	if err := os.MkdirAll(e.cfg.WorkDir, 0o755); err != nil {
+		return err
+	}
+	policy := filepath.Join(e.cfg.WorkDir, "audit-policy.yaml")
+	if err := os.WriteFile(policy, []byte(auditPolicy), 0o644); err != nil {
+		return err
+	}
+	e.auditLog = filepath.Join(e.cfg.WorkDir, "audit.log")
+	_ = os.Remove(e.auditLog)
+	e.testEnv = &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join(e.cfg.RepoRoot, "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+	e.testEnv.ControlPlane.GetAPIServer().Configure().
+		Set("audit-policy-file", policy).
+		Set("audit-log-path", e.auditLog).
+		Set("audit-log-format", "json").
+		Set("audit-log-mode", "batch").
+		Set("max-requests-inflight", "1000").
+		Set("max-mutating-requests-inflight", "500")
+	var err error
+	if e.restCfg, err = e.testEnv.Start(); err != nil {
+		return fmt.Errorf("starting envtest (is KUBEBUILDER_ASSETS set?): %w", err)
+	}
+	e.restCfg.QPS, e.restCfg.Burst = float32(e.cfg.KubeQPS), e.cfg.KubeBurst
+	if e.admin, err = client.New(e.restCfg, client.Options{Scheme: app.Scheme}); err != nil {
+		return err
+	}
+	// The manager authenticates as its own user, so the audit log tells its requests apart.
+	user, err := e.testEnv.AddUser(envtest.User{Name: operatorUser, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return err
+	}
+	kc, err := user.KubeConfig()
+	if err != nil {
+		return err
+	}
+	e.kubecfg = filepath.Join(e.cfg.WorkDir, "manager.kubeconfig")
+	if err := os.WriteFile(e.kubecfg, kc, 0o600); err != nil {
+		return err
+	}
+	if e.sim, err = testutil.StartSimulator(simulator.Options{}); err != nil {
+		return err
+	}
+	e.caFile = filepath.Join(e.cfg.WorkDir, "simulator-ca.pem")
+	if err := os.WriteFile(e.caFile, e.sim.CAPEM, 0o644); err != nil {
+		return err
+	}
+	for _, ns := range []string{nsMain, nsFloor, nsRateLimited} {
+		if err := e.admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return err
+		}
+	}
+	e.watch, err = watchReadiness(ctx, e.restCfg)
+	return err
+}
+
+func (e *env) stop() { e.stopOnce.Do(e.shutdown) }
+
+func (e *env) shutdown() {
+	if e.watch != nil {
+		e.watch.stop()
+	}
+	if e.sim != nil {
+		e.sim.Server.Close() // the request log stays readable
+	}
+	if e.testEnv != nil {
+		_ = e.testEnv.Stop()
+	}
+}
+
+const (
+	nsMain        = "bench"
+	nsFloor       = "floor"
+	nsRateLimited = "ratelimited"
+	operatorUser  = "sim-operator"
+)
+
+// auditPolicy records every request at Metadata level, once, at completion.
+const auditPolicy = `apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: ["RequestReceived", "ResponseStarted"]
+rules:
+- level: Metadata
+`
+
+// manager is the operator running as a child process.
+type manager struct {
+	cmd         *exec.Cmd
+	metricsAddr string
+	pprofAddr   string
+	done        chan error
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer func() { _ = l.Close() }()
+	return l.Addr().String(), nil
+}
+
+func (e *env) startManager(namespace string, extra ...string) (*manager, error) {
+	metricsAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	pprofAddr, err := freeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := append([]string{
+		"--api-url=" + e.sim.URL(), "--api-ca-file=" + e.caFile,
+		"--watch-namespaces=" + namespace,
+		"--sync-period=" + e.cfg.SyncPeriod.String(),
+		fmt.Sprintf("--kube-api-qps=%g", e.cfg.KubeQPS), fmt.Sprintf("--kube-api-burst=%d", e.cfg.KubeBurst),
+		fmt.Sprintf("--max-concurrent-reconciles=%d", e.cfg.Concurrency),
+		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
+		"--health-probe-bind-address=0", "--pprof-bind-address=" + pprofAddr,
+		"--zap-log-level=error",
+	}, extra...)
+	cmd := exec.Command(e.cfg.ManagerBin, args...)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubecfg, app.APIKeyEnv+"="+testutil.APIKey)
+	logFile, err := os.Create(filepath.Join(e.cfg.WorkDir, "manager-"+namespace+".log"))
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	m := &manager{cmd: cmd, metricsAddr: metricsAddr, pprofAddr: pprofAddr, done: make(chan error, 1)}
+	go func() { m.done <- cmd.Wait(); _ = logFile.Close() }()
+	// Timing starts once the SIM controller's workers run (its caches have synced).
+	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
+		for k := range scrapeMetrics(metricsAddr) {
+			if strings.HasPrefix(k, `controller_runtime_active_workers{controller="sim"}`) {
+				return m, nil
+			}
+		}
+		select {
+		case err := <-m.done:
+			return nil, fmt.Errorf("the manager exited: %v (see %s)", err, logFile.Name())
+		default:
+		}
+		if time.Since(start) > time.Minute {
+			m.stop()
+			return nil, fmt.Errorf("the manager did not start within a minute (see %s)", logFile.Name())
+		}
+	}
+}
+
+func (m *manager) stop() {
+	_ = m.cmd.Process.Signal(os.Interrupt)
+	select {
+	case <-m.done:
+	case <-time.After(15 * time.Second):
+		_ = m.cmd.Process.Kill()
+		<-m.done
+	}
+}
+
+// readiness follows SIMs through an informer: how many are Ready for their
+// current generation (and, when a data value is expected, show it).
+type readiness struct {
+	mu      sync.Mutex
+	ready   map[string]bool
+	wantDat map[string]*bool
+	count   atomic.Int64
+	cancel  context.CancelFunc
+}
+
+func watchReadiness(ctx context.Context, cfg *rest.Config) (*readiness, error) {
+	c, err := cache.New(cfg, cache.Options{Scheme: app.Scheme, DefaultTransform: cache.TransformStripManagedFields()})
+	if err != nil {
+		return nil, err
+	}
+	inf, err := c.GetInformer(ctx, &v1alpha1.SIM{})
+	if err != nil {
+		return nil, err
+	}
+	r := &readiness{ready: map[string]bool{}, wantDat: map[string]*bool{}}
+	update := func(obj any) {
+		s, ok := obj.(*v1alpha1.SIM)
+		if !ok {
+			return
+		}
+		cond := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady)
+		ok = cond != nil && cond.Status == metav1.ConditionTrue && cond.ObservedGeneration == s.Generation &&
+			s.Status.AtProvider != nil && s.Status.AtProvider.Data == s.Spec.Data
+		r.set(s.Namespace+"/"+s.Name, ok)
+	}
+	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc: update, UpdateFunc: func(_, n any) { update(n) },
+		DeleteFunc: func(obj any) {
+			if s, ok := obj.(*v1alpha1.SIM); ok {
+				r.set(s.Namespace+"/"+s.Name, false)
+			}
+		},
+	}); err != nil {
+		return nil, err
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	r.cancel = cancel
+	go func() { _ = c.Start(cctx) }()
+	if !c.WaitForCacheSync(cctx) {
+		cancel()
+		return nil, fmt.Errorf("readiness cache did not sync")
+	}
+	return r, nil
+}
+
+func (r *readiness) set(key string, ok bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.ready[key] != ok {
+		r.ready[key] = ok
+		if ok {
+			r.count.Add(1)
+		} else {
+			r.count.Add(-1)
+		}
+	}
+}
+
+// readyIn counts Ready SIMs in a namespace.
+func (r *readiness) readyIn(ns string) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for k, ok := range r.ready {
+		if ok && len(k) > len(ns) && k[:len(ns)+1] == ns+"/" {
+			n++
+		}
+	}
+	return n
+}
+
+func (r *readiness) stop() { r.cancel() }
+
+// waitReady waits until n SIMs of ns are Ready, calling tick every second.
+func (e *env) waitReady(ctx context.Context, ns string, n int, timeout time.Duration, tick func(ready int)) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ready := e.watch.readyIn(ns)
+		if ready >= n {
+			return nil
+		}
+		if tick != nil {
+			tick(ready)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d of %d SIMs in %s Ready after %s", ready, n, ns, timeout)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}

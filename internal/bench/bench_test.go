@@ -1,0 +1,57 @@
+package bench_test
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/sim-operator/sim-operator/internal/bench"
+)
+
+// The benchmark still works, at a tiny N. Nothing here asserts a time: only
+// the counts that are the operator's contract (one POST per new SIM, the
+// finalizer and one status write, nothing in the steady state).
+func TestBenchmarkRunsAtTinyN(t *testing.T) {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Skip("KUBEBUILDER_ASSETS not set; `make test` sets it")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "manager")
+	build := exec.Command("go", "build", "-o", bin, "../../main.go")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the manager: %v\n%s", err, out)
+	}
+	res, err := bench.Run(t.Context(), bench.Config{
+		RepoRoot: "../..", ManagerBin: bin, WorkDir: dir,
+		SIMs: 20, RateLimitedSIMs: 8, SyncPeriod: 3 * time.Second,
+		KubeQPS: 200, KubeBurst: 400, Concurrency: 4,
+		Log: t.Logf,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := res.Create.APICalls["POST"]; got != 1 || len(res.Create.APICalls) != 1 {
+		t.Errorf("create: API calls per SIM %v, want exactly one POST", res.Create.APICalls)
+	}
+	if res.Create.Writes != 2 {
+		t.Errorf("create: %.2f apiserver writes per SIM (%v), want the finalizer and one status write", res.Create.Writes, res.Create.Apiserver)
+	}
+	if res.Steady.Writes != 0 || res.Steady.APICalls["GET"] < 0.5 || len(res.Steady.APICalls) != 1 {
+		t.Errorf("steady: writes %.2f, API calls %v; want no writes and only GETs", res.Steady.Writes, res.Steady.APICalls)
+	}
+	if res.SpecChange.APICalls["PUT"] != 1 || res.SpecChange.APICalls["POST"] != 0 || res.SpecChange.Writes != 1 {
+		t.Errorf("spec change: API calls %v, writes %.2f; want one PUT and one status write per SIM", res.SpecChange.APICalls, res.SpecChange.Writes)
+	}
+	if res.Memory.PeakRSSMiB <= 0 || res.RateLimited == nil {
+		t.Errorf("missing measurements: %+v %+v", res.Memory, res.RateLimited)
+	}
+	if err := res.WriteJSON(filepath.Join(dir, "results.json")); err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	res.Print(&table)
+	t.Log("\n" + table.String())
+}

@@ -1,0 +1,195 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
+)
+
+// Results is what a run measured; it is also written as JSON.
+type Results struct {
+	SIMs        int       `json:"sims"`
+	SyncPeriod  string    `json:"syncPeriod"`
+	KubeQPS     float64   `json:"kubeQPS"`
+	KubeBurst   int       `json:"kubeBurst"`
+	Concurrency int       `json:"concurrency"`
+	Machine     string    `json:"machine"`
+	Started     time.Time `json:"started"`
+	Finished    time.Time `json:"finished"`
+
+	Floor       *FloorResult       `json:"floor"`
+	Create      *ScenarioResult    `json:"create"`
+	Steady      *ScenarioResult    `json:"steady"`
+	SpecChange  *ScenarioResult    `json:"specChange"`
+	Memory      *MemoryResult      `json:"memory"`
+	RateLimited *RateLimitedResult `json:"rateLimited,omitempty"`
+}
+
+// FloorResult is the plain client's time for the minimal writes.
+type FloorResult struct {
+	Seconds float64 `json:"seconds"`
+	Writes  int     `json:"writes"`
+}
+
+// ScenarioResult is one phase of the main manager.
+type ScenarioResult struct {
+	Seconds       float64 `json:"seconds"`
+	CreateSeconds float64 `json:"createSeconds,omitempty"` // the bench client's own creates
+	PerSecond     float64 `json:"simsPerSecond,omitempty"`
+	VsFloor       float64 `json:"vsFloor,omitempty"`
+	// APICalls are the simulator's requests per SIM, by method.
+	APICalls map[string]float64 `json:"apiCallsPerSIM"`
+	// Apiserver are the manager's apiserver requests per SIM, by "verb resource[/subresource]", from the audit log.
+	Apiserver map[string]float64 `json:"apiserverPerSIM"`
+	// Writes and Events per SIM (writes exclude events; events are counted apart).
+	Writes float64 `json:"writesPerSIM"`
+	Events float64 `json:"eventsPerSIM"`
+	// ClientGo is client-go's rest_client_requests_total by method, cumulative at the end of the phase.
+	ClientGo map[string]float64 `json:"clientGoRequests,omitempty"`
+	window   window
+}
+
+// MemoryResult is the manager's peak memory.
+type MemoryResult struct {
+	PeakRSSMiB  float64 `json:"peakRSSMiB"`
+	PeakHeapMiB float64 `json:"peakHeapInuseMiB"`
+}
+
+// RateLimitedResult is the rate-limited scenario.
+type RateLimitedResult struct {
+	SIMs                int     `json:"sims"`
+	Seconds             float64 `json:"seconds"`
+	Calls               int     `json:"calls"`
+	TooMany             int     `json:"tooManyRequests"`
+	IdealSeconds        float64 `json:"idealSeconds"`
+	VsIdeal             float64 `json:"vsIdeal"`
+	LoweredSIMs         int     `json:"loweredSims"`
+	LoweredSeconds      float64 `json:"loweredSeconds"`
+	LoweredIdealSeconds float64 `json:"loweredIdealSeconds"`
+	LoweredTooMany      int     `json:"loweredTooManyRequests"`
+}
+
+// finish fills the per-SIM counts from the simulator's log and the audit log
+// (read after the apiserver stopped, so that it is flushed).
+func (r *Results) finish(e *env) error {
+	scenarios := []*ScenarioResult{r.Create, r.Steady, r.SpecChange}
+	windows := make([]window, len(scenarios))
+	for i, s := range scenarios {
+		windows[i] = s.window
+	}
+	reqs := e.sim.Requests()
+	audit, err := apiserverRequests(e.auditLog, windows...)
+	if err != nil {
+		return err
+	}
+	n := float64(r.SIMs)
+	for i, s := range scenarios {
+		calls := map[string]int{}
+		for _, q := range reqs {
+			if s.window.has(q.Time) {
+				calls[q.Method]++
+			}
+		}
+		s.APICalls = map[string]float64{}
+		for k, v := range calls {
+			s.APICalls[k] = float64(v) / n
+		}
+		s.Apiserver = map[string]float64{}
+		writes, events := 0, 0
+		for k, v := range audit[i] {
+			s.Apiserver[k] = float64(v) / n
+			verb, res, _ := strings.Cut(k, " ")
+			if verb != "create" && verb != "update" && verb != "patch" && verb != "delete" {
+				continue
+			}
+			if strings.HasPrefix(res, "events") {
+				events += v
+			} else {
+				writes += v
+			}
+		}
+		s.Writes, s.Events = float64(writes)/n, float64(events)/n
+	}
+	r.Machine = fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
+	return nil
+}
+
+func cpuModel() string {
+	b, _ := os.ReadFile("/proc/cpuinfo")
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "model name") {
+			if _, v, ok := strings.Cut(line, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return "unknown CPU"
+}
+
+// WriteJSON writes the results to path.
+func (r *Results) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// Print writes the results as tables.
+func (r *Results) Print(w io.Writer) {
+	fmt.Fprintf(w, "sim-operator benchmark: %d SIMs, sync period %s, kube QPS %g/burst %d, concurrency %d\n%s\n\n",
+		r.SIMs, r.SyncPeriod, r.KubeQPS, r.KubeBurst, r.Concurrency, r.Machine)
+	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintln(tw, "scenario\tseconds\tSIMs/s\t× floor\tAPI calls/SIM\tapiserver writes/SIM\tevents/SIM\t")
+	fmt.Fprintf(tw, "floor (plain client)\t%.1f\t%.0f\t1.00\t-\t3.00\t-\t\n", r.Floor.Seconds, float64(r.SIMs)/r.Floor.Seconds)
+	row := func(name string, s *ScenarioResult) {
+		perSec, vs := "-", "-"
+		if s.PerSecond > 0 {
+			perSec = fmt.Sprintf("%.0f", s.PerSecond)
+		}
+		if s.VsFloor > 0 {
+			vs = fmt.Sprintf("%.2f", s.VsFloor)
+		}
+		fmt.Fprintf(tw, "%s\t%.1f\t%s\t%s\t%s\t%.2f\t%.2f\t\n", name, s.Seconds, perSec, vs, perVerb(s.APICalls), s.Writes, s.Events)
+	}
+	row("create", r.Create)
+	row("steady (one sync period)", r.Steady)
+	row("spec change (data=false)", r.SpecChange)
+	_ = tw.Flush()
+	fmt.Fprintf(w, "\napiserver requests per SIM (audit log, the manager's user):\n")
+	for _, s := range []struct {
+		name string
+		s    *ScenarioResult
+	}{{"create", r.Create}, {"steady", r.Steady}, {"spec change", r.SpecChange}} {
+		fmt.Fprintf(w, "  %-12s %s\n", s.name, perVerb(s.s.Apiserver))
+	}
+	fmt.Fprintf(w, "  client-go rest_client_requests_total after create: %s\n", perVerb(r.Create.ClientGo))
+	fmt.Fprintf(w, "\nmanager memory: peak RSS %.0f MiB, peak heap in use %.0f MiB\n", r.Memory.PeakRSSMiB, r.Memory.PeakHeapMiB)
+	if rl := r.RateLimited; rl != nil {
+		fmt.Fprintf(w, "\nrate limited (simulator: 10 requests/s; operator: --api-rate 9.5 --api-burst 1):\n")
+		fmt.Fprintf(w, "  %d SIMs: %.1fs, ideal (calls ÷ rate) %.1fs, %.2f× ideal, %d API calls, %d × 429\n",
+			rl.SIMs, rl.Seconds, rl.IdealSeconds, rl.VsIdeal, rl.Calls, rl.TooMany)
+		fmt.Fprintf(w, "  %d more, limit lowered to 5/s mid-run: %.1fs, ideal %.1fs, %d × 429 after lowering\n",
+			rl.LoweredSIMs, rl.LoweredSeconds, rl.LoweredIdealSeconds, rl.LoweredTooMany)
+	}
+}
+
+func perVerb(m map[string]float64) string {
+	if len(m) == 0 {
+		return "none"
+	}
+	var parts []string
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		if v := m[k]; v >= 0.0005 {
+			parts = append(parts, fmt.Sprintf("%s %.3g", k, v))
+		}
+	}
+	return strings.Join(parts, ", ")
+}

@@ -1,0 +1,393 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/controller"
+	"github.com/sim-operator/sim-operator/internal/simulator"
+)
+
+// window is a phase of the run, to bucket the audit and API logs by time.
+type window struct{ from, to time.Time }
+
+func (w window) has(t time.Time) bool { return !t.Before(w.from) && !t.After(w.to) }
+
+func imsiOf(prefix, i int) string { return fmt.Sprintf("2387%d%010d", prefix, i) }
+
+func benchSIM(ns string, prefix, i int) *v1alpha1.SIM {
+	return &v1alpha1.SIM{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("sim-%d-%06d", prefix, i)},
+		Spec:       v1alpha1.SIMSpec{IMSI: imsiOf(prefix, i), Voice: true, SMS: true, Data: true},
+	}
+}
+
+// parallel runs fn for 0..n-1 on the configured number of workers.
+func (e *env) parallel(ctx context.Context, n int, fn func(ctx context.Context, i int) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.SetLimit(max(e.cfg.Concurrency, 1))
+	for i := range n {
+		g.Go(func() error { return fn(ctx, i) })
+	}
+	return g.Wait()
+}
+
+// floor times the writes each SIM minimally needs, from a plain client with
+// the operator's QPS, burst and concurrency, on SIMs no operator watches.
+func (e *env) floor(ctx context.Context) (*FloorResult, error) {
+	// Warm the client (discovery, REST mapping, connections) outside the timing.
+	warm := benchSIM(nsFloor, 9, 0)
+	if err := e.admin.Create(ctx, warm); err != nil {
+		return nil, err
+	}
+	if err := e.admin.Delete(ctx, warm); err != nil {
+		return nil, err
+	}
+	start := time.Now()
+	err := e.parallel(ctx, e.cfg.SIMs, func(ctx context.Context, i int) error {
+		s := benchSIM(nsFloor, 1, i)
+		if err := e.admin.Create(ctx, s); err != nil {
+			return err
+		}
+		base := s.DeepCopy()
+		s.Finalizers = []string{controller.Finalizer}
+		if err := e.admin.Patch(ctx, s, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+			return err
+		}
+		base = s.DeepCopy()
+		s.Status = typicalStatus(s)
+		return e.admin.Status().Patch(ctx, s, client.MergeFrom(base))
+	})
+	if err != nil {
+		return nil, fmt.Errorf("floor: %w", err)
+	}
+	d := time.Since(start)
+	return &FloorResult{Seconds: d.Seconds(), Writes: 3 * e.cfg.SIMs}, nil
+}
+
+// typicalStatus is the status the operator writes for a new SIM.
+func typicalStatus(s *v1alpha1.SIM) v1alpha1.SIMStatus {
+	now := metav1.Now()
+	st := v1alpha1.SIMStatus{AtProvider: &v1alpha1.SIMObservation{IMSI: s.Spec.IMSI, Voice: true, SMS: true, Data: true}}
+	st.ObservedGeneration = s.Generation
+	st.Conditions = []metav1.Condition{
+		{Type: v1alpha1.ConditionSynced, Status: metav1.ConditionTrue, Reason: "ReconcileSuccess", LastTransitionTime: now, ObservedGeneration: s.Generation},
+		{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "Available", Message: "the SIM in the API matches the spec", LastTransitionTime: now, ObservedGeneration: s.Generation},
+	}
+	return st
+}
+
+// mainScenarios: create, steady state, spec change, with one manager.
+func (e *env) mainScenarios(ctx context.Context, res *Results) error {
+	m, err := e.startManager(nsMain, "--api-rate=-1")
+	if err != nil {
+		return err
+	}
+	defer m.stop()
+	peak := &heapPeak{}
+	stopSampling := peak.sample(m.metricsAddr)
+	defer stopSampling()
+
+	n := e.cfg.SIMs
+	e.cfg.Log("create: %d SIMs", n)
+	var profile sync.WaitGroup
+	if e.cfg.Profile {
+		profile.Go(func() { e.profile(m.pprofAddr, "cpu-create.pprof", 15*time.Second) })
+	}
+	create := window{from: time.Now()}
+	if err := e.parallel(ctx, n, func(ctx context.Context, i int) error { return e.admin.Create(ctx, benchSIM(nsMain, 0, i)) }); err != nil {
+		return fmt.Errorf("creating SIMs: %w", err)
+	}
+	created := time.Since(create.from)
+	if err := e.waitReady(ctx, nsMain, n, 30*time.Minute, e.progress("create", n)); err != nil {
+		return err
+	}
+	create.to = time.Now()
+	profile.Wait()
+	res.Create = &ScenarioResult{Seconds: create.to.Sub(create.from).Seconds(), CreateSeconds: created.Seconds(), window: create}
+	res.Create.PerSecond = float64(n) / res.Create.Seconds
+	res.Create.VsFloor = res.Create.Seconds / res.Floor.Seconds
+	res.Create.ClientGo = scrapeRestClient(m.metricsAddr)
+	e.cfg.Log("create: all %d Ready in %.1fs (%.0f SIMs/s, %.2f× the floor)", n, res.Create.Seconds, res.Create.PerSecond, res.Create.VsFloor)
+
+	// Steady state: one full sync period (plus its jitter) with nothing changed.
+	steady := window{from: time.Now()}
+	wait := time.Duration(float64(e.cfg.SyncPeriod)*1.1) + 2*time.Second
+	e.cfg.Log("steady: waiting one sync period (%s) with nothing changed", wait.Round(time.Second))
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(wait):
+	}
+	steady.to = time.Now()
+	res.Steady = &ScenarioResult{Seconds: steady.to.Sub(steady.from).Seconds(), window: steady}
+
+	e.cfg.Log("spec change: data=false on all %d SIMs", n)
+	change := window{from: time.Now()}
+	if err := e.parallel(ctx, n, func(ctx context.Context, i int) error {
+		s := benchSIM(nsMain, 0, i)
+		return e.admin.Patch(ctx, s, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"data":false}}`)))
+	}); err != nil {
+		return fmt.Errorf("changing SIMs: %w", err)
+	}
+	if err := e.waitReady(ctx, nsMain, n, 30*time.Minute, e.progress("spec change", n)); err != nil {
+		return err
+	}
+	change.to = time.Now()
+	res.SpecChange = &ScenarioResult{Seconds: change.to.Sub(change.from).Seconds(), window: change}
+	res.SpecChange.PerSecond = float64(n) / res.SpecChange.Seconds
+
+	res.Memory = &MemoryResult{PeakRSSMiB: peakRSS(m.cmd.Process.Pid), PeakHeapMiB: peak.max()}
+	e.cfg.Log("memory: peak RSS %.0f MiB, peak heap %.0f MiB", res.Memory.PeakRSSMiB, res.Memory.PeakHeapMiB)
+	return nil
+}
+
+// rateLimited: the hosted API's budget (10/s) against the simulator's
+// hosted-like limit, then the limit halved mid-run.
+func (e *env) rateLimited(ctx context.Context) (*RateLimitedResult, error) {
+	n := e.cfg.RateLimitedSIMs
+	m, err := e.startManager(nsRateLimited, "--api-rate=9.5", "--api-burst=1")
+	if err != nil {
+		return nil, err
+	}
+	defer m.stop()
+	e.sim.SetFaults(simulator.Faults{RateLimit: 10, RateLimitWindowSeconds: 1})
+	defer e.sim.SetFaults(simulator.Faults{})
+
+	e.cfg.Log("rate limited: %d SIMs at the simulator's 10 requests/s", n)
+	a := window{from: time.Now()}
+	if err := e.parallel(ctx, n, func(ctx context.Context, i int) error { return e.admin.Create(ctx, benchSIM(nsRateLimited, 2, i)) }); err != nil {
+		return nil, err
+	}
+	if err := e.waitReady(ctx, nsRateLimited, n, 30*time.Minute, e.progress("rate limited", n)); err != nil {
+		return nil, err
+	}
+	a.to = time.Now()
+	callsA, tooManyA := e.apiCalls(a)
+	res := &RateLimitedResult{SIMs: n, Seconds: a.to.Sub(a.from).Seconds(), Calls: callsA, TooMany: tooManyA}
+	res.IdealSeconds = float64(callsA-tooManyA) / 10
+	res.VsIdeal = res.Seconds / res.IdealSeconds
+
+	half := n / 2
+	e.cfg.Log("rate limited: %d more SIMs; the limit drops to 5/s once a quarter of them are Ready", half)
+	b := window{from: time.Now()}
+	if err := e.parallel(ctx, half, func(ctx context.Context, i int) error {
+		return e.admin.Create(ctx, benchSIM(nsRateLimited, 3, i))
+	}); err != nil {
+		return nil, err
+	}
+	lowered := false
+	var loweredAt time.Time
+	if err := e.waitReady(ctx, nsRateLimited, n+half, 30*time.Minute, func(ready int) {
+		if !lowered && ready-n >= half/4 {
+			e.sim.UpdateFaults(func(f *simulator.Faults) { f.RateLimit = 5 })
+			lowered, loweredAt = true, time.Now()
+		}
+	}); err != nil {
+		return nil, err
+	}
+	b.to = time.Now()
+	if !lowered {
+		loweredAt = b.to
+	}
+	callsBefore, _ := e.apiCalls(window{from: b.from, to: loweredAt})
+	callsAfter, tooManyAfter := e.apiCalls(window{from: loweredAt, to: b.to})
+	res.LoweredSIMs = half
+	res.LoweredSeconds = b.to.Sub(b.from).Seconds()
+	res.LoweredTooMany = tooManyAfter
+	res.LoweredIdealSeconds = float64(callsBefore)/10 + float64(callsAfter-tooManyAfter)/5
+	e.cfg.Log("rate limited: %d SIMs in %.1fs (ideal %.1fs), %d × 429; after lowering: %.1fs (ideal %.1fs), %d × 429",
+		n, res.Seconds, res.IdealSeconds, res.TooMany, res.LoweredSeconds, res.LoweredIdealSeconds, res.LoweredTooMany)
+	return res, nil
+}
+
+// apiCalls counts the simulator's requests in a window, and the 429s among them.
+func (e *env) apiCalls(w window) (calls, tooMany int) {
+	for _, r := range e.sim.Requests() {
+		if w.has(r.Time) {
+			calls++
+			if r.Status == http.StatusTooManyRequests {
+				tooMany++
+			}
+		}
+	}
+	return calls, tooMany
+}
+
+func (e *env) progress(phase string, n int) func(int) {
+	last := time.Now()
+	return func(ready int) {
+		if time.Since(last) >= 5*time.Second {
+			e.cfg.Log("%s: %d/%d Ready", phase, ready, n)
+			last = time.Now()
+		}
+	}
+}
+
+// profile saves a CPU profile of the manager.
+func (e *env) profile(addr, name string, d time.Duration) {
+	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+	if err != nil {
+		e.cfg.Log("profile: %v", err)
+		return
+	}
+	defer func() { _ = resp.Body.Close() }()
+	f, err := os.Create(filepath.Join(e.cfg.WorkDir, name))
+	if err != nil {
+		return
+	}
+	defer func() { _ = f.Close() }()
+	_, _ = io.Copy(f, resp.Body)
+	e.cfg.Log("profile: wrote %s", f.Name())
+}
+
+// heapPeak samples the manager's heap from its metrics every half second.
+type heapPeak struct {
+	mu   sync.Mutex
+	peak float64
+}
+
+func (h *heapPeak) sample(addr string) func() {
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			if v, ok := scrapeMetrics(addr)["go_memstats_heap_inuse_bytes"]; ok {
+				h.mu.Lock()
+				h.peak = max(h.peak, v)
+				h.mu.Unlock()
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(500 * time.Millisecond):
+			}
+		}
+	}()
+	return func() { close(stop); <-done }
+}
+
+func (h *heapPeak) max() float64 {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.peak / (1 << 20)
+}
+
+// scrapeMetrics reads the manager's Prometheus text, keyed by name{labels}.
+func scrapeMetrics(addr string) map[string]float64 {
+	out := map[string]float64{}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		return out
+	}
+	defer func() { _ = resp.Body.Close() }()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		if v, err := strconv.ParseFloat(line[i+1:], 64); err == nil {
+			out[line[:i]] = v
+		}
+	}
+	return out
+}
+
+// scrapeRestClient returns client-go's request counts by method.
+func scrapeRestClient(addr string) map[string]float64 {
+	out := map[string]float64{}
+	for k, v := range scrapeMetrics(addr) {
+		if strings.HasPrefix(k, "rest_client_requests_total{") {
+			if i := strings.Index(k, `method="`); i >= 0 {
+				method := k[i+8:]
+				method = method[:strings.IndexByte(method, '"')]
+				out[method] += v
+			}
+		}
+	}
+	return out
+}
+
+// peakRSS is the process's high-water resident set (VmHWM), in MiB.
+func peakRSS(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			f := strings.Fields(line)
+			if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
+				return kb / 1024
+			}
+		}
+	}
+	return 0
+}
+
+// auditEvent is the part of an audit log line the counts need.
+type auditEvent struct {
+	Verb string `json:"verb"`
+	User struct {
+		Username string `json:"username"`
+	} `json:"user"`
+	ObjectRef *struct {
+		Resource    string `json:"resource"`
+		Subresource string `json:"subresource"`
+	} `json:"objectRef"`
+	RequestReceivedTimestamp time.Time `json:"requestReceivedTimestamp"`
+}
+
+// apiserverRequests counts the manager's requests in the audit log by
+// verb and resource[/subresource], per window.
+func apiserverRequests(path string, windows ...window) ([]map[string]int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = f.Close() }()
+	out := make([]map[string]int, len(windows))
+	for i := range out {
+		out[i] = map[string]int{}
+	}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev auditEvent
+		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.User.Username != operatorUser || ev.ObjectRef == nil {
+			continue
+		}
+		res := ev.ObjectRef.Resource
+		if ev.ObjectRef.Subresource != "" {
+			res += "/" + ev.ObjectRef.Subresource
+		}
+		for i, w := range windows {
+			if w.has(ev.RequestReceivedTimestamp) {
+				out[i][ev.Verb+" "+res]++
+			}
+		}
+	}
+	return out, sc.Err()
+}
