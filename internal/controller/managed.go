@@ -377,7 +377,15 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 		logf.FromContext(ctx).Info("terminal error; waiting for a spec change", "reason", reason)
 		return ctrl.Result{}
 	}
-	wait := r.schedule.failed(client.ObjectKeyFromObject(obj), onomondo.RetryAfter(err))
+	key := client.ObjectKeyFromObject(obj)
+	var wait time.Duration
+	if onomondo.IsRateLimited(err) {
+		// The client as a whole waits for the budget; this object is not at
+		// fault, so its backoff does not grow: come back when the API said.
+		wait = r.schedule.throttled(key, onomondo.RetryAfter(err))
+	} else {
+		wait = r.schedule.failed(key, onomondo.RetryAfter(err))
+	}
 	logf.FromContext(ctx).Info("retryable error; backing off", "reason", reason, "retryIn", wait)
 	return ctrl.Result{RequeueAfter: wait}
 }

@@ -74,6 +74,18 @@ func (s *schedule) failed(key types.NamespacedName, retryAfter time.Duration) ti
 	return d
 }
 
+// throttled records a rate-limited attempt: retry after what the API asked
+// (at least minBackoff, spread by up to a half), without growing the backoff.
+func (s *schedule) throttled(key types.NamespacedName, retryAfter time.Duration) time.Duration {
+	d := max(retryAfter, s.minBackoff)
+	d += time.Duration(rand.Int64N(int64(d)/2 + 1))
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.failures, key)
+	s.next[key] = s.now().Add(d)
+	return d
+}
+
 // forget drops an object that is gone.
 func (s *schedule) forget(key types.NamespacedName) {
 	s.mu.Lock()

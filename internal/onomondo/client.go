@@ -299,7 +299,9 @@ func scrubURL(err error) error {
 	return err
 }
 
-// wait takes a token from the shared bucket and honours a pause the API asked for.
+// wait takes a token from the shared bucket, then honours a pause the API
+// asked for: checked last, so that calls queued in the bucket while the
+// API's budget ran out do not go out into a 429.
 func (c *Client) wait(ctx context.Context) error {
 	start := time.Now()
 	defer func() {
@@ -307,10 +309,18 @@ func (c *Client) wait(ctx context.Context) error {
 			budgetWait.Observe(d.Seconds())
 		}
 	}()
-	c.mu.Lock()
-	hold := c.holdUntil.Sub(c.now())
-	c.mu.Unlock()
-	if hold > 0 {
+	if c.limiter != nil {
+		if err := c.limiter.Wait(ctx); err != nil {
+			return err
+		}
+	}
+	for {
+		c.mu.Lock()
+		hold := c.holdUntil.Sub(c.now())
+		c.mu.Unlock()
+		if hold <= 0 {
+			return nil
+		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < hold {
 			return fmt.Errorf("the API's rate limit resets in %s, after the deadline", hold.Round(time.Millisecond))
 		}
@@ -322,10 +332,6 @@ func (c *Client) wait(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
-	if c.limiter == nil {
-		return nil
-	}
-	return c.limiter.Wait(ctx)
 }
 
 // noteRateLimit pauses all calls until the reset time when the API reports

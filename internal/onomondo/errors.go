@@ -201,6 +201,14 @@ func IsNotFound(err error) bool {
 		(e.Code == CodeSIMNotFound || e.Code == CodeConnectorNotFound || e.Code == "")
 }
 
+// IsRateLimited reports whether err is the API's 429 or the client's own
+// budget: a condition of the whole client, not of the object called about.
+func IsRateLimited(err error) bool {
+	var apiErr *APIError
+	var budget *BudgetError
+	return (errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests) || errors.As(err, &budget)
+}
+
 // RetryAfter is how long the API asked the caller to wait, zero if it did not.
 func RetryAfter(err error) time.Duration {
 	var e *APIError
