@@ -195,44 +195,33 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 			return nil, nil, err
 		}
 	}
-	managedOptions := controller.ManagedOptions{
-		SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
-		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
-	}
-	if err := (&controller.SIMReconciler{
-		Client:   mgr.GetClient(),
-		API:      api,
-		Recorder: mgr.GetEventRecorder("sim-operator"),
-		Options:  managedOptions,
-	}).SetupWithManager(mgr); err != nil {
-		return nil, nil, err
-	}
-	if err := (&controller.ConnectorReconciler{
-		Client:   mgr.GetClient(),
-		API:      api,
-		Recorder: mgr.GetEventRecorder("sim-operator"),
-		Options:  managedOptions,
-	}).SetupWithManager(mgr); err != nil {
-		return nil, nil, err
-	}
-	if err := (&controller.SMSMessageReconciler{
-		Client:     mgr.GetClient(),
-		API:        api,
-		Recorder:   mgr.GetEventRecorder("sim-operator"),
-		MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
-	}).SetupWithManager(mgr, o.MaxConcurrentReconciles); err != nil {
-		return nil, nil, err
-	}
-	if err := controller.RegisterStateCollector(mgr.GetCache()); err != nil {
-		return nil, nil, err
-	}
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		return nil, nil, err
-	}
-	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+	if err := setupControllers(mgr, api, o); err != nil {
 		return nil, nil, err
 	}
 	return mgr, api, nil
+}
+
+// setupControllers registers the controllers, the state metrics and the probes.
+func setupControllers(mgr ctrl.Manager, api *onomondo.Client, o Options) error {
+	c, rec := mgr.GetClient(), mgr.GetEventRecorder("sim-operator")
+	managed := controller.ManagedOptions{
+		SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+	}
+	sms := &controller.SMSMessageReconciler{Client: c, API: api, Recorder: rec, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff}
+	for _, setup := range []func(ctrl.Manager) error{
+		(&controller.SIMReconciler{Client: c, API: api, Recorder: rec, Options: managed}).SetupWithManager,
+		(&controller.ConnectorReconciler{Client: c, API: api, Recorder: rec, Options: managed}).SetupWithManager,
+		func(m ctrl.Manager) error { return sms.SetupWithManager(m, o.MaxConcurrentReconciles) },
+		func(m ctrl.Manager) error { return controller.RegisterStateCollector(m.GetCache()) },
+		func(m ctrl.Manager) error { return m.AddHealthzCheck("healthz", healthz.Ping) },
+		func(m ctrl.Manager) error { return m.AddReadyzCheck("readyz", healthz.Ping) },
+	} {
+		if err := setup(mgr); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // loadAPIKey reads the key once now (so no call goes out without it) and

@@ -53,7 +53,10 @@ type ScenarioResult struct {
 	Events float64 `json:"eventsPerSIM"`
 	// ClientGo is client-go's rest_client_requests_total by method, cumulative at the end of the phase.
 	ClientGo map[string]float64 `json:"clientGoRequests,omitempty"`
-	window   window
+	// MeanCallsPerSecond and PeakCallsPerSecond show how evenly API calls spread over the phase.
+	MeanCallsPerSecond float64 `json:"meanCallsPerSecond"`
+	PeakCallsPerSecond int     `json:"peakCallsPerSecond"`
+	window             window
 }
 
 // MemoryResult is the manager's peak memory.
@@ -91,11 +94,17 @@ func (r *Results) finish(e *env) error {
 	}
 	n := float64(r.SIMs)
 	for i, s := range scenarios {
-		calls := map[string]int{}
+		calls, perSecond, total := map[string]int{}, map[int64]int{}, 0
 		for _, q := range reqs {
 			if s.window.has(q.Time) {
 				calls[q.Method]++
+				perSecond[q.Time.Unix()]++
+				total++
 			}
+		}
+		s.MeanCallsPerSecond = float64(total) / s.window.to.Sub(s.window.from).Seconds()
+		for _, c := range perSecond {
+			s.PeakCallsPerSecond = max(s.PeakCallsPerSecond, c)
 		}
 		s.APICalls = map[string]float64{}
 		for k, v := range calls {
@@ -171,6 +180,8 @@ func (r *Results) Print(w io.Writer) {
 		fmt.Fprintf(w, "  %-12s %s\n", s.name, perVerb(s.s.Apiserver))
 	}
 	fmt.Fprintf(w, "  client-go rest_client_requests_total after create: %s\n", perVerb(r.Create.ClientGo))
+	fmt.Fprintf(w, "\nsteady state spread: %.1f API calls/s on average, %d in the busiest second\n",
+		r.Steady.MeanCallsPerSecond, r.Steady.PeakCallsPerSecond)
 	fmt.Fprintf(w, "\nmanager memory: peak RSS %.0f MiB, peak heap in use %.0f MiB\n", r.Memory.PeakRSSMiB, r.Memory.PeakHeapMiB)
 	if rl := r.RateLimited; rl != nil {
 		fmt.Fprintf(w, "\nrate limited (simulator: 10 requests/s; operator: --api-rate 9.5 --api-burst 1):\n")

@@ -125,9 +125,9 @@ func (e *env) mainScenarios(ctx context.Context, res *Results) error {
 	res.Create.ClientGo = scrapeRestClient(m.metricsAddr)
 	e.cfg.Log("create: all %d Ready in %.1fs (%.0f SIMs/s, %.2f× the floor)", n, res.Create.Seconds, res.Create.PerSecond, res.Create.VsFloor)
 
-	// Steady state: one full sync period (plus its jitter) with nothing changed.
+	// Steady state: exactly one sync period with nothing changed.
 	steady := window{from: time.Now()}
-	wait := time.Duration(float64(e.cfg.SyncPeriod)*1.1) + 2*time.Second
+	wait := e.cfg.SyncPeriod
 	e.cfg.Log("steady: waiting one sync period (%s) with nothing changed", wait.Round(time.Second))
 	select {
 	case <-ctx.Done():

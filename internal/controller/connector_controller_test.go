@@ -27,17 +27,6 @@ func newConnector(ns, config string) *v1alpha1.Connector {
 	}
 }
 
-func connCondition(c *v1alpha1.Connector, typ, reason string, status metav1.ConditionStatus) {
-	Eventually(func(g Gomega) {
-		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(c), c)).To(Succeed())
-		cond := findCondition(c.Status.Conditions, typ)
-		g.Expect(cond).NotTo(BeNil())
-		g.Expect(cond.Status).To(Equal(status), cond.Message)
-		g.Expect(cond.Reason).To(Equal(reason), cond.Message)
-		g.Expect(cond.ObservedGeneration).To(Equal(c.Generation))
-	}, 20*time.Second, 20*time.Millisecond).Should(Succeed())
-}
-
 func updateConnector(c *v1alpha1.Connector, change func(*v1alpha1.Connector)) error {
 	latest := &v1alpha1.Connector{}
 	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(c), latest)).To(Succeed())
@@ -52,7 +41,7 @@ var _ = Describe("Connector controller", func() {
 	It("creates a connector with one POST, its body preserved as written", func() {
 		c := newConnector(nsSpec, `{"type":"webhook","url":"https://hooks.example/x","retries":3,"headers":{"X-Key":"a"}}`)
 		Expect(k8sClient.Create(ctx, c)).To(Succeed())
-		connCondition(c, v1alpha1.ConditionReady, controller.ReasonAvailable, metav1.ConditionTrue)
+		waitForCondition(c, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 		Expect(verbs(calls(c.Spec.ID))).To(Equal([]string{"POST 200"}))
 		stored, _ := sim.Connector(c.Spec.ID)
 		Expect(stored).To(Equal(map[string]any{"type": "webhook", "url": "https://hooks.example/x", "retries": 3.0,
@@ -65,21 +54,21 @@ var _ = Describe("Connector controller", func() {
 		c := newConnector(nsSpec, `{"type":"webhook","url":"https://new"}`)
 		sim.PutConnector(c.Spec.ID, map[string]any{"type": "webhook", "url": "https://old"})
 		Expect(k8sClient.Create(ctx, c)).To(Succeed())
-		connCondition(c, v1alpha1.ConditionReady, controller.ReasonAvailable, metav1.ConditionTrue)
+		waitForCondition(c, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 		Expect(verbs(calls(c.Spec.ID))).To(Equal([]string{"POST 409", "GET 200", "PUT 200"}))
 		eventuallyEvents(c, "Adopted", "Updated")
 
 		same := newConnector(nsSpec, `{"type":"mqtt"}`)
 		sim.PutConnector(same.Spec.ID, map[string]any{"type": "mqtt", "server_side": true})
 		Expect(k8sClient.Create(ctx, same)).To(Succeed())
-		connCondition(same, v1alpha1.ConditionReady, controller.ReasonAvailable, metav1.ConditionTrue)
+		waitForCondition(same, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 		Expect(verbs(calls(same.Spec.ID))).To(Equal([]string{"POST 409", "GET 200"}))
 	})
 
 	It("applies a spec change with one PUT", func() {
 		c := newConnector(nsSpec, `{"type":"webhook","retries":3}`)
 		Expect(k8sClient.Create(ctx, c)).To(Succeed())
-		connCondition(c, v1alpha1.ConditionReady, controller.ReasonAvailable, metav1.ConditionTrue)
+		waitForCondition(c, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 		Expect(updateConnector(c, func(c *v1alpha1.Connector) { c.Spec.Config.Raw = []byte(`{"type":"webhook","retries":5}`) })).To(Succeed())
 		Eventually(func() any { v, _ := sim.Connector(c.Spec.ID); return v["retries"] }, 10*time.Second).Should(Equal(5.0))
 		Expect(verbs(calls(c.Spec.ID))).To(Equal([]string{"POST 200", "PUT 200"}))
@@ -90,7 +79,7 @@ var _ = Describe("Connector controller", func() {
 			c := newConnector(nsSpec, `{"type":"webhook"}`)
 			sim.SetFaults(simulator.Faults{Only: "/connector/" + c.Spec.ID, FailNext: 1, FailStatus: status, FailCode: code})
 			Expect(k8sClient.Create(ctx, c)).To(Succeed())
-			connCondition(c, v1alpha1.ConditionSynced, reason, metav1.ConditionFalse)
+			waitForCondition(c, v1alpha1.ConditionSynced, metav1.ConditionFalse, reason)
 			Expect(c.Status.LastError).To(HaveField("Code", code))
 			Expect(c.Status.LastError.Terminal).To(BeTrue())
 			Consistently(func() int { return len(calls(c.Spec.ID)) }, 500*time.Millisecond).Should(Equal(1))
@@ -105,19 +94,19 @@ var _ = Describe("Connector controller", func() {
 		c := newConnector(nsSpec, `{"type":"webhook"}`)
 		sim.SetFaults(simulator.Faults{Only: "/connector/" + c.Spec.ID, FailNext: 1, FailStatus: 409, FailCode: "connector_conflict"})
 		Expect(k8sClient.Create(ctx, c)).To(Succeed())
-		connCondition(c, v1alpha1.ConditionSynced, "ConnectorConflict", metav1.ConditionFalse)
+		waitForCondition(c, v1alpha1.ConditionSynced, metav1.ConditionFalse, "ConnectorConflict")
 		Expect(verbs(calls(c.Spec.ID))).To(Equal([]string{"POST 409", "GET 404"}))
 
 		big := newConnector(nsSpec, fmt.Sprintf(`{"blob":%q}`, strings.Repeat("x", controller.MaxConnectorConfig)))
 		Expect(k8sClient.Create(ctx, big)).To(Succeed())
-		connCondition(big, v1alpha1.ConditionSynced, "ConfigTooLarge", metav1.ConditionFalse)
+		waitForCondition(big, v1alpha1.ConditionSynced, metav1.ConditionFalse, "ConfigTooLarge")
 		Expect(calls(big.Spec.ID)).To(BeEmpty())
 	})
 
 	It("deletes with deletionPolicy Delete and leaves the connector with Orphan", func() {
 		c := newConnector(nsSpec, `{"type":"webhook"}`)
 		Expect(k8sClient.Create(ctx, c)).To(Succeed())
-		connCondition(c, v1alpha1.ConditionReady, controller.ReasonAvailable, metav1.ConditionTrue)
+		waitForCondition(c, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 		Expect(k8sClient.Delete(ctx, c)).To(Succeed())
 		Eventually(func() bool { return isGone(c) }, 10*time.Second).Should(BeTrue())
 		_, exists := sim.Connector(c.Spec.ID)
@@ -126,7 +115,7 @@ var _ = Describe("Connector controller", func() {
 		o := newConnector(nsSpec, `{"type":"webhook"}`)
 		o.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
 		Expect(k8sClient.Create(ctx, o)).To(Succeed())
-		connCondition(o, v1alpha1.ConditionReady, controller.ReasonAvailable, metav1.ConditionTrue)
+		waitForCondition(o, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 		Expect(k8sClient.Delete(ctx, o)).To(Succeed())
 		Eventually(func() bool { return isGone(o) }, 10*time.Second).Should(BeTrue())
 		_, exists = sim.Connector(o.Spec.ID)
@@ -161,7 +150,7 @@ var _ = Describe("Connector drift (one-second sync period)", func() {
 	It("corrects a change to a key the user wrote, and ignores keys the API added", func() {
 		c := newConnector(nsDrift, `{"type":"webhook","retries":3,"nested":{"a":1}}`)
 		Expect(k8sClient.Create(ctx, c)).To(Succeed())
-		connCondition(c, v1alpha1.ConditionReady, controller.ReasonAvailable, metav1.ConditionTrue)
+		waitForCondition(c, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 
 		By("the API adding keys of its own, and writing 1 as 1.0: not drift")
 		sim.PutConnector(c.Spec.ID, map[string]any{"type": "webhook", "retries": 3.0, "nested": map[string]any{"a": 1.0, "b": 2.0}, "created_at": "2026-11-27"})
@@ -180,7 +169,7 @@ var _ = Describe("Connector drift (one-second sync period)", func() {
 	It("recreates a connector deleted outside the operator", func() {
 		c := newConnector(nsDrift, `{"type":"webhook"}`)
 		Expect(k8sClient.Create(ctx, c)).To(Succeed())
-		connCondition(c, v1alpha1.ConditionReady, controller.ReasonAvailable, metav1.ConditionTrue)
+		waitForCondition(c, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 		Expect(sim.DeleteConnectorOutOfBand(c.Spec.ID)).To(BeTrue())
 		Eventually(func() bool { _, ok := sim.Connector(c.Spec.ID); return ok }, 10*time.Second, 50*time.Millisecond).Should(BeTrue())
 		eventuallyEvents(c, "Recreated")

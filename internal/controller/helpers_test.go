@@ -63,15 +63,23 @@ func condition(s *v1alpha1.SIM, typ string) *metav1.Condition {
 	return meta.FindStatusCondition(s.Status.Conditions, typ)
 }
 
-// waitForCondition waits until the SIM's condition has the status and reason.
-func waitForCondition(s *v1alpha1.SIM, typ string, status metav1.ConditionStatus, reason string) {
+// managed is a SIM or a Connector: a resource with the shared status.
+type managed interface {
+	client.Object
+	Managed() (*v1alpha1.ManagedPolicies, *v1alpha1.ManagedStatus)
+}
+
+// waitForCondition waits until the resource's condition has the status and
+// reason for its current generation.
+func waitForCondition(obj managed, typ string, status metav1.ConditionStatus, reason string) {
 	Eventually(func(g Gomega) {
-		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), s)).To(Succeed())
-		c := condition(s, typ)
+		g.Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), obj)).To(Succeed())
+		_, st := obj.Managed()
+		c := meta.FindStatusCondition(st.Conditions, typ)
 		g.Expect(c).NotTo(BeNil())
 		g.Expect(c.Status).To(Equal(status), "%s: %s", c.Reason, c.Message)
 		g.Expect(c.Reason).To(Equal(reason), c.Message)
-		g.Expect(c.ObservedGeneration).To(Equal(s.Generation))
+		g.Expect(c.ObservedGeneration).To(Equal(obj.GetGeneration()))
 	}, 20*time.Second, 20*time.Millisecond).Should(Succeed())
 }
 
@@ -105,8 +113,4 @@ func updateSIM(s *v1alpha1.SIM, change func(*v1alpha1.SIM)) error {
 	base := latest.DeepCopy()
 	change(latest)
 	return k8sClient.Patch(ctx, latest, client.MergeFrom(base))
-}
-
-func findCondition(conds []metav1.Condition, typ string) *metav1.Condition {
-	return meta.FindStatusCondition(conds, typ)
 }
