@@ -39,12 +39,19 @@ func (s *schedule) due(key types.NamespacedName) bool {
 	return !ok || !s.now().Before(n)
 }
 
-// synced records a successful sync and returns the wait until the next one,
-// the period jittered so that a fleet's checks spread out instead of bursting.
+// synced records a successful sync and returns the wait until the next one:
+// the period jittered by ±jitter. The first wait of an object in this process
+// is drawn from a whole period's width (0.5 to 1.5 periods), so that a fleet
+// created, or re-observed after a restart, in a burst does not keep checking
+// in that burst: its checks spread evenly over the period.
 func (s *schedule) synced(key types.NamespacedName) time.Duration {
-	d := time.Duration(float64(s.period) * (1 - s.jitter + 2*s.jitter*rand.Float64()))
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	spread := s.jitter
+	if _, seen := s.next[key]; !seen {
+		spread = 0.5
+	}
+	d := time.Duration(float64(s.period) * (1 - spread + 2*spread*rand.Float64()))
 	s.next[key] = s.now().Add(d)
 	delete(s.failures, key)
 	return d

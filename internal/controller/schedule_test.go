@@ -1,0 +1,55 @@
+package controller
+
+import (
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+func TestScheduleSpreadsAFleetOverThePeriod(t *testing.T) {
+	s := newSchedule(time.Hour, 0.1, time.Second, time.Minute)
+	now := time.Unix(0, 0)
+	s.now = func() time.Time { return now }
+	buckets := make([]int, 10)
+	for i := range 10000 {
+		key := types.NamespacedName{Name: string(rune('a' + i%26)), Namespace: time.Duration(i).String()}
+		d := s.synced(key) // the first wait: anywhere in a whole period's width
+		if d < 30*time.Minute || d >= 90*time.Minute {
+			t.Fatalf("first wait %s outside [0.5, 1.5) periods", d)
+		}
+		buckets[int((d-30*time.Minute)/(6*time.Minute))]++
+		if d := s.synced(key); d < 54*time.Minute || d > 66*time.Minute { // later: ±10%
+			t.Fatalf("later wait %s outside ±10%%", d)
+		}
+	}
+	for i, n := range buckets {
+		if n < 800 || n > 1200 { // 1,000 expected in each tenth
+			t.Fatalf("first waits are not spread evenly: bucket %d has %d of 10,000 (%v)", i, n, buckets)
+		}
+	}
+}
+
+func TestBackoffGrowsAndRateLimitsDoNot(t *testing.T) {
+	s := newSchedule(time.Hour, 0.1, time.Second, 8*time.Second)
+	key := types.NamespacedName{Name: "x"}
+	var got []time.Duration
+	for range 5 {
+		got = append(got, s.failed(key, 0))
+	}
+	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("backoff = %v, want %v", got, want)
+		}
+	}
+	if d := s.failed(key, 30*time.Second); d != 30*time.Second {
+		t.Fatalf("backoff %s ignores the API's Retry-After of 30s", d)
+	}
+	if d := s.throttled(key, 2*time.Second); d < 2*time.Second || d > 3*time.Second {
+		t.Fatalf("throttled wait %s, want Retry-After plus up to half", d)
+	}
+	if d := s.failed(key, 0); d != time.Second {
+		t.Fatalf("after a rate limit the backoff restarts at 1s, got %s", d)
+	}
+}
