@@ -145,7 +145,7 @@ func (r *managedReconciler[T]) converge(ctx context.Context, obj T) ctrl.Result 
 		err = r.create(ctx, obj)
 	case !r.ext.upToDate(obj):
 		err = r.update(ctx, obj, "Updated", "applied the spec change")
-	case r.schedule.due(key):
+	case r.schedule.resume(key, inSync(obj)):
 		err = r.checkDrift(ctx, obj)
 	default:
 		r.markSynced(obj)
@@ -227,7 +227,7 @@ func (r *managedReconciler[T]) recreate(ctx context.Context, obj T) error {
 // (does the real object match the spec?) and Synced.
 func (r *managedReconciler[T]) observeOnly(ctx context.Context, obj T) ctrl.Result {
 	key := client.ObjectKeyFromObject(obj)
-	if !r.schedule.due(key) && status(obj).ObservedGeneration == obj.GetGeneration() {
+	if !r.schedule.resume(key, inSync(obj)) && status(obj).ObservedGeneration == obj.GetGeneration() {
 		return ctrl.Result{RequeueAfter: r.schedule.remaining(key)}
 	}
 	if err := r.ext.observe(ctx, obj); err != nil {
@@ -279,6 +279,13 @@ func status(obj managedObject) *v1alpha1.ManagedStatus     { _, s := obj.Managed
 func mayHaveBeenCreated(obj managedObject) bool {
 	s := status(obj)
 	return s.LastError != nil && !s.LastError.Terminal
+}
+
+// inSync: the status says the last reconcile of this generation succeeded.
+func inSync(obj managedObject) bool {
+	s := status(obj)
+	return s.LastError == nil && s.ObservedGeneration == obj.GetGeneration() &&
+		meta.IsStatusConditionTrue(s.Conditions, v1alpha1.ConditionSynced)
 }
 
 func blockedByTerminalError(obj managedObject) bool {

@@ -10,8 +10,9 @@ import (
 
 // schedule remembers, in memory, when each object is next due for a drift
 // check and how often it has failed in a row. Keeping this out of status is
-// what lets a steady state cost zero apiserver writes; after a restart every
-// object is due once, paced by the API budget.
+// what lets a steady state cost zero apiserver writes. After a restart an
+// object whose status says it was in sync resumes at a random point of the
+// next period (resume); any other object is due at once.
 type schedule struct {
 	period     time.Duration // between drift checks
 	jitter     float64       // ±fraction of period
@@ -39,10 +40,26 @@ func (s *schedule) due(key types.NamespacedName) bool {
 	return !ok || !s.now().Before(n)
 }
 
+// resume, for an object this process has no schedule for yet (it just
+// started) but whose status says it was in sync, schedules its next check at
+// a random point of the coming period instead of now: a restart does not
+// spend a whole period's API budget in one burst, ahead of real changes.
+// It reports whether the object is due now.
+func (s *schedule) resume(key types.NamespacedName, inSync bool) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.next[key]
+	if !ok && inSync {
+		s.next[key] = s.now().Add(time.Duration(rand.Int64N(int64(s.period) + 1)))
+		return false
+	}
+	return !ok || !s.now().Before(n)
+}
+
 // synced records a successful sync and returns the wait until the next one:
 // the period jittered by ±jitter. The first wait of an object in this process
 // is drawn from a whole period's width (0.5 to 1.5 periods), so that a fleet
-// created, or re-observed after a restart, in a burst does not keep checking
+// created in a burst does not keep checking
 // in that burst: its checks spread evenly over the period.
 func (s *schedule) synced(key types.NamespacedName) time.Duration {
 	s.mu.Lock()

@@ -53,3 +53,23 @@ func TestBackoffGrowsAndRateLimitsDoNot(t *testing.T) {
 		t.Fatalf("after a rate limit the backoff restarts at 1s, got %s", d)
 	}
 }
+
+func TestAResumedObjectIsCheckedWithinOnePeriodNotAtOnce(t *testing.T) {
+	s := newSchedule(time.Hour, 0.1, time.Second, time.Minute)
+	now := time.Unix(0, 0)
+	s.now = func() time.Time { return now }
+	inSync, unknown := types.NamespacedName{Name: "in-sync"}, types.NamespacedName{Name: "unknown"}
+	if !s.resume(unknown, false) {
+		t.Fatal("an object not known to be in sync must be observed at once")
+	}
+	if s.resume(inSync, true) {
+		t.Fatal("an in-sync object was observed at once after a restart")
+	}
+	if d := s.remaining(inSync); d > time.Hour {
+		t.Fatalf("its check is %s away, beyond one period", d)
+	}
+	now = now.Add(time.Hour + time.Second)
+	if !s.resume(inSync, true) {
+		t.Fatal("the resumed object was not due within one period")
+	}
+}

@@ -1,6 +1,8 @@
 package controller_test
 
 import (
+	"context"
+	"fmt"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -252,6 +254,54 @@ var _ = Describe("SIM controller", func() {
 		Expect(k8sClient.Delete(ctx, first)).To(Succeed())
 		waitForCondition(second, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 200", "POST 409", "GET 200", "PUT 200"}))
+	})
+})
+
+// nsSIMRestart has managers only while the restart spec runs.
+const nsSIMRestart = "sim-restart"
+
+var _ = Describe("SIM across a manager restart", func() {
+	It("resumes in-sync SIMs over one sync period instead of reading them all at once", func() {
+		const period = 4 * time.Second
+		mctx, stop := context.WithCancel(ctx)
+		stopped := startManager(mctx, period, nsSIMRestart)
+		var inSync []string
+		for i := range 8 {
+			imsi := newIMSI()
+			inSync = append(inSync, imsi)
+			s := newSIM(nsSIMRestart, fmt.Sprintf("in-sync-%d", i), imsi)
+			Expect(k8sClient.Create(ctx, s)).To(Succeed())
+			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		}
+		failing := newIMSI()
+		sim.SetFaults(simulator.Faults{Only: "/sim/" + failing, FailNext: 1000})
+		b := newSIM(nsSIMRestart, "failing", failing)
+		Expect(k8sClient.Create(ctx, b)).To(Succeed())
+		waitForCondition(b, v1alpha1.ConditionSynced, metav1.ConditionFalse, "ServiceUnavailable")
+		stop()
+		<-stopped
+
+		By("a new manager retries the failing SIM at once, and reads the in-sync ones spread over the period")
+		sim.SetFaults(simulator.Faults{})
+		readSince := func(marks map[string]int) int {
+			n := 0
+			for _, imsi := range inSync {
+				if len(calls(imsi)) > marks[imsi] {
+					n++
+				}
+			}
+			return n
+		}
+		marks := map[string]int{}
+		for _, imsi := range inSync {
+			marks[imsi] = len(calls(imsi))
+		}
+		mctx, stop = context.WithCancel(ctx)
+		defer stop()
+		startManager(mctx, period, nsSIMRestart)
+		waitForCondition(b, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(readSince(marks)).To(BeNumerically("<", len(inSync)/2), "most in-sync SIMs were read at once after the restart")
+		Eventually(func() int { return readSince(marks) }, 3*period, 50*time.Millisecond).Should(Equal(len(inSync)))
 	})
 })
 
