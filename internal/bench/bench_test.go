@@ -26,7 +26,7 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	}
 	res, err := bench.Run(t.Context(), bench.Config{
 		RepoRoot: "../..", ManagerBin: bin, WorkDir: dir,
-		SIMs: 20, RateLimitedSIMs: 8, SyncPeriod: 3 * time.Second,
+		SIMs: 20, RateLimitedSIMs: 8, SyncPeriod: 6 * time.Second, // first drift checks come after 3 s: none in the create phase
 		KubeQPS: 200, KubeBurst: 400, Concurrency: 4,
 		Log: t.Logf,
 	})
@@ -39,8 +39,10 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	if res.Create.Writes != 2 {
 		t.Errorf("create: %.2f apiserver writes per SIM (%v), want the finalizer and one status write", res.Create.Writes, res.Create.Apiserver)
 	}
-	if res.Steady.Writes != 0 || res.Steady.APICalls["GET"] < 0.5 || len(res.Steady.APICalls) != 1 {
-		t.Errorf("steady: writes %.2f, API calls %v; want no writes and only GETs", res.Steady.Writes, res.Steady.APICalls)
+	// In one period each SIM is read at most once; right after creation about
+	// half are (the first wait is drawn from 0.5-1.5 periods).
+	if gets := res.Steady.APICalls["GET"]; res.Steady.Writes != 0 || gets <= 0 || gets > 1 || len(res.Steady.APICalls) != 1 {
+		t.Errorf("steady: writes %.2f, API calls %v; want no writes and at most one GET per SIM", res.Steady.Writes, res.Steady.APICalls)
 	}
 	if res.SpecChange.APICalls["PUT"] != 1 || res.SpecChange.APICalls["POST"] != 0 || res.SpecChange.Writes != 1 {
 		t.Errorf("spec change: API calls %v, writes %.2f; want one PUT and one status write per SIM", res.SpecChange.APICalls, res.SpecChange.Writes)
