@@ -221,7 +221,9 @@ func ttlResult(sms *v1alpha1.SMSMessage, now time.Time) ctrl.Result {
 	if sms.Spec.TTLSecondsAfterFinished == nil || sms.Status.FinishedAt == nil {
 		return ctrl.Result{}
 	}
-	deadline := sms.Status.FinishedAt.Add(time.Duration(*sms.Spec.TTLSecondsAfterFinished) * time.Second)
+	// finishedAt is stored with one-second precision: the message finished up
+	// to a second after it, so count from the end of that second.
+	deadline := sms.Status.FinishedAt.Add(time.Duration(*sms.Spec.TTLSecondsAfterFinished)*time.Second + time.Second)
 	if d := deadline.Sub(now); d > 0 {
 		return ctrl.Result{RequeueAfter: d}
 	}
