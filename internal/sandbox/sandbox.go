@@ -31,6 +31,7 @@ import (
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/app"
+	"github.com/sim-operator/sim-operator/internal/simulator"
 	"github.com/sim-operator/sim-operator/internal/testutil"
 )
 
@@ -100,7 +101,9 @@ func Start(ctx context.Context, o Options) (sb *Sandbox, err error) {
 	if err := sb.writeKubeconfig(o.StateDir); err != nil {
 		return nil, err
 	}
-	if sb.Sim, err = testutil.StartSimulator(simulatorOptions()); err != nil {
+	// The default inventory accepts every IMSI in config/samples and rejects
+	// the documented test ranges (999…, 000…).
+	if sb.Sim, err = testutil.StartSimulator(simulator.Options{APIKey: APIKey}); err != nil {
 		return nil, err
 	}
 	sb.SimInfo = SimulatorInfo{URL: sb.Sim.URL(), APIKey: APIKey, CAFile: filepath.Join(o.StateDir, simulatorCAFile)}
@@ -311,7 +314,7 @@ func (sb *Sandbox) PrintAPICalls(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tMETHOD\tPATH\tSTATUS")
 	reqs := sb.Sim.Requests()
-	slices.SortStableFunc(reqs, func(a, b testutilRequest) int { return a.Time.Compare(b.Time) })
+	slices.SortStableFunc(reqs, func(a, b simulator.Request) int { return a.Time.Compare(b.Time) })
 	for _, r := range reqs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\n", r.Time.Format("15:04:05.000"), r.Method, r.Path, r.Status)
 	}

@@ -410,10 +410,13 @@ func (s *Simulator) postFaults(w http.ResponseWriter, r *http.Request) {
 }
 
 func routeOf(path string) string {
-	for _, p := range []string{"/sim/", "/sms/", "/connector/"} {
-		if strings.HasPrefix(path, p) {
-			return map[string]string{"/sim/": "/sim/:id", "/sms/": "/sms/:to", "/connector/": "/connector/:id"}[p]
-		}
+	switch {
+	case strings.HasPrefix(path, "/sim/"):
+		return "/sim/:id"
+	case strings.HasPrefix(path, "/sms/"):
+		return "/sms/:to"
+	case strings.HasPrefix(path, "/connector/"):
+		return "/connector/:id"
 	}
 	return path
 }
@@ -461,8 +464,6 @@ type apiErr struct {
 	code   string
 	msg    string
 }
-
-func (e *apiErr) Error() string { return fmt.Sprintf("%d %s: %s", e.status, e.code, e.msg) }
 
 func fail(status int, code, format string, args ...any) *apiErr {
 	return &apiErr{status: status, code: code, msg: fmt.Sprintf(format, args...)}
