@@ -18,6 +18,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
+	"github.com/sim-operator/sim-operator/internal/app"
 	"github.com/sim-operator/sim-operator/internal/bench"
 )
 
@@ -36,6 +37,9 @@ func main() {
 		"the manager's sync period: longer than the create and spec-change phases, so they see no drift checks; the steady state is measured over one")
 	flag.Float64Var(&c.KubeQPS, "kube-api-qps", 500, "apiserver QPS of the operator and of the floor's client")
 	flag.IntVar(&c.KubeBurst, "kube-api-burst", 1000, "apiserver burst of the operator and of the floor's client")
+	def := app.DefaultOptions()
+	flag.Float64Var(&c.EventQPS, "event-qps", def.EventQPS, "the manager's event budget (--event-qps)")
+	flag.IntVar(&c.EventBurst, "event-burst", def.EventBurst, "the manager's event burst (--event-burst)")
 	flag.IntVar(&c.Concurrency, "concurrency", 16, "max concurrent reconciles, and the floor's workers")
 	flag.StringVar(&c.ManagerBin, "manager", "bin/manager", "the manager binary")
 	flag.StringVar(&c.WorkDir, "out", "bin/bench", "directory for results.json, profiles, logs")

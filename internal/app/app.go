@@ -27,9 +27,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/controller"
+	"github.com/sim-operator/sim-operator/internal/eventbudget"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -62,6 +64,10 @@ type Options struct {
 
 	KubeAPIQPS   float64
 	KubeAPIBurst int
+	// Events have their own budget and queue (see internal/eventbudget).
+	EventQPS       float64
+	EventBurst     int
+	EventQueueSize int
 	// SeveralManagersInProcess lets tests and benchmarks run more than one
 	// manager in a process (controller names must otherwise be unique).
 	SeveralManagersInProcess bool
@@ -90,6 +96,9 @@ func DefaultOptions() Options {
 		MaxBackoff:              5 * time.Minute,
 		KubeAPIQPS:              50,
 		KubeAPIBurst:            100,
+		EventQPS:                20,
+		EventBurst:              100,
+		EventQueueSize:          20000,
 		MetricsAddr:             "0",
 		SecureMetrics:           true,
 		ProbeAddr:               ":8081",
@@ -113,6 +122,11 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.MaxBackoff, "max-backoff", o.MaxBackoff, "Longest retry delay after retryable API errors.")
 	fs.Float64Var(&o.KubeAPIQPS, "kube-api-qps", o.KubeAPIQPS, "Queries per second to the Kubernetes API server.")
 	fs.IntVar(&o.KubeAPIBurst, "kube-api-burst", o.KubeAPIBurst, "Burst of queries to the Kubernetes API server.")
+	fs.Float64Var(&o.EventQPS, "event-qps", o.EventQPS,
+		"Kubernetes events written per second, apart from --kube-api-qps; in a burst, events wait so that the writes making resources Ready go first (-1: no limit).")
+	fs.IntVar(&o.EventBurst, "event-burst", o.EventBurst, "Burst of event writes.")
+	fs.IntVar(&o.EventQueueSize, "event-queue-size", o.EventQueueSize,
+		"Events that may wait for --event-qps; beyond it new events are dropped and counted in sim_operator_events_total{outcome=\"dropped\"}.")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to manage (default: all).", func(v string) error {
 		o.WatchNamespaces = strings.Split(v, ",")
 		return nil
@@ -195,15 +209,23 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 			return nil, nil, err
 		}
 	}
-	if err := setupControllers(mgr, api, o); err != nil {
+	rec, err := eventbudget.New(cfg, mgr.GetHTTPClient(), Scheme, "sim-operator",
+		eventbudget.Options{QPS: o.EventQPS, Burst: o.EventBurst, QueueSize: o.EventQueueSize})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := mgr.Add(rec); err != nil {
+		return nil, nil, err
+	}
+	if err := setupControllers(mgr, api, rec, o); err != nil {
 		return nil, nil, err
 	}
 	return mgr, api, nil
 }
 
 // setupControllers registers the controllers, the state metrics and the probes.
-func setupControllers(mgr ctrl.Manager, api *onomondo.Client, o Options) error {
-	c, rec := mgr.GetClient(), mgr.GetEventRecorder("sim-operator")
+func setupControllers(mgr ctrl.Manager, api *onomondo.Client, rec recorder.EventRecorder, o Options) error {
+	c := mgr.GetClient()
 	managed := controller.ManagedOptions{
 		SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,

@@ -58,6 +58,9 @@ type Config struct {
 	KubeQPS     float64
 	KubeBurst   int
 	Concurrency int
+	// EventQPS and EventBurst are the manager's event budget (0: its defaults).
+	EventQPS   float64
+	EventBurst int
 	// Profile takes a CPU profile of the manager during the create scenario.
 	Profile bool
 	// Log receives progress lines.
@@ -83,13 +86,17 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 	if c.Log == nil {
 		c.Log = func(string, ...any) {}
 	}
+	if c.EventQPS == 0 {
+		def := app.DefaultOptions()
+		c.EventQPS, c.EventBurst = def.EventQPS, def.EventBurst
+	}
 	e := &env{cfg: c}
 	if err := e.start(ctx); err != nil {
 		return nil, err
 	}
 	defer e.stop()
 	res := &Results{SIMs: c.SIMs, SyncPeriod: c.SyncPeriod.String(), KubeQPS: c.KubeQPS, KubeBurst: c.KubeBurst,
-		Concurrency: c.Concurrency, Started: time.Now().UTC()}
+		EventQPS: c.EventQPS, EventBurst: c.EventBurst, Concurrency: c.Concurrency, Started: time.Now().UTC()}
 
 	c.Log("floor: %d SIMs × (create + finalizer patch + status patch) from a plain client", c.SIMs)
 	floor, err := e.floor(ctx)
@@ -232,6 +239,7 @@ func (e *env) startManager(namespace string, extra ...string) (*manager, error) 
 		"--sync-period=" + e.cfg.SyncPeriod.String(),
 		fmt.Sprintf("--kube-api-qps=%g", e.cfg.KubeQPS), fmt.Sprintf("--kube-api-burst=%d", e.cfg.KubeBurst),
 		fmt.Sprintf("--max-concurrent-reconciles=%d", e.cfg.Concurrency),
+		fmt.Sprintf("--event-qps=%g", e.cfg.EventQPS), fmt.Sprintf("--event-burst=%d", e.cfg.EventBurst),
 		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
 		"--health-probe-bind-address=0", "--pprof-bind-address=" + pprofAddr,
 		"--zap-log-level=error",

@@ -39,6 +39,10 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	if res.Create.Writes != 2 {
 		t.Errorf("create: %.2f apiserver writes per SIM (%v), want the finalizer and one status write", res.Create.Writes, res.Create.Apiserver)
 	}
+	if res.Create.Events != 1 || res.SpecChange.Events != 1 {
+		t.Errorf("events per SIM: create %.2f, spec change %.2f; want one each (Created, Updated), none lost to the event budget",
+			res.Create.Events, res.SpecChange.Events)
+	}
 	// In one period each SIM is read at most once; right after creation about
 	// half are (the first wait is drawn from 0.5-1.5 periods).
 	if gets := res.Steady.APICalls["GET"]; res.Steady.Writes != 0 || gets <= 0 || gets > 1 || len(res.Steady.APICalls) != 1 {

@@ -118,12 +118,15 @@ func (e *env) mainScenarios(ctx context.Context, res *Results) error {
 		return err
 	}
 	create.to = time.Now()
+	res.Create = &ScenarioResult{Seconds: create.to.Sub(create.from).Seconds(), CreateSeconds: created.Seconds()}
 	profile.Wait()
-	res.Create = &ScenarioResult{Seconds: create.to.Sub(create.from).Seconds(), CreateSeconds: created.Seconds(), window: create}
 	res.Create.PerSecond = float64(n) / res.Create.Seconds
 	res.Create.VsFloor = res.Create.Seconds / res.Floor.Seconds
-	res.Create.ClientGo = scrapeRestClient(m.metricsAddr)
 	e.cfg.Log("create: all %d Ready in %.1fs (%.0f SIMs/s, %.2f× the floor)", n, res.Create.Seconds, res.Create.PerSecond, res.Create.VsFloor)
+	if err := e.waitEventsWritten(ctx, m, res.Create, create); err != nil {
+		return err
+	}
+	res.Create.ClientGo = scrapeRestClient(m.metricsAddr)
 
 	// Steady state: exactly one sync period with nothing changed.
 	steady := window{from: time.Now()}
@@ -149,8 +152,11 @@ func (e *env) mainScenarios(ctx context.Context, res *Results) error {
 		return err
 	}
 	change.to = time.Now()
-	res.SpecChange = &ScenarioResult{Seconds: change.to.Sub(change.from).Seconds(), window: change}
+	res.SpecChange = &ScenarioResult{Seconds: change.to.Sub(change.from).Seconds()}
 	res.SpecChange.PerSecond = float64(n) / res.SpecChange.Seconds
+	if err := e.waitEventsWritten(ctx, m, res.SpecChange, change); err != nil {
+		return err
+	}
 
 	res.Memory = &MemoryResult{PeakRSSMiB: peakRSS(m.cmd.Process.Pid), PeakHeapMiB: peak.max()}
 	e.cfg.Log("memory: peak RSS %.0f MiB, peak heap %.0f MiB", res.Memory.PeakRSSMiB, res.Memory.PeakHeapMiB)
@@ -215,6 +221,32 @@ func (e *env) rateLimited(ctx context.Context) (*RateLimitedResult, error) {
 	e.cfg.Log("rate limited: %d SIMs in %.1fs (ideal %.1fs), %d × 429; after lowering: %.1fs (ideal %.1fs), %d × 429",
 		n, res.Seconds, res.IdealSeconds, res.TooMany, res.LoweredSeconds, res.LoweredIdealSeconds, res.LoweredTooMany)
 	return res, nil
+}
+
+// waitEventsWritten waits, after the last SIM was Ready (w.to), until the manager's
+// event queue is empty (events trail the status under --event-qps), so that
+// the scenario's events are counted with it and the next phase starts quiet.
+func (e *env) waitEventsWritten(ctx context.Context, m *manager, s *ScenarioResult, w window) error {
+	ready := w.to
+	for empty := 0; empty < 2; {
+		if v, ok := scrapeMetrics(m.metricsAddr)["sim_operator_events_queued"]; ok && v == 0 {
+			empty++
+		} else {
+			empty = 0
+		}
+		if time.Since(ready) > 30*time.Minute {
+			return fmt.Errorf("the manager's events were still queued 30 minutes after the last SIM was Ready")
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(250 * time.Millisecond):
+		}
+	}
+	s.window, s.eventsTo = w, time.Now()
+	s.EventLagSeconds = s.eventsTo.Sub(ready).Seconds()
+	e.cfg.Log("events: all written %.0fs after the last SIM was Ready", s.EventLagSeconds)
+	return nil
 }
 
 // apiCalls counts the simulator's requests in a window, and the 429s among them.
