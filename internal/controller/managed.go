@@ -313,7 +313,8 @@ func (r *managedReconciler[T]) ensureFinalizer(ctx context.Context, obj T) error
 // identifier when it is older than obj (it owns the object), else nil.
 func (r *managedReconciler[T]) olderClaim(ctx context.Context, obj T) (client.Object, error) {
 	list := r.newList()
-	if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: r.ext.claimKey(obj)}); err != nil {
+	// Read-only: no copies of the cached objects.
+	if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: r.ext.claimKey(obj)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	items, err := meta.ExtractList(list)
@@ -461,7 +462,7 @@ var deletionStarted = predicate.Funcs{
 // sameIdentifier wakes the other resources that claim the same identifier.
 func (r *managedReconciler[T]) sameIdentifier(ctx context.Context, obj client.Object) []reconcile.Request {
 	list := r.newList()
-	if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: r.ext.claimKey(obj.(T))}); err != nil {
+	if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: r.ext.claimKey(obj.(T))}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	items, _ := meta.ExtractList(list)

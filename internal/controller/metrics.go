@@ -3,10 +3,13 @@ package controller
 import (
 	"context"
 	"errors"
-	"time"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -20,19 +23,109 @@ var (
 		"SMSMessage resources by their Sent condition's reason (Pending before the first attempt).", []string{"state"}, nil)
 )
 
-// StateCollector counts resources by condition at scrape time, from the
-// informer cache: no extra apiserver calls, and no state kept in between.
+// StateCollector counts resources by condition. Informer event handlers keep
+// the counts current, so a scrape costs the number of states, not the number
+// of resources (no list of 50,000 SIMs every 15 seconds).
 type StateCollector struct {
-	Reader client.Reader
+	mu   sync.Mutex
+	sims stateCounts
+	sms  stateCounts
 }
 
-// RegisterStateCollector adds the collector to controller-runtime's registry
-// (once per process: a second manager in the same process reuses the first's).
-func RegisterStateCollector(r client.Reader) error {
-	err := metrics.Registry.Register(&StateCollector{Reader: r})
+// stateCounts is each resource's state label values and how many share them.
+type stateCounts struct {
+	of    map[types.NamespacedName][2]string
+	count map[[2]string]int
+}
+
+func (c *stateCounts) set(key types.NamespacedName, state [2]string) {
+	if c.of == nil {
+		c.of, c.count = map[types.NamespacedName][2]string{}, map[[2]string]int{}
+	}
+	if old, ok := c.of[key]; ok {
+		if old == state {
+			return
+		}
+		c.drop(old)
+	}
+	c.of[key] = state
+	c.count[state]++
+}
+
+func (c *stateCounts) remove(key types.NamespacedName) {
+	if old, ok := c.of[key]; ok {
+		delete(c.of, key)
+		c.drop(old)
+	}
+}
+
+func (c *stateCounts) drop(state [2]string) {
+	if c.count[state]--; c.count[state] == 0 {
+		delete(c.count, state)
+	}
+}
+
+// simState is a SIM's Ready status and reason ("Unknown", "" before the first reconcile).
+func simState(s *v1alpha1.SIM) [2]string {
+	if cond := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady); cond != nil {
+		return [2]string{string(cond.Status), cond.Reason}
+	}
+	return [2]string{"Unknown", ""}
+}
+
+// smsState is a message's Sent reason ("Pending" before the first attempt).
+func smsState(m *v1alpha1.SMSMessage) [2]string {
+	if cond := meta.FindStatusCondition(m.Status.Conditions, v1alpha1.ConditionSent); cond != nil {
+		return [2]string{cond.Reason}
+	}
+	return [2]string{"Pending"}
+}
+
+// RegisterStateCollector follows SIMs and SMSMessages in the manager's cache
+// and adds the collector to controller-runtime's registry (once per process:
+// a second manager in the same process reuses the first's).
+func RegisterStateCollector(c cache.Cache) error {
+	sc := &StateCollector{}
+	err := metrics.Registry.Register(sc)
 	if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
 		return nil
 	}
+	if err != nil {
+		return err
+	}
+	if err := follow(c, sc, &v1alpha1.SIM{}, &sc.sims, simState); err != nil {
+		return err
+	}
+	return follow(c, sc, &v1alpha1.SMSMessage{}, &sc.sms, smsState)
+}
+
+// follow keeps counts current from the informer of kind's kind.
+func follow[T client.Object](c cache.Cache, sc *StateCollector, kind T, counts *stateCounts, state func(T) [2]string) error {
+	inf, err := c.GetInformer(context.Background(), kind)
+	if err != nil {
+		return err
+	}
+	set := func(obj any) {
+		if o, ok := obj.(T); ok {
+			sc.mu.Lock()
+			defer sc.mu.Unlock()
+			counts.set(client.ObjectKeyFromObject(o), state(o))
+		}
+	}
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    set,
+		UpdateFunc: func(_, obj any) { set(obj) },
+		DeleteFunc: func(obj any) {
+			if tomb, ok := obj.(toolscache.DeletedFinalStateUnknown); ok {
+				obj = tomb.Obj
+			}
+			if o, ok := obj.(client.Object); ok {
+				sc.mu.Lock()
+				defer sc.mu.Unlock()
+				counts.remove(client.ObjectKeyFromObject(o))
+			}
+		},
+	})
 	return err
 }
 
@@ -44,34 +137,12 @@ func (c *StateCollector) Describe(ch chan<- *prometheus.Desc) {
 
 // Collect implements prometheus.Collector.
 func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	var sims v1alpha1.SIMList
-	if err := c.Reader.List(ctx, &sims, client.UnsafeDisableDeepCopy); err == nil {
-		counts := map[[2]string]int{}
-		for i := range sims.Items {
-			k := [2]string{"Unknown", ""}
-			if cond := meta.FindStatusCondition(sims.Items[i].Status.Conditions, v1alpha1.ConditionReady); cond != nil {
-				k = [2]string{string(cond.Status), cond.Reason}
-			}
-			counts[k]++
-		}
-		for k, n := range counts {
-			ch <- prometheus.MustNewConstMetric(simsDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
-		}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k, n := range c.sims.count {
+		ch <- prometheus.MustNewConstMetric(simsDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
-	var msgs v1alpha1.SMSMessageList
-	if err := c.Reader.List(ctx, &msgs, client.UnsafeDisableDeepCopy); err == nil {
-		counts := map[string]int{}
-		for i := range msgs.Items {
-			state := "Pending"
-			if cond := meta.FindStatusCondition(msgs.Items[i].Status.Conditions, v1alpha1.ConditionSent); cond != nil {
-				state = cond.Reason
-			}
-			counts[state]++
-		}
-		for state, n := range counts {
-			ch <- prometheus.MustNewConstMetric(smsDesc, prometheus.GaugeValue, float64(n), state)
-		}
+	for k, n := range c.sms.count {
+		ch <- prometheus.MustNewConstMetric(smsDesc, prometheus.GaugeValue, float64(n), k[0])
 	}
 }

@@ -14,10 +14,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -114,14 +117,30 @@ func (r *SMSMessageReconciler) recipient(ctx context.Context, sms *v1alpha1.SMSM
 	case err != nil:
 		return "", err
 	}
-	to := sim.Spec.MSISDN
-	if to == "" && sim.Status.AtProvider != nil {
-		to = sim.Status.AtProvider.MSISDN
-	}
+	to := msisdnOf(&sim)
 	if to == "" {
 		return "", r.waitFor(ctx, sms, ReasonSIMHasNoMSISDN, "SIM "+sim.Name+" has no MSISDN (yet)")
 	}
 	return to, nil
+}
+
+// msisdnOf is the number a message to the SIM goes to: its spec's, else the API's.
+func msisdnOf(sim *v1alpha1.SIM) string {
+	if sim.Spec.MSISDN == "" && sim.Status.AtProvider != nil {
+		return sim.Status.AtProvider.MSISDN
+	}
+	return sim.Spec.MSISDN
+}
+
+// recipientChanged passes the SIM events that can change what a waiting
+// message needs: a SIM appearing or leaving, or its MSISDN changing. The
+// finalizer and status writes of a fleet's creation pass no further.
+var recipientChanged = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		old, oldOK := e.ObjectOld.(*v1alpha1.SIM)
+		cur, curOK := e.ObjectNew.(*v1alpha1.SIM)
+		return !oldOK || !curOK || msisdnOf(old) != msisdnOf(cur)
+	},
 }
 
 func (r *SMSMessageReconciler) waitFor(ctx context.Context, sms *v1alpha1.SMSMessage, reason, msg string) error {
@@ -290,7 +309,7 @@ func (r *SMSMessageReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent 
 	}
 	return ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SMSMessage{}).
-		Watches(&v1alpha1.SIM{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn)).
+		Watches(&v1alpha1.SIM{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn), builder.WithPredicates(recipientChanged)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
 		Named("smsmessage").
 		Complete(r)

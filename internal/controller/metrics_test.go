@@ -1,0 +1,38 @@
+package controller
+
+import (
+	"testing"
+
+	"k8s.io/apimachinery/pkg/types"
+)
+
+// The state gauges follow each resource from state to state and forget it
+// when it is deleted; a state nobody is in disappears.
+func TestStateCountsFollowTransitions(t *testing.T) {
+	var c stateCounts
+	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
+	unknown, ready, failed := [2]string{"Unknown", ""}, [2]string{"True", "Available"}, [2]string{"False", "ImsiForbidden"}
+	steps := []struct {
+		name string
+		do   func()
+		want map[[2]string]int
+	}{
+		{"two new SIMs", func() { c.set(a, unknown); c.set(b, unknown) }, map[[2]string]int{unknown: 2}},
+		{"one becomes Ready", func() { c.set(a, ready) }, map[[2]string]int{unknown: 1, ready: 1}},
+		{"the same state again counts once", func() { c.set(a, ready) }, map[[2]string]int{unknown: 1, ready: 1}},
+		{"the other fails", func() { c.set(b, failed) }, map[[2]string]int{ready: 1, failed: 1}},
+		{"the failed one is deleted", func() { c.remove(b) }, map[[2]string]int{ready: 1}},
+		{"deleting it twice changes nothing", func() { c.remove(b) }, map[[2]string]int{ready: 1}},
+	}
+	for _, s := range steps {
+		s.do()
+		if len(c.count) != len(s.want) {
+			t.Fatalf("%s: counts %v, want %v", s.name, c.count, s.want)
+		}
+		for k, n := range s.want {
+			if c.count[k] != n {
+				t.Fatalf("%s: counts %v, want %v", s.name, c.count, s.want)
+			}
+		}
+	}
+}
