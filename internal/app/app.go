@@ -154,6 +154,10 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 	if o.APIKeySecret == "" && o.APIKey == "" {
 		return nil, nil, fmt.Errorf("no API key: set --api-key-secret NAMESPACE/NAME or $%s", APIKeyEnv)
 	}
+	if o.EventQPS == 0 || o.EventQueueSize < 1 {
+		return nil, nil, fmt.Errorf("--event-qps %g / --event-queue-size %d: events would stop after the first burst; "+
+			"want a positive rate (or -1 for no limit) and a queue of at least 1", o.EventQPS, o.EventQueueSize)
+	}
 	api, err := onomondo.New(onomondo.Config{
 		BaseURL: o.APIURL, APIKey: o.APIKey, CAFile: o.APICAFile, AllowInsecureHTTP: o.APIInsecureHTTP,
 		Timeout: o.APITimeout, Rate: o.APIRate, Burst: o.APIBurst,

@@ -25,6 +25,8 @@ func TestStartupErrors(t *testing.T) {
 		{"unreadable CA", func(o *Options) { o.APICAFile = "/nonexistent/ca.pem" }, "CA file"},
 		{"CA without certificates", func(o *Options) { o.APICAFile = badCA }, "no PEM certificate"},
 		{"bad secret reference", func(o *Options) { o.APIKeySecret = "just-a-name" }, "NAMESPACE/NAME"},
+		{"no event rate", func(o *Options) { o.EventQPS = 0 }, "--event-qps"},
+		{"no event queue", func(o *Options) { o.EventQueueSize = 0 }, "--event-queue-size"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
