@@ -6,7 +6,9 @@
 // Scenarios, in order:
 //   - floor: a plain client writes what each SIM minimally needs (create,
 //     finalizer patch, status patch) with the operator's QPS and concurrency;
-//   - create: N SIMs until all are Ready; API calls and apiserver requests per SIM;
+//   - create: N SIMs until all are Ready; API calls and apiserver requests per
+//     SIM; then until the manager's event queue is empty (events trail the
+//     status under --event-qps), counting the events with the phase;
 //   - steady: one full sync period with nothing changed;
 //   - spec change: flip data on all N;
 //   - rate limited: a second manager at the hosted API's budget against the
