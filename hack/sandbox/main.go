@@ -87,6 +87,10 @@ func run(demo bool, state, samples string) error {
 		if err := sb.PrintSMS(ctx, os.Stdout); err != nil {
 			return err
 		}
+		fmt.Println("\n$ kubectl get connectors -A")
+		if err := sb.PrintConnectors(ctx, os.Stdout); err != nil {
+			return err
+		}
 		fmt.Println("\nOnomondo API calls made:")
 		sb.PrintAPICalls(os.Stdout)
 		fmt.Println("\nsandbox ready")

@@ -309,6 +309,25 @@ func (sb *Sandbox) PrintSMS(ctx context.Context, w io.Writer) error {
 	return tw.Flush()
 }
 
+// PrintConnectors writes what `kubectl get connectors -A` shows.
+func (sb *Sandbox) PrintConnectors(ctx context.Context, w io.Writer) error {
+	var list v1alpha1.ConnectorList
+	if err := sb.Client.List(ctx, &list); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tNAME\tID\tREADY\tREASON\tAGE")
+	for _, c := range list.Items {
+		ready, reason := "", ""
+		if cond := meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionReady); cond != nil {
+			ready, reason = string(cond.Status), cond.Reason
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Namespace, c.Name, c.Spec.ID, ready, reason,
+			duration.HumanDuration(time.Since(c.CreationTimestamp.Time)))
+	}
+	return tw.Flush()
+}
+
 // PrintAPICalls writes the simulator's request log.
 func (sb *Sandbox) PrintAPICalls(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)

@@ -57,6 +57,13 @@ func TestSandboxDemo(t *testing.T) {
 			t.Errorf("table lacks %q:\n%s", want, table.String())
 		}
 	}
+	var conns strings.Builder
+	if err := sb.PrintConnectors(ctx, &conns); err != nil {
+		t.Fatal(err)
+	}
+	if row := strings.Fields(strings.Split(conns.String(), "\n")[1]); len(row) < 5 || row[1] != "fleet-webhook" || row[3] != "True" {
+		t.Errorf("connectors table, want fleet-webhook Ready:\n%s", conns.String())
+	}
 	posts := 0
 	for _, r := range sb.Sim.Requests() {
 		if r.Method != "POST" || r.Status != 200 {
