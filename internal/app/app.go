@@ -126,7 +126,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Kubernetes events written per second, apart from --kube-api-qps; in a burst, events wait so that the writes making resources Ready go first (-1: no limit).")
 	fs.IntVar(&o.EventBurst, "event-burst", o.EventBurst, "Burst of event writes.")
 	fs.IntVar(&o.EventQueueSize, "event-queue-size", o.EventQueueSize,
-		"Events that may wait for --event-qps; beyond it new events are dropped and counted in sim_operator_events_total{outcome=\"dropped\"}.")
+		"Events of each type (Warning, Normal) that may wait for --event-qps; beyond it new events are dropped and counted in sim_operator_events_total{outcome=\"dropped\"}.")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to manage (default: all).", func(v string) error {
 		o.WatchNamespaces = strings.Split(v, ",")
 		return nil

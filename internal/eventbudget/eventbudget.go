@@ -5,9 +5,10 @@
 // burst (10,000 new SIMs) one event per SIM would be a quarter of the
 // apiserver's work, so events wait in a FIFO queue and are written at
 // --event-qps after the burst of --event-burst, never blocking a reconcile.
-// Status is the record of what happened; events may trail it. Beyond
-// --event-queue-size waiting events, new ones are dropped and counted
-// (Kubernetes events are best-effort by design).
+// Status is the record of what happened; events may trail it, but Warning
+// events (SyncFailed, DeliveryUnknown) skip ahead of Normal ones. Beyond
+// --event-queue-size waiting events of a type, new ones are dropped and
+// counted (Kubernetes events are best-effort by design).
 package eventbudget
 
 import (
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -58,7 +60,7 @@ var (
 		defer running.Unlock()
 		n := 0
 		for s := range running.sinks {
-			n += len(s.queue)
+			n += len(s.warnings) + len(s.normal)
 		}
 		return float64(n)
 	})
@@ -96,7 +98,8 @@ func New(cfg *rest.Config, httpClient *http.Client, scheme *runtime.Scheme, comp
 	if err != nil {
 		return nil, err
 	}
-	sink := &queueSink{api: &events.EventSinkImpl{Interface: client}, queue: make(chan write, max(o.QueueSize, 1))}
+	size := max(o.QueueSize, 1)
+	sink := &queueSink{api: &events.EventSinkImpl{Interface: client}, warnings: make(chan write, size), normal: make(chan write, size)}
 	b := events.NewBroadcaster(sink)
 	rec, ok := b.NewRecorder(scheme, component).(recorder.EventRecorder)
 	if !ok {
@@ -131,17 +134,23 @@ type write struct {
 }
 
 // queueSink is the broadcaster's sink: it queues and returns at once, and
-// drain writes in order through the rate-limited client.
+// drain writes through the rate-limited client, warnings first, each type in
+// order (a series update stays behind its first event: they share a type).
 type queueSink struct {
-	api   events.EventSink
-	queue chan write
+	api      events.EventSink
+	warnings chan write
+	normal   chan write
 }
 
 var _ events.EventSink = &queueSink{}
 
 func (s *queueSink) enqueue(w write) (*eventsv1.Event, error) {
+	queue := s.normal
+	if w.event.Type == corev1.EventTypeWarning {
+		queue = s.warnings
+	}
 	select {
-	case s.queue <- w:
+	case queue <- w:
 	default:
 		outcomes.WithLabelValues("dropped").Inc()
 	}
@@ -172,13 +181,19 @@ func (s *queueSink) drain(ctx context.Context) {
 		delete(running.sinks, s)
 		running.Unlock()
 	}()
-	for {
+	for ctx.Err() == nil {
+		var w write
 		select {
-		case <-ctx.Done():
-			return
-		case w := <-s.queue:
-			outcomes.WithLabelValues(s.writeWithRetries(ctx, w)).Inc()
+		case w = <-s.warnings:
+		default:
+			select {
+			case <-ctx.Done():
+				return
+			case w = <-s.warnings:
+			case w = <-s.normal:
+			}
 		}
+		outcomes.WithLabelValues(s.writeWithRetries(ctx, w)).Inc()
 	}
 }
 

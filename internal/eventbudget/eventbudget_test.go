@@ -153,6 +153,27 @@ func TestEventsBeyondTheQueueAreDroppedAndCounted(t *testing.T) {
 	}
 }
 
+// A warning recorded behind a backlog of normal events is written before them.
+func TestWarningsSkipAheadOfABacklog(t *testing.T) {
+	r, cm := start(t, Options{QPS: 2, Burst: 1, QueueSize: 100})
+	const n = 10
+	for i := range n {
+		r.Eventf(cm, nil, corev1.EventTypeNormal, "Created", fmt.Sprintf("Create%d", i), "event %d", i)
+	}
+	eventually(t, "a backlog", func() bool { return prom.ToFloat64(queued) >= n-2 })
+	r.Eventf(cm, nil, corev1.EventTypeWarning, "SyncFailed", "Sync", "the warning")
+	var normal int
+	eventually(t, "the warning written", func() bool {
+		got := eventsIn(t, cm.Namespace)
+		_, ok := got["the warning"]
+		normal = len(got) - 1
+		return ok
+	})
+	if normal >= n-2 {
+		t.Errorf("%d of %d normal events were written before the warning, want it ahead of the backlog", normal, n)
+	}
+}
+
 // A repeated event counts up a series instead of adding an object.
 func TestARepeatedEventBecomesASeries(t *testing.T) {
 	r, cm := start(t, Options{QPS: -1, QueueSize: 10})
