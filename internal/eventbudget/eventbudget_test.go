@@ -155,12 +155,13 @@ func TestEventsBeyondTheQueueAreDroppedAndCounted(t *testing.T) {
 
 // A warning recorded behind a backlog of normal events is written before them.
 func TestWarningsSkipAheadOfABacklog(t *testing.T) {
-	r, cm := start(t, Options{QPS: 2, Burst: 1, QueueSize: 100})
+	// One write a second: a backlog of four or more lasts four seconds or more.
+	r, cm := start(t, Options{QPS: 1, Burst: 1, QueueSize: 100})
 	const n = 10
 	for i := range n {
 		r.Eventf(cm, nil, corev1.EventTypeNormal, "Created", fmt.Sprintf("Create%d", i), "event %d", i)
 	}
-	eventually(t, "a backlog", func() bool { return prom.ToFloat64(queued) >= n-2 })
+	eventually(t, "a backlog", func() bool { return prom.ToFloat64(queued) >= 4 })
 	r.Eventf(cm, nil, corev1.EventTypeWarning, "SyncFailed", "Sync", "the warning")
 	var normal int
 	eventually(t, "the warning written", func() bool {
@@ -169,7 +170,8 @@ func TestWarningsSkipAheadOfABacklog(t *testing.T) {
 		normal = len(got) - 1
 		return ok
 	})
-	if normal >= n-2 {
+	// At most six were written when it was recorded, and one more may have been waiting for its token.
+	if normal > n-3 {
 		t.Errorf("%d of %d normal events were written before the warning, want it ahead of the backlog", normal, n)
 	}
 }
