@@ -3,7 +3,7 @@
 //
 // Events share the apiserver with the writes that make resources Ready. In a
 // burst (10,000 new SIMs) one event per SIM would be a quarter of the
-// apiserver's work, so events wait in a FIFO queue and are written at
+// apiserver's work, so events wait in FIFO queues and are written at
 // --event-qps after the burst of --event-burst, never blocking a reconcile.
 // Status is the record of what happened; events may trail it, but Warning
 // events (SyncFailed, DeliveryUnknown) skip ahead of Normal ones. Beyond
@@ -38,7 +38,8 @@ type Options struct {
 	QPS float64
 	// Burst is how many may go at once after a quiet spell.
 	Burst int
-	// QueueSize is how many events may wait; beyond it new ones are dropped.
+	// QueueSize is how many events of each type (Warning, Normal) may wait;
+	// beyond it new ones are dropped.
 	QueueSize int
 }
 
@@ -207,8 +208,11 @@ func (s *queueSink) writeWithRetries(ctx context.Context, w write) string {
 		if err == nil {
 			return "written"
 		}
+		if ctx.Err() != nil {
+			return "failed" // stopping: the queue's rest is lost too
+		}
 		var status apierrors.APIStatus
-		if errors.As(err, &status) || try == maxTries || ctx.Err() != nil {
+		if errors.As(err, &status) || try == maxTries {
 			log.Error(err, "event not written", "reason", w.event.Reason, "regarding", w.event.Regarding.Name, "tries", try)
 			return "failed"
 		}
