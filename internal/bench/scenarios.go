@@ -142,8 +142,10 @@ func (e *env) mainScenarios(ctx context.Context, res *Results) error {
 
 	e.cfg.Log("spec change: data=false on all %d SIMs", n)
 	change := window{from: time.Now()}
+	patchedAt := make([]time.Time, n)
 	if err := e.parallel(ctx, n, func(ctx context.Context, i int) error {
 		s := benchSIM(nsMain, 0, i)
+		patchedAt[i] = time.Now()
 		return e.admin.Patch(ctx, s, client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"data":false}}`)))
 	}); err != nil {
 		return fmt.Errorf("changing SIMs: %w", err)
@@ -152,7 +154,10 @@ func (e *env) mainScenarios(ctx context.Context, res *Results) error {
 		return err
 	}
 	change.to = time.Now()
-	res.SpecChange = &ScenarioResult{Seconds: change.to.Sub(change.from).Seconds()}
+	res.SpecChange = &ScenarioResult{Seconds: change.to.Sub(change.from).Seconds(), changedAt: map[string]time.Time{}}
+	for i, t := range patchedAt {
+		res.SpecChange.changedAt["/sim/"+imsiOf(0, i)] = t
+	}
 	res.SpecChange.PerSecond = float64(n) / res.SpecChange.Seconds
 	if err := e.waitEventsWritten(ctx, m, res.SpecChange, change); err != nil {
 		return err
