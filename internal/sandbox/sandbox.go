@@ -267,6 +267,14 @@ func (sb *Sandbox) ready(ctx context.Context, obj *unstructured.Unstructured) (b
 	return meta.IsStatusConditionTrue(status.Conditions, cond), nil
 }
 
+// readyColumns are the READY and REASON columns: the Ready condition's status and reason.
+func readyColumns(conds []metav1.Condition) (string, string) {
+	if c := meta.FindStatusCondition(conds, v1alpha1.ConditionReady); c != nil {
+		return string(c.Status), c.Reason
+	}
+	return "", ""
+}
+
 // PrintSIMs writes what `kubectl get sims -A` shows.
 func (sb *Sandbox) PrintSIMs(ctx context.Context, w io.Writer) error {
 	var list v1alpha1.SIMList
@@ -276,10 +284,7 @@ func (sb *Sandbox) PrintSIMs(ctx context.Context, w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tNAME\tIMSI\tMSISDN\tVOICE\tSMS\tDATA\tTHROTTLED\tREADY\tREASON\tAGE")
 	for _, s := range list.Items {
-		ready, reason := "", ""
-		if c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady); c != nil {
-			ready, reason = string(c.Status), c.Reason
-		}
+		ready, reason := readyColumns(s.Status.Conditions)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%t\t%t\t%t\t%s\t%s\t%s\n", s.Namespace, s.Name, s.Spec.IMSI, s.Spec.MSISDN,
 			s.Spec.Voice, s.Spec.SMS, s.Spec.Data, s.Spec.DataThrottling, ready, reason,
 			duration.HumanDuration(time.Since(s.CreationTimestamp.Time)))
@@ -318,10 +323,7 @@ func (sb *Sandbox) PrintConnectors(ctx context.Context, w io.Writer) error {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "NAMESPACE\tNAME\tID\tREADY\tREASON\tAGE")
 	for _, c := range list.Items {
-		ready, reason := "", ""
-		if cond := meta.FindStatusCondition(c.Status.Conditions, v1alpha1.ConditionReady); cond != nil {
-			ready, reason = string(cond.Status), cond.Reason
-		}
+		ready, reason := readyColumns(c.Status.Conditions)
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Namespace, c.Name, c.Spec.ID, ready, reason,
 			duration.HumanDuration(time.Since(c.CreationTimestamp.Time)))
 	}
