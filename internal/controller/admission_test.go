@@ -52,11 +52,11 @@ var _ = Describe("SIM admission", func() {
 		Expect(k8sClient.Create(ctx, s)).To(Succeed())
 
 		By("refusing a new IMSI")
-		Expect(updateSIM(s, func(s *v1alpha1.SIM) { s.Spec.IMSI = newIMSI() })).
+		Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.IMSI = newIMSI() })).
 			To(MatchError(ContainSubstring("spec.imsi is immutable")))
 
 		By("refusing to drop the IMSI")
-		Expect(updateSIM(s, func(s *v1alpha1.SIM) { s.Spec.IMSI, s.Spec.MSISDN = "", "4512345678" })).
+		Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.IMSI, s.Spec.MSISDN = "", "4512345678" })).
 			To(MatchError(ContainSubstring("spec.imsi is immutable")))
 
 		By("refusing a new MSISDN when it is the identifier")
@@ -64,7 +64,7 @@ var _ = Describe("SIM admission", func() {
 		m.Namespace, m.Name = nsSpec, "immutable-msisdn"
 		m.Spec = v1alpha1.SIMSpec{MSISDN: "4512399999", ManagedPolicies: v1alpha1.ManagedPolicies{ManagementPolicy: v1alpha1.ManagementPolicyObserveOnly}}
 		Expect(k8sClient.Create(ctx, m)).To(Succeed())
-		Expect(updateSIM(m, func(s *v1alpha1.SIM) { s.Spec.MSISDN = "4512388888" })).To(MatchError(ContainSubstring("spec.msisdn identifies this SIM")))
+		Expect(update(m, func(s *v1alpha1.SIM) { s.Spec.MSISDN = "4512388888" })).To(MatchError(ContainSubstring("spec.msisdn identifies this SIM")))
 		Expect(k8sClient.Delete(ctx, s)).To(Succeed())
 	})
 

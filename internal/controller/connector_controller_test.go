@@ -10,7 +10,6 @@ import (
 	. "github.com/onsi/gomega"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/controller"
@@ -25,14 +24,6 @@ func newConnector(ns, config string) *v1alpha1.Connector {
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: id},
 		Spec:       v1alpha1.ConnectorSpec{ID: id, Config: runtime.RawExtension{Raw: []byte(config)}},
 	}
-}
-
-func updateConnector(c *v1alpha1.Connector, change func(*v1alpha1.Connector)) error {
-	latest := &v1alpha1.Connector{}
-	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(c), latest)).To(Succeed())
-	base := latest.DeepCopy()
-	change(latest)
-	return k8sClient.Patch(ctx, latest, client.MergeFrom(base))
 }
 
 var _ = Describe("Connector controller", func() {
@@ -69,7 +60,7 @@ var _ = Describe("Connector controller", func() {
 		c := newConnector(nsSpec, `{"type":"webhook","retries":3}`)
 		Expect(k8sClient.Create(ctx, c)).To(Succeed())
 		waitForCondition(c, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
-		Expect(updateConnector(c, func(c *v1alpha1.Connector) { c.Spec.Config.Raw = []byte(`{"type":"webhook","retries":5}`) })).To(Succeed())
+		Expect(update(c, func(c *v1alpha1.Connector) { c.Spec.Config.Raw = []byte(`{"type":"webhook","retries":5}`) })).To(Succeed())
 		Eventually(func() any { v, _ := sim.Connector(c.Spec.ID); return v["retries"] }, 10*time.Second).Should(Equal(5.0))
 		Expect(verbs(calls(c.Spec.ID))).To(Equal([]string{"POST 200", "PUT 200"}))
 	})
@@ -141,7 +132,7 @@ var _ = Describe("Connector controller", func() {
 		c := newConnector(nsSpec, `{}`)
 		c.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly
 		Expect(k8sClient.Create(ctx, c)).To(Succeed())
-		Expect(updateConnector(c, func(c *v1alpha1.Connector) { c.Spec.ID = "other" })).
+		Expect(update(c, func(c *v1alpha1.Connector) { c.Spec.ID = "other" })).
 			To(MatchError(ContainSubstring("spec.id is immutable")))
 	})
 })

@@ -105,12 +105,12 @@ func eventuallyEvents(obj client.Object, reasons ...string) {
 
 func clientKey(obj client.Object) client.ObjectKey { return client.ObjectKeyFromObject(obj) }
 
-// updateSIM changes the SIM's spec with a merge patch, as kubectl would:
+// update changes a resource's spec with a merge patch, as kubectl would:
 // no resourceVersion, so the controller's status writes cannot conflict.
-func updateSIM(s *v1alpha1.SIM, change func(*v1alpha1.SIM)) error {
-	latest := &v1alpha1.SIM{}
-	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), latest)).To(Succeed())
-	base := latest.DeepCopy()
+func update[T client.Object](obj T, change func(T)) error {
+	latest := obj.DeepCopyObject().(T)
+	Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(obj), latest)).To(Succeed())
+	base := latest.DeepCopyObject().(client.Object)
 	change(latest)
 	return k8sClient.Patch(ctx, latest, client.MergeFrom(base))
 }

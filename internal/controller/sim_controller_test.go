@@ -70,7 +70,7 @@ var _ = Describe("SIM controller", func() {
 		Expect(k8sClient.Create(ctx, s)).To(Succeed())
 		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 
-		Expect(updateSIM(s, func(s *v1alpha1.SIM) { s.Spec.Data, s.Spec.Voice = false, false })).To(Succeed())
+		Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.Data, s.Spec.Voice = false, false })).To(Succeed())
 		Eventually(func() simulator.SIM { return simState(imsi) }, 10*time.Second, 20*time.Millisecond).
 			Should(Equal(simulator.SIM{IMSI: imsi, Voice: false, SMS: true, Data: false}))
 		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
@@ -129,7 +129,7 @@ var _ = Describe("SIM controller", func() {
 			Should(Equal([]string{"POST 403"}))
 
 		By("a new generation earns exactly one more call")
-		Expect(updateSIM(s, func(s *v1alpha1.SIM) { s.Spec.Voice = false })).To(Succeed())
+		Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.Voice = false })).To(Succeed())
 		Eventually(func() []string { return verbs(calls("999000000000001")) }, 10*time.Second).
 			Should(Equal([]string{"POST 403", "POST 403"}))
 		Consistently(func() int { return len(calls("999000000000001")) }, 500*time.Millisecond).Should(Equal(2))
@@ -225,7 +225,7 @@ var _ = Describe("SIM controller", func() {
 		Expect(s.Finalizers).To(BeEmpty())
 
 		By("matching the spec to the real SIM makes it Ready, still without writing")
-		Expect(updateSIM(s, func(s *v1alpha1.SIM) { s.Spec.Voice = false })).To(Succeed())
+		Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.Voice = false })).To(Succeed())
 		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 		Expect(k8sClient.Delete(ctx, s)).To(Succeed())
 		Eventually(func() bool { return isGone(s) }, 10*time.Second).Should(BeTrue())

@@ -141,7 +141,7 @@ var _ = Describe("SMSMessage controller", func() {
 		waitForSent(m, metav1.ConditionFalse, controller.ReasonSIMHasNoMSISDN)
 
 		By("giving it an MSISDN")
-		Expect(updateSIM(s, func(s *v1alpha1.SIM) { s.Spec.MSISDN = "4561" + s.Spec.IMSI[9:] })).To(Succeed())
+		Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.MSISDN = "4561" + s.Spec.IMSI[9:] })).To(Succeed())
 		waitForSent(m, metav1.ConditionTrue, controller.ReasonAccepted)
 		Expect(m.Status.Recipient).To(Equal("4561" + s.Spec.IMSI[9:]))
 		Expect(accepted("hello SIM later")).To(Equal(1))
