@@ -54,6 +54,11 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	if res.Memory.PeakRSSMiB <= 0 || res.RateLimited == nil {
 		t.Errorf("missing measurements: %+v %+v", res.Memory, res.RateLimited)
 	}
+	for _, p := range []string{"kube-apiserver", "etcd", "manager", "bench"} {
+		if res.Create.CPUSeconds[p] <= 0 {
+			t.Errorf("create: no CPU time for %s: %v", p, res.Create.CPUSeconds)
+		}
+	}
 	if err := res.WriteJSON(filepath.Join(dir, "results.json")); err != nil {
 		t.Fatal(err)
 	}

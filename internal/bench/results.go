@@ -38,12 +38,16 @@ type Results struct {
 type FloorResult struct {
 	Seconds float64 `json:"seconds"`
 	Writes  int     `json:"writes"`
+	// CPUSeconds is the CPU each process used during the floor, by process name.
+	CPUSeconds map[string]float64 `json:"cpuSeconds"`
 }
 
 // ScenarioResult is one phase of the main manager.
 type ScenarioResult struct {
 	Seconds       float64 `json:"seconds"`
 	CreateSeconds float64 `json:"createSeconds,omitempty"` // the bench client's own creates
+	// CPUSeconds is the CPU each process used until the last Ready, by process name.
+	CPUSeconds map[string]float64 `json:"cpuSeconds,omitempty"`
 	// EventLagSeconds is how long after the last Ready the manager's event
 	// queue emptied; the counts below include that tail.
 	EventLagSeconds float64 `json:"eventLagSeconds,omitempty"`
@@ -222,6 +226,10 @@ func (r *Results) Print(w io.Writer) {
 	row("steady (one sync period)", r.Steady)
 	row("spec change (data=false)", r.SpecChange)
 	_ = tw.Flush()
+	fmt.Fprintf(w, "\nCPU seconds by process (%d cores shared):\n", runtime.NumCPU())
+	fmt.Fprintf(w, "  %-12s %s\n", "floor", perVerb(r.Floor.CPUSeconds))
+	fmt.Fprintf(w, "  %-12s %s\n", "create", perVerb(r.Create.CPUSeconds))
+	fmt.Fprintf(w, "  %-12s %s\n", "spec change", perVerb(r.SpecChange.CPUSeconds))
 	fmt.Fprintf(w, "\napiserver requests per SIM (audit log, the manager's user):\n")
 	for _, s := range []struct {
 		name string

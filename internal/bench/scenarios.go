@@ -58,7 +58,7 @@ func (e *env) floor(ctx context.Context) (*FloorResult, error) {
 	if err := e.admin.Delete(ctx, warm); err != nil {
 		return nil, err
 	}
-	start := time.Now()
+	start, cpu := time.Now(), sampleCPU()
 	err := e.parallel(ctx, e.cfg.SIMs, func(ctx context.Context, i int) error {
 		s := benchSIM(nsFloor, 1, i)
 		if err := e.admin.Create(ctx, s); err != nil {
@@ -77,7 +77,7 @@ func (e *env) floor(ctx context.Context) (*FloorResult, error) {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
 	d := time.Since(start)
-	return &FloorResult{Seconds: d.Seconds(), Writes: 3 * e.cfg.SIMs}, nil
+	return &FloorResult{Seconds: d.Seconds(), Writes: 3 * e.cfg.SIMs, CPUSeconds: sampleCPU().since(cpu)}, nil
 }
 
 // typicalStatus is the status the operator writes for a new SIM.
@@ -109,7 +109,7 @@ func (e *env) mainScenarios(ctx context.Context, res *Results) error {
 	if e.cfg.Profile {
 		profile.Go(func() { e.profile(m.pprofAddr, "cpu-create.pprof", 15*time.Second) })
 	}
-	create := window{from: time.Now()}
+	create, cpu := window{from: time.Now()}, sampleCPU()
 	if err := e.parallel(ctx, n, func(ctx context.Context, i int) error { return e.admin.Create(ctx, benchSIM(nsMain, 0, i)) }); err != nil {
 		return fmt.Errorf("creating SIMs: %w", err)
 	}
@@ -118,7 +118,7 @@ func (e *env) mainScenarios(ctx context.Context, res *Results) error {
 		return err
 	}
 	create.to = time.Now()
-	res.Create = &ScenarioResult{Seconds: create.to.Sub(create.from).Seconds(), CreateSeconds: created.Seconds()}
+	res.Create = &ScenarioResult{Seconds: create.to.Sub(create.from).Seconds(), CreateSeconds: created.Seconds(), CPUSeconds: sampleCPU().since(cpu)}
 	profile.Wait()
 	res.Create.PerSecond = float64(n) / res.Create.Seconds
 	res.Create.VsFloor = res.Create.Seconds / res.Floor.Seconds
@@ -141,7 +141,7 @@ func (e *env) mainScenarios(ctx context.Context, res *Results) error {
 	res.Steady = &ScenarioResult{Seconds: steady.to.Sub(steady.from).Seconds(), window: steady}
 
 	e.cfg.Log("spec change: data=false on all %d SIMs", n)
-	change := window{from: time.Now()}
+	change, cpu := window{from: time.Now()}, sampleCPU()
 	patchedAt := make([]time.Time, n)
 	if err := e.parallel(ctx, n, func(ctx context.Context, i int) error {
 		s := benchSIM(nsMain, 0, i)
@@ -154,7 +154,7 @@ func (e *env) mainScenarios(ctx context.Context, res *Results) error {
 		return err
 	}
 	change.to = time.Now()
-	res.SpecChange = &ScenarioResult{Seconds: change.to.Sub(change.from).Seconds(), changedAt: map[string]time.Time{}}
+	res.SpecChange = &ScenarioResult{Seconds: change.to.Sub(change.from).Seconds(), changedAt: map[string]time.Time{}, CPUSeconds: sampleCPU().since(cpu)}
 	for i, t := range patchedAt {
 		res.SpecChange.changedAt["/sim/"+imsiOf(0, i)] = t
 	}
