@@ -16,6 +16,7 @@ import (
 
 	"golang.org/x/sync/errgroup"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
@@ -58,6 +59,11 @@ func (e *env) floor(ctx context.Context) (*FloorResult, error) {
 	if err := e.admin.Delete(ctx, warm); err != nil {
 		return nil, err
 	}
+	var profile sync.WaitGroup
+	if e.cfg.Profile {
+		profile.Go(func() { e.profile("", "cpu-apiserver-floor.pprof", 15*time.Second) })
+	}
+	defer profile.Wait()
 	start, cpu := time.Now(), sampleCPU()
 	err := e.parallel(ctx, e.cfg.SIMs, func(ctx context.Context, i int) error {
 		s := benchSIM(nsFloor, 1, i)
@@ -108,6 +114,7 @@ func (e *env) mainScenarios(ctx context.Context, res *Results) error {
 	var profile sync.WaitGroup
 	if e.cfg.Profile {
 		profile.Go(func() { e.profile(m.pprofAddr, "cpu-create.pprof", 15*time.Second) })
+		profile.Go(func() { e.profile("", "cpu-apiserver-create.pprof", 15*time.Second) })
 	}
 	create, cpu := window{from: time.Now()}, sampleCPU()
 	if err := e.parallel(ctx, n, func(ctx context.Context, i int) error { return e.admin.Create(ctx, benchSIM(nsMain, 0, i)) }); err != nil {
@@ -277,9 +284,19 @@ func (e *env) progress(phase string, n int) func(int) {
 	}
 }
 
-// profile saves a CPU profile of the manager.
+// profile saves a CPU profile of the manager (at its pprof address) or,
+// with addr empty, of kube-apiserver.
 func (e *env) profile(addr, name string, d time.Duration) {
-	resp, err := http.Get(fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds())))
+	hc, url := http.DefaultClient, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds()))
+	if addr == "" {
+		var err error
+		if hc, err = rest.HTTPClientFor(e.restCfg); err != nil {
+			e.cfg.Log("profile: %v", err)
+			return
+		}
+		url = fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(e.restCfg.Host, "/"), int(d.Seconds()))
+	}
+	resp, err := hc.Get(url)
 	if err != nil {
 		e.cfg.Log("profile: %v", err)
 		return
