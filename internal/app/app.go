@@ -214,7 +214,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 		}
 	}
 	rec, err := eventbudget.New(cfg, mgr.GetHTTPClient(), Scheme, "sim-operator",
-		eventbudget.Options{QPS: o.EventQPS, Burst: o.EventBurst, QueueSize: o.EventQueueSize})
+		eventbudget.Options{QPS: o.EventQPS, Burst: o.EventBurst, QueueSize: o.EventQueueSize, Yield: eventbudget.DefaultYield})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -5,6 +5,8 @@
 // burst (10,000 new SIMs) one event per SIM would be a quarter of the
 // apiserver's work, so events wait in FIFO queues and are written at
 // --event-qps after the burst of --event-burst, never blocking a reconcile.
+// While events keep arriving (the controllers are in a burst), they trickle
+// at one a second and the queue drains once the burst is over.
 // Status is the record of what happened; events may trail it, but Warning
 // events (SyncFailed, DeliveryUnknown) skip ahead of Normal ones. Beyond
 // --event-queue-size waiting events of a type, new ones are dropped and
@@ -16,6 +18,7 @@ import (
 	"errors"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -41,7 +44,15 @@ type Options struct {
 	// QueueSize is how many events of each type (Warning, Normal) may wait;
 	// beyond it new ones are dropped.
 	QueueSize int
+	// Yield is how long the recorder must have been quiet (no new event) for
+	// the queue to drain at QPS. While events keep coming, the controllers are
+	// in a burst of reconciles whose writes make resources Ready, and events
+	// trickle at one per Yield so as not to slow them. 0: never yield.
+	Yield time.Duration
 }
+
+// DefaultYield is the manager's Options.Yield.
+const DefaultYield = time.Second
 
 // maxTries bounds the attempts at one event while the apiserver is unreachable.
 const maxTries = 12
@@ -100,7 +111,7 @@ func New(cfg *rest.Config, httpClient *http.Client, scheme *runtime.Scheme, comp
 		return nil, err
 	}
 	size := max(o.QueueSize, 1)
-	sink := &queueSink{api: &events.EventSinkImpl{Interface: client}, warnings: make(chan write, size), normal: make(chan write, size)}
+	sink := &queueSink{api: &events.EventSinkImpl{Interface: client}, warnings: make(chan write, size), normal: make(chan write, size), yield: o.Yield}
 	b := events.NewBroadcaster(sink)
 	rec, ok := b.NewRecorder(scheme, component).(recorder.EventRecorder)
 	if !ok {
@@ -141,6 +152,11 @@ type queueSink struct {
 	api      events.EventSink
 	warnings chan write
 	normal   chan write
+	// yield is Options.Yield; lastQueued (unix nanoseconds) is when the
+	// latest event arrived, lastWritten when the drainer last wrote one.
+	yield       time.Duration
+	lastQueued  atomic.Int64
+	lastWritten time.Time
 }
 
 var _ events.EventSink = &queueSink{}
@@ -150,6 +166,7 @@ func (s *queueSink) enqueue(w write) (*eventsv1.Event, error) {
 	if w.event.Type == corev1.EventTypeWarning {
 		queue = s.warnings
 	}
+	s.lastQueued.Store(time.Now().UnixNano())
 	select {
 	case queue <- w:
 	default:
@@ -194,7 +211,27 @@ func (s *queueSink) drain(ctx context.Context) {
 			case w = <-s.normal:
 			}
 		}
+		s.yieldToBurst(ctx)
 		outcomes.WithLabelValues(s.writeWithRetries(ctx, w)).Inc()
+		s.lastWritten = time.Now()
+	}
+}
+
+// yieldToBurst waits while events keep arriving, until the recorder has been
+// quiet for s.yield or one s.yield has passed since the last write.
+func (s *queueSink) yieldToBurst(ctx context.Context) {
+	for s.yield > 0 {
+		now := time.Now()
+		quiet := now.Sub(time.Unix(0, s.lastQueued.Load()))
+		sinceWrite := now.Sub(s.lastWritten)
+		if quiet >= s.yield || sinceWrite >= s.yield {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(min(s.yield-quiet, s.yield-sinceWrite)):
+		}
 	}
 }
 

@@ -210,3 +210,21 @@ func TestASeriesWhoseFirstEventWasLostIsCreated(t *testing.T) {
 		t.Errorf("event %+v, want subject.lost with a series of 2", got)
 	}
 }
+
+// While events keep arriving, they trickle at one per Yield, however large
+// the budget; once the recorder is quiet, the rest follow at once.
+func TestEventsYieldWhileABurstLasts(t *testing.T) {
+	const yield = 500 * time.Millisecond
+	r, cm := start(t, Options{QPS: -1, QueueSize: 1000, Yield: yield})
+	n, began := 0, time.Now()
+	for ; time.Since(began) < 3*time.Second; n++ {
+		r.Eventf(cm, nil, corev1.EventTypeNormal, "Created", fmt.Sprintf("Create%d", n), "event %d", n)
+		time.Sleep(20 * time.Millisecond)
+	}
+	lasted := time.Since(began)
+	// One at the start and at most one per yield after it; a slow machine only writes fewer.
+	if got, most := len(eventsIn(t, cm.Namespace)), 1+int(lasted/yield); got > most {
+		t.Errorf("%d of %d events written during a %s burst, want at most %d", got, n, lasted.Round(time.Millisecond), most)
+	}
+	eventually(t, fmt.Sprintf("all %d events written after the burst", n), func() bool { return len(eventsIn(t, cm.Namespace)) == n })
+}
