@@ -35,8 +35,9 @@ func main() {
 	flag.IntVar(&c.RateLimitedSIMs, "rate-limited-sims", envInt("BENCH_RATE_LIMITED_SIMS", 1000), "fleet size of the rate-limited scenario (0 skips it)")
 	flag.DurationVar(&c.SyncPeriod, "sync-period", 3*time.Minute,
 		"the manager's sync period: longer than the create and spec-change phases, so they see no drift checks; the steady state is measured over one")
-	flag.Float64Var(&c.KubeQPS, "kube-api-qps", 500, "apiserver QPS of the operator and of the floor's client")
-	flag.IntVar(&c.KubeBurst, "kube-api-burst", 1000, "apiserver burst of the operator and of the floor's client")
+	// High enough that the floor is what the apiserver can do, not what the budget allows.
+	flag.Float64Var(&c.KubeQPS, "kube-api-qps", 5000, "apiserver QPS of the operator and of the floor's client")
+	flag.IntVar(&c.KubeBurst, "kube-api-burst", 10000, "apiserver burst of the operator and of the floor's client")
 	def := app.DefaultOptions()
 	flag.Float64Var(&c.EventQPS, "event-qps", def.EventQPS, "the manager's event budget (--event-qps)")
 	flag.IntVar(&c.EventBurst, "event-burst", def.EventBurst, "the manager's event burst (--event-burst)")
