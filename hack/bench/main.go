@@ -44,7 +44,7 @@ func main() {
 	flag.IntVar(&c.Concurrency, "concurrency", 16, "max concurrent reconciles, and the floor's workers")
 	flag.StringVar(&c.ManagerBin, "manager", "bin/manager", "the manager binary")
 	flag.StringVar(&c.WorkDir, "out", "bin/bench", "directory for results.json, profiles, logs")
-	flag.BoolVar(&c.Profile, "profile", true, "take a CPU profile of the manager while creating")
+	flag.BoolVar(&c.Profile, "profile", true, "take CPU profiles of the manager and of kube-apiserver while creating (and of kube-apiserver during the floor)")
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
