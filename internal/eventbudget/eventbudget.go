@@ -5,8 +5,8 @@
 // burst (10,000 new SIMs) one event per SIM would be a quarter of the
 // apiserver's work, so events wait in FIFO queues and are written at
 // --event-qps after the burst of --event-burst, never blocking a reconcile.
-// While events keep arriving (the controllers are in a burst), they trickle
-// at one a second and the queue drains once the burst is over.
+// While events keep arriving (the controllers are in a burst), Normal ones
+// trickle at one a second and the queue drains once the burst is over.
 // Status is the record of what happened; events may trail it, but Warning
 // events (SyncFailed, DeliveryUnknown) skip ahead of Normal ones. Beyond
 // --event-queue-size waiting events of a type, new ones are dropped and
@@ -45,9 +45,10 @@ type Options struct {
 	// beyond it new ones are dropped.
 	QueueSize int
 	// Yield is how long the recorder must have been quiet (no new event) for
-	// the queue to drain at QPS. While events keep coming, the controllers are
-	// in a burst of reconciles whose writes make resources Ready, and events
-	// trickle at one per Yield so as not to slow them. 0: never yield.
+	// Normal events to drain at QPS. While events keep coming, the controllers
+	// are in a burst of reconciles whose writes make resources Ready, and
+	// Normal events trickle at one per Yield so as not to slow them; Warning
+	// events, a sign that those reconciles fail, do not wait. 0: never yield.
 	Yield time.Duration
 }
 
@@ -211,7 +212,9 @@ func (s *queueSink) drain(ctx context.Context) {
 			case w = <-s.normal:
 			}
 		}
-		s.yieldToBurst(ctx)
+		if w.event.Type != corev1.EventTypeWarning {
+			s.yieldToBurst(ctx)
+		}
 		outcomes.WithLabelValues(s.writeWithRetries(ctx, w)).Inc()
 		s.lastWritten = time.Now()
 	}

@@ -211,20 +211,37 @@ func TestASeriesWhoseFirstEventWasLostIsCreated(t *testing.T) {
 	}
 }
 
-// While events keep arriving, they trickle at one per Yield, however large
-// the budget; once the recorder is quiet, the rest follow at once.
-func TestEventsYieldWhileABurstLasts(t *testing.T) {
-	const yield = 500 * time.Millisecond
+// While events keep arriving, Normal ones trickle at one per Yield, however
+// large the budget, and warnings do not wait; once the recorder is quiet, the
+// rest follow at once.
+func TestNormalEventsYieldWhileABurstLasts(t *testing.T) {
+	const yield, warnings = 500 * time.Millisecond, 10
 	r, cm := start(t, Options{QPS: -1, QueueSize: 1000, Yield: yield})
 	n, began := 0, time.Now()
 	for ; time.Since(began) < 3*time.Second; n++ {
 		r.Eventf(cm, nil, corev1.EventTypeNormal, "Created", fmt.Sprintf("Create%d", n), "event %d", n)
+		if n == 10 {
+			for i := range warnings {
+				r.Eventf(cm, nil, corev1.EventTypeWarning, "SyncFailed", fmt.Sprintf("Sync%d", i), "failure %d", i)
+			}
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	lasted := time.Since(began)
-	// One at the start and at most one per yield after it; a slow machine only writes fewer.
-	if got, most := len(eventsIn(t, cm.Namespace)), 1+int(lasted/yield); got > most {
-		t.Errorf("%d of %d events written during a %s burst, want at most %d", got, n, lasted.Round(time.Millisecond), most)
+	written, failures := 0, 0
+	for _, e := range eventsIn(t, cm.Namespace) {
+		if e.Type == corev1.EventTypeWarning {
+			failures++
+		} else {
+			written++
+		}
 	}
-	eventually(t, fmt.Sprintf("all %d events written after the burst", n), func() bool { return len(eventsIn(t, cm.Namespace)) == n })
+	// One at the start and at most one per yield after it; a slow machine only writes fewer.
+	if most := 1 + int(lasted/yield); written > most {
+		t.Errorf("%d of %d normal events written during a %s burst, want at most %d", written, n, lasted.Round(time.Millisecond), most)
+	}
+	if failures != warnings {
+		t.Errorf("%d of %d warnings written during the burst, want all: they do not yield", failures, warnings)
+	}
+	eventually(t, fmt.Sprintf("all %d events written after the burst", n+warnings), func() bool { return len(eventsIn(t, cm.Namespace)) == n+warnings })
 }
