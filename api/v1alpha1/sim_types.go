@@ -25,42 +25,54 @@ import (
 // +kubebuilder:validation:XValidation:rule="has(self.imsi) || has(self.msisdn)",message="spec.imsi or spec.msisdn must be set: one of them identifies the SIM in the API"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.imsi) || (has(self.imsi) && self.imsi == oldSelf.imsi)",message="spec.imsi is immutable once set: create a new SIM resource instead"
 // +kubebuilder:validation:XValidation:rule="has(oldSelf.imsi) || !has(oldSelf.msisdn) || (has(self.msisdn) && self.msisdn == oldSelf.msisdn)",message="spec.msisdn identifies this SIM (it has no spec.imsi) and is immutable"
-// +kubebuilder:validation:XValidation:rule="!self.dataThrottling || self.data",message="spec.dataThrottling: true requires spec.data: true (the API rejects it with data_data_throttling_conflict)"
+// +kubebuilder:validation:XValidation:rule="!(has(self.dataThrottling) && self.dataThrottling && has(self.data) && !self.data)",message="spec.dataThrottling: true requires spec.data: true (the API rejects it with data_data_throttling_conflict)"
 type SIMSpec struct {
 	// imsi is the SIM's 15-digit International Mobile Subscriber Identity.
-	// When set it addresses the SIM in the API (/sim/:imsi). Immutable.
+	// When set it addresses the SIM in the API (/sim/:imsi). Immutable. Added
+	// to a SIM first addressed by its MSISDN, it must be the IMSI the API
+	// reports for that SIM (status.binding.imsi), else the resource is refused
+	// with reason IdentityMismatch and makes no call.
 	// +kubebuilder:validation:Pattern=`^[0-9]{15}$`
 	// +optional
 	IMSI string `json:"imsi,omitempty"`
 
 	// msisdn is the SIM's phone number in international E.164 format, with or
 	// without a leading "+" (for example 4512345678). It addresses the SIM
-	// when imsi is not set, and is then immutable.
+	// when imsi is not set, and is then immutable; with imsi set it is a
+	// setting (a change moves the number with one PUT).
 	// +kubebuilder:validation:Pattern=`^\+?[1-9][0-9]{1,14}$`
 	// +optional
 	MSISDN string `json:"msisdn,omitempty"`
 
-	// voice enables calls over GSM.
-	// +kubebuilder:default=true
-	// +optional
-	Voice bool `json:"voice"`
-
-	// sms enables SMS over GSM.
-	// +kubebuilder:default=true
-	// +optional
-	SMS bool `json:"sms"`
-
-	// data enables data over GPRS/EDGE/LTE.
-	// +kubebuilder:default=true
-	// +optional
-	Data bool `json:"data"`
-
-	// dataThrottling limits the SIM's data bandwidth. It requires data: true.
-	// +kubebuilder:default=false
-	// +optional
-	DataThrottling bool `json:"dataThrottling"`
+	SIMSettings `json:",inline"`
 
 	ManagedPolicies `json:",inline"`
+}
+
+// SIMSettings are a SIM's switchable services, declared once for the spec
+// (what to manage) and for status.atProvider (what the API reports). In the
+// spec a field left unset is not managed: the operator never changes it on a
+// live SIM, and a new SIM gets the API's documented default.
+type SIMSettings struct {
+	// voice enables calls over GSM. Unset: not managed (the API's default
+	// for a new SIM is true).
+	// +optional
+	Voice *bool `json:"voice,omitempty"`
+
+	// sms enables SMS over GSM. Unset: not managed (the API's default for a
+	// new SIM is true).
+	// +optional
+	SMS *bool `json:"sms,omitempty"`
+
+	// data enables data over GPRS/EDGE/LTE. Unset: not managed (the API's
+	// default for a new SIM is true).
+	// +optional
+	Data *bool `json:"data,omitempty"`
+
+	// dataThrottling limits the SIM's data bandwidth; true requires data.
+	// Unset: not managed (the API's default for a new SIM is false).
+	// +optional
+	DataThrottling *bool `json:"dataThrottling,omitempty"`
 }
 
 // SIMObservation is the SIM as the API last reported or accepted it.
@@ -71,19 +83,32 @@ type SIMObservation struct {
 	// msisdn as known to the API.
 	// +optional
 	MSISDN string `json:"msisdn,omitempty"`
-	// voice as known to the API.
-	Voice bool `json:"voice"`
-	// sms as known to the API.
-	SMS bool `json:"sms"`
-	// data as known to the API.
-	Data bool `json:"data"`
-	// dataThrottling as known to the API.
-	DataThrottling bool `json:"dataThrottling"`
+
+	SIMSettings `json:",inline"`
+}
+
+// SIMBinding is the one SIM in the API that a resource manages. It is set by
+// the first create, adoption or observation the API confirmed, and every
+// later call (GET, PUT, DELETE) addresses it, never a newly typed spec value.
+type SIMBinding struct {
+	// imsi of the bound SIM as the API reports it; empty while a SIM created
+	// by its MSISDN alone has not been read back yet.
+	// +optional
+	IMSI string `json:"imsi,omitempty"`
+
+	// msisdn of the bound SIM as the API reports it; empty while the API has
+	// not told (a SIM created by IMSI learns it at its first read).
+	// +optional
+	MSISDN string `json:"msisdn,omitempty"`
 }
 
 // SIMStatus is what the operator last saw and did.
 type SIMStatus struct {
 	ManagedStatus `json:",inline"`
+
+	// binding is the SIM this resource manages, once the API has confirmed it.
+	// +optional
+	Binding *SIMBinding `json:"binding,omitempty"`
 
 	// atProvider is the SIM as last seen in the API.
 	// +optional
@@ -95,12 +120,12 @@ type SIMStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=sim,categories=onomondo
-// +kubebuilder:printcolumn:name="IMSI",type=string,JSONPath=`.spec.imsi`
-// +kubebuilder:printcolumn:name="MSISDN",type=string,JSONPath=`.spec.msisdn`
-// +kubebuilder:printcolumn:name="Voice",type=boolean,JSONPath=`.spec.voice`
-// +kubebuilder:printcolumn:name="SMS",type=boolean,JSONPath=`.spec.sms`
-// +kubebuilder:printcolumn:name="Data",type=boolean,JSONPath=`.spec.data`
-// +kubebuilder:printcolumn:name="Throttled",type=boolean,JSONPath=`.spec.dataThrottling`
+// +kubebuilder:printcolumn:name="IMSI",type=string,JSONPath=`.status.binding.imsi`
+// +kubebuilder:printcolumn:name="MSISDN",type=string,JSONPath=`.status.binding.msisdn`
+// +kubebuilder:printcolumn:name="Voice",type=boolean,JSONPath=`.status.atProvider.voice`
+// +kubebuilder:printcolumn:name="SMS",type=boolean,JSONPath=`.status.atProvider.sms`
+// +kubebuilder:printcolumn:name="Data",type=boolean,JSONPath=`.status.atProvider.data`
+// +kubebuilder:printcolumn:name="Throttled",type=boolean,JSONPath=`.status.atProvider.dataThrottling`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
@@ -120,8 +145,8 @@ type SIM struct {
 	Status SIMStatus `json:"status,omitzero"`
 }
 
-// APIID is the identifier the API addresses this SIM by: the IMSI when set,
-// else the MSISDN.
+// APIID is the identifier the spec names the SIM by: the IMSI when set, else
+// the MSISDN. Calls address the binding once there is one (see BoundID).
 func (s *SIM) APIID() string {
 	if s.Spec.IMSI != "" {
 		return s.Spec.IMSI

@@ -1,8 +1,10 @@
 -- Argo CD health of a SIM (onomondo.sim-operator.dev):
---   Healthy     Ready=True: the SIM in the API matches the spec
---   Degraded    Synced=False with a terminal API error, or DuplicateSIM:
---               nothing changes until someone changes the spec
---   Progressing anything else (not yet reconciled, retrying, observing)
+--   Degraded    Synced=False, whatever Ready says: the operator cannot act on
+--               the SIM (a terminal API error, DuplicateSIM, IdentityMismatch,
+--               CredentialsRejected, or retries in progress): drift is not
+--               being corrected, so a last known Ready is no longer a promise
+--   Healthy     Ready=True and Synced=True: the SIM in the API matches the spec
+--   Progressing anything else (not yet reconciled, differing while observed)
 local hs = { status = "Progressing", message = "waiting for the operator" }
 if obj.status == nil or obj.status.conditions == nil then
   return hs
@@ -17,25 +19,21 @@ for _, c in ipairs(obj.status.conditions) do
   if c.type == "Ready" then ready = c end
   if c.type == "Synced" then synced = c end
 end
+if synced ~= nil and synced.status == "False" then
+  hs.status = "Degraded"
+  local retrying = ""
+  if obj.status.lastError ~= nil and obj.status.lastError.terminal ~= true then
+    retrying = "retrying: "
+  end
+  hs.message = retrying .. synced.reason .. ": " .. (synced.message or "")
+  return hs
+end
 if ready ~= nil and ready.status == "True" then
   hs.status = "Healthy"
   hs.message = ready.message or "Ready"
   return hs
 end
-if ready ~= nil and ready.reason == "DuplicateSIM" then
-  hs.status = "Degraded"
-  hs.message = ready.message
-  return hs
-end
-if synced ~= nil and synced.status == "False" and obj.status.lastError ~= nil
-   and obj.status.lastError.terminal == true then
-  hs.status = "Degraded"
-  hs.message = synced.reason .. ": " .. (synced.message or "")
-  return hs
-end
-if synced ~= nil and synced.status == "False" then
-  hs.message = "retrying: " .. synced.reason .. ": " .. (synced.message or "")
-elseif ready ~= nil then
+if ready ~= nil then
   hs.message = ready.reason .. ": " .. (ready.message or "")
 end
 return hs

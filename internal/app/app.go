@@ -15,6 +15,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
@@ -73,6 +74,9 @@ type Options struct {
 	SeveralManagersInProcess bool
 	// WatchNamespaces limits the operator to these namespaces (all if empty).
 	WatchNamespaces []string
+	// SMSRecordRetention is how long a sent message is remembered, so that a
+	// re-created copy of it is not sent again (0: not remembered).
+	SMSRecordRetention time.Duration
 
 	MetricsAddr    string
 	SecureMetrics  bool
@@ -99,6 +103,7 @@ func DefaultOptions() Options {
 		EventQPS:                20,
 		EventBurst:              100,
 		EventQueueSize:          20000,
+		SMSRecordRetention:      controller.DefaultSMSRecordRetention,
 		MetricsAddr:             "0",
 		SecureMetrics:           true,
 		ProbeAddr:               ":8081",
@@ -127,6 +132,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.EventBurst, "event-burst", o.EventBurst, "Burst of event writes.")
 	fs.IntVar(&o.EventQueueSize, "event-queue-size", o.EventQueueSize,
 		"Events of each type (Warning, Normal) that may wait for --event-qps; beyond it new events are dropped and counted in sim_operator_events_total{outcome=\"dropped\"}.")
+	fs.DurationVar(&o.SMSRecordRetention, "sms-record-retention", o.SMSRecordRetention,
+		"How long a sent SMSMessage is remembered (one ConfigMap each), so that an object re-created with the same namespace, name and spec is not sent again (0: never remembered).")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to manage (default: all).", func(v string) error {
 		o.WatchNamespaces = strings.Split(v, ",")
 		return nil
@@ -168,7 +175,10 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
 
-	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields()}
+	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields(), ByObject: map[client.Object]cache.ByObject{
+		// Only the SMS records among ConfigMaps.
+		&corev1.ConfigMap{}: {Label: labels.SelectorFromSet(labels.Set{controller.LabelSMSRecord: "true"})},
+	}}
 	if len(o.WatchNamespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range o.WatchNamespaces {
@@ -181,10 +191,10 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 			return nil, nil, err
 		}
 		// Cache only the one Secret: RBAC is a Role in its namespace.
-		cacheOpts.ByObject = map[client.Object]cache.ByObject{&corev1.Secret{}: {
+		cacheOpts.ByObject[&corev1.Secret{}] = cache.ByObject{
 			Namespaces: map[string]cache.Config{secret.Namespace: {}},
 			Field:      fields.OneTermEqualSelector("metadata.name", secret.Name),
-		}}
+		}
 	}
 	var tlsOpts []func(*tls.Config)
 	if !o.EnableHTTP2 {
@@ -208,11 +218,6 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 	if err != nil {
 		return nil, nil, err
 	}
-	if o.APIKeySecret != "" {
-		if err := loadAPIKey(mgr, api, secret); err != nil {
-			return nil, nil, err
-		}
-	}
 	rec, err := eventbudget.New(cfg, mgr.GetHTTPClient(), Scheme, "sim-operator",
 		eventbudget.Options{QPS: o.EventQPS, Burst: o.EventBurst, QueueSize: o.EventQueueSize, Yield: eventbudget.DefaultYield})
 	if err != nil {
@@ -221,38 +226,49 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 	if err := mgr.Add(rec); err != nil {
 		return nil, nil, err
 	}
-	if err := setupControllers(mgr, api, rec, o); err != nil {
+	retry, err := setupControllers(mgr, api, rec, o)
+	if err != nil {
 		return nil, nil, err
+	}
+	if o.APIKeySecret != "" {
+		if err := loadAPIKey(mgr, api, secret, retry); err != nil {
+			return nil, nil, err
+		}
 	}
 	return mgr, api, nil
 }
 
-// setupControllers registers the controllers, the state metrics and the probes.
-func setupControllers(mgr ctrl.Manager, api *onomondo.Client, rec recorder.EventRecorder, o Options) error {
+// setupControllers registers the controllers, the state metrics and the
+// probes, and returns what retries the resources a rejected key failed.
+func setupControllers(mgr ctrl.Manager, api *onomondo.Client, rec recorder.EventRecorder, o Options) ([]func(context.Context), error) {
 	c := mgr.GetClient()
 	managed := controller.ManagedOptions{
 		SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}
-	sms := &controller.SMSMessageReconciler{Client: c, API: api, Recorder: rec, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff}
+	sims := &controller.SIMReconciler{Client: c, API: api, Recorder: rec, Options: managed}
+	conns := &controller.ConnectorReconciler{Client: c, API: api, Recorder: rec, Options: managed}
+	sms := &controller.SMSMessageReconciler{Client: c, API: api, Recorder: rec, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles, RecordRetention: o.SMSRecordRetention}
 	for _, setup := range []func(ctrl.Manager) error{
-		(&controller.SIMReconciler{Client: c, API: api, Recorder: rec, Options: managed}).SetupWithManager,
-		(&controller.ConnectorReconciler{Client: c, API: api, Recorder: rec, Options: managed}).SetupWithManager,
-		func(m ctrl.Manager) error { return sms.SetupWithManager(m, o.MaxConcurrentReconciles) },
+		controller.IndexSMSBySIM,
+		sims.SetupWithManager,
+		conns.SetupWithManager,
+		sms.SetupWithManager,
 		func(m ctrl.Manager) error { return controller.RegisterStateCollector(m.GetCache()) },
 		func(m ctrl.Manager) error { return m.AddHealthzCheck("healthz", healthz.Ping) },
 		func(m ctrl.Manager) error { return m.AddReadyzCheck("readyz", healthz.Ping) },
 	} {
 		if err := setup(mgr); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	return nil
+	return []func(context.Context){sims.RetryCredentials, conns.RetryCredentials, sms.RetryCredentials}, nil
 }
 
 // loadAPIKey reads the key once now (so no call goes out without it) and
 // registers a controller that re-reads it whenever the Secret changes.
-func loadAPIKey(mgr ctrl.Manager, api *onomondo.Client, ref types.NamespacedName) error {
+func loadAPIKey(mgr ctrl.Manager, api *onomondo.Client, ref types.NamespacedName, onChange []func(context.Context)) error {
 	var s corev1.Secret
 	if err := mgr.GetAPIReader().Get(context.Background(), ref, &s); err != nil {
 		return fmt.Errorf("reading the API key Secret %s: %w", ref, err)
@@ -262,7 +278,7 @@ func loadAPIKey(mgr ctrl.Manager, api *onomondo.Client, ref types.NamespacedName
 		return errors.New("the API key Secret " + ref.String() + " has no key apiKey")
 	}
 	api.SetAPIKey(key)
-	return (&controller.APIKeyReconciler{Client: mgr.GetClient(), Secret: ref, API: api}).SetupWithManager(mgr)
+	return (&controller.APIKeyReconciler{Client: mgr.GetClient(), Secret: ref, API: api, OnChange: onChange}).SetupWithManager(mgr)
 }
 
 // Main parses flags and runs the operator until a signal arrives.

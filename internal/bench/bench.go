@@ -20,6 +20,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"k8s.io/utils/ptr"
 	"net"
 	"os"
 	"os/exec"
@@ -338,7 +339,7 @@ func watchReadiness(ctx context.Context, cfg *rest.Config) (*readiness, error) {
 		}
 		cond := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady)
 		ok = cond != nil && cond.Status == metav1.ConditionTrue && cond.ObservedGeneration == s.Generation &&
-			s.Status.AtProvider != nil && s.Status.AtProvider.Data == s.Spec.Data
+			s.Status.AtProvider != nil && ptr.Equal(s.Status.AtProvider.Data, s.Spec.Data)
 		r.set(s.Namespace+"/"+s.Name, ok)
 	}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"k8s.io/utils/ptr"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -34,7 +35,8 @@ func imsiOf(prefix, i int) string { return fmt.Sprintf("2387%d%010d", prefix, i)
 func benchSIM(ns string, prefix, i int) *v1alpha1.SIM {
 	return &v1alpha1.SIM{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("sim-%d-%06d", prefix, i)},
-		Spec:       v1alpha1.SIMSpec{IMSI: imsiOf(prefix, i), Voice: true, SMS: true, Data: true},
+		Spec: v1alpha1.SIMSpec{IMSI: imsiOf(prefix, i), SIMSettings: v1alpha1.SIMSettings{
+			Voice: ptr.To(true), SMS: ptr.To(true), Data: ptr.To(true)}},
 	}
 }
 
@@ -89,7 +91,11 @@ func (e *env) floor(ctx context.Context) (*FloorResult, error) {
 // typicalStatus is the status the operator writes for a new SIM.
 func typicalStatus(s *v1alpha1.SIM) v1alpha1.SIMStatus {
 	now := metav1.Now()
-	st := v1alpha1.SIMStatus{AtProvider: &v1alpha1.SIMObservation{IMSI: s.Spec.IMSI, Voice: true, SMS: true, Data: true}}
+	st := v1alpha1.SIMStatus{
+		Binding: &v1alpha1.SIMBinding{IMSI: s.Spec.IMSI},
+		AtProvider: &v1alpha1.SIMObservation{IMSI: s.Spec.IMSI, SIMSettings: v1alpha1.SIMSettings{
+			Voice: ptr.To(true), SMS: ptr.To(true), Data: ptr.To(true), DataThrottling: ptr.To(false)}},
+	}
 	st.ObservedGeneration = s.Generation
 	st.Conditions = []metav1.Condition{
 		{Type: v1alpha1.ConditionSynced, Status: metav1.ConditionTrue, Reason: "ReconcileSuccess", LastTransitionTime: now, ObservedGeneration: s.Generation},

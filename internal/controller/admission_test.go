@@ -68,12 +68,20 @@ var _ = Describe("SIM admission", func() {
 		Expect(k8sClient.Delete(ctx, s)).To(Succeed())
 	})
 
-	It("fills the schema's defaults so that GitOps diffs stay clean", func() {
+	It("leaves unset settings unset (not managed), and fills only the policies' defaults", func() {
 		u := object("SIM", "defaults", map[string]any{"imsi": newIMSI(), "managementPolicy": "ObserveOnly"})
 		Expect(k8sClient.Create(ctx, u)).To(Succeed())
 		s := &v1alpha1.SIM{}
 		Expect(k8sClient.Get(ctx, clientKey(u), s)).To(Succeed())
-		Expect(s.Spec.Voice && s.Spec.SMS && s.Spec.Data && !s.Spec.DataThrottling).To(BeTrue())
+		Expect(s.Spec.SIMSettings).To(Equal(v1alpha1.SIMSettings{}))
 		Expect(s.Spec.DeletionPolicy).To(Equal(v1alpha1.DeletionPolicyDelete))
+	})
+
+	It("admits throttling with data left unmanaged, and refuses it with data: false", func() {
+		Expect(k8sClient.Create(ctx, object("SIM", "throttle-only", map[string]any{
+			"imsi": newIMSI(), "dataThrottling": true, "managementPolicy": "ObserveOnly"}))).To(Succeed())
+		err := k8sClient.Create(ctx, object("SIM", "throttle-no-data", map[string]any{
+			"imsi": newIMSI(), "dataThrottling": true, "data": false}))
+		Expect(err).To(MatchError(ContainSubstring("spec.dataThrottling: true requires spec.data: true")))
 	})
 })

@@ -20,6 +20,9 @@ type APIKeyReconciler struct {
 	client.Client
 	Secret types.NamespacedName
 	API    KeySetter
+	// OnChange runs after a new key is set: the controllers retry at once
+	// the resources the old key failed for.
+	OnChange []func(context.Context)
 }
 
 // The Secret is read in the operator's own namespace only: a Role, not a ClusterRole.
@@ -34,6 +37,9 @@ func (r *APIKeyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctr
 	if key := string(s.Data["apiKey"]); key != "" {
 		r.API.SetAPIKey(key)
 		logf.FromContext(ctx).Info("API key loaded from Secret", "secret", req.NamespacedName.String())
+		for _, f := range r.OnChange {
+			f(ctx)
+		}
 	}
 	return ctrl.Result{}, nil
 }

@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"k8s.io/utils/ptr"
 	"os"
 	"strings"
 	"time"
@@ -75,7 +76,7 @@ var _ = Describe("Argo CD health checks, over objects the controllers produced",
 		Expect(cm.Data).To(HaveKeyWithValue("resource.customizations.health.onomondo.sim-operator.dev_SMSMessage", script("health-smsmessage.lua")))
 	})
 
-	It("judges SIMs: Healthy, Degraded on terminal errors and duplicates, Progressing while retrying", func() {
+	It("judges SIMs: Healthy, Degraded whenever Synced is False (terminal errors, duplicates, retries)", func() {
 		health := func(s *v1alpha1.SIM) string { st, _ := argoHealth(script("health-sim.lua"), get(s)()); return st }
 
 		fresh := newSIM(nsSpec, "argo-fresh", newIMSI()) // as applied, before the operator writes status
@@ -105,7 +106,7 @@ var _ = Describe("Argo CD health checks, over objects the controllers produced",
 		Expect(k8sClient.Create(ctx, retrying)).To(Succeed())
 		waitForCondition(retrying, v1alpha1.ConditionSynced, metav1.ConditionFalse, "ServiceUnavailable")
 		st, msg = argoHealth(script("health-sim.lua"), get(retrying)())
-		Expect(st).To(Equal("Progressing"))
+		Expect(st).To(Equal("Degraded"))
 		Expect(msg).To(HavePrefix("retrying: ServiceUnavailable"))
 	})
 
@@ -163,8 +164,7 @@ spec:
 		Eventually(func() []string { return get(s)().GetFinalizers() }, 5*time.Second).Should(Equal([]string{controller.Finalizer}))
 
 		Expect(s.Spec).To(Equal(v1alpha1.SIMSpec{
-			IMSI: "238739999000001", Voice: false, // as written
-			SMS: true, Data: true, DataThrottling: false, // schema defaults
+			IMSI: "238739999000001", SIMSettings: v1alpha1.SIMSettings{Voice: ptr.To(false)}, // as written: the rest is not managed
 			ManagedPolicies: v1alpha1.ManagedPolicies{DeletionPolicy: v1alpha1.DeletionPolicyDelete, ManagementPolicy: v1alpha1.ManagementPolicyManage},
 		}))
 		Expect(s.Labels).To(Equal(map[string]string{"fleet": "trackers"}))

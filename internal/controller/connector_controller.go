@@ -35,6 +35,8 @@ type ConnectorReconciler struct {
 	API      ConnectorAPI
 	Recorder recorder.EventRecorder
 	Options  ManagedOptions
+
+	retry func(context.Context)
 }
 
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=connectors,verbs=get;list;watch;update;patch
@@ -50,20 +52,40 @@ func (r *ConnectorReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		newList:  func() client.ObjectList { return &v1alpha1.ConnectorList{} },
 		recorder: r.Recorder,
 	}
-	return m.setup(mgr, "connector", r.Options)
+	if err := m.setup(mgr, "connector", r.Options); err != nil {
+		return err
+	}
+	r.retry = m.retryCredentials
+	return nil
+}
+
+// RetryCredentials retries at once the Connectors that failed with CredentialsRejected.
+func (r *ConnectorReconciler) RetryCredentials(ctx context.Context) {
+	if r.retry != nil {
+		r.retry(ctx)
+	}
 }
 
 // connectorExternal is the Connector's half of the managed reconciler.
 type connectorExternal struct{ api ConnectorAPI }
 
-func (connectorExternal) kind() string                          { return "Connector" }
-func (connectorExternal) id(c *v1alpha1.Connector) string       { return c.Spec.ID }
-func (connectorExternal) claimKey(c *v1alpha1.Connector) string { return "connector:" + c.Spec.ID }
+func (connectorExternal) kind() string                    { return "Connector" }
+func (connectorExternal) id(c *v1alpha1.Connector) string { return c.Spec.ID }
+func (connectorExternal) claimKeys(c *v1alpha1.Connector) []string {
+	return []string{"connector:" + c.Spec.ID}
+}
 func (connectorExternal) logValues(c *v1alpha1.Connector) []any {
 	return []any{"connectorID", c.Spec.ID}
 }
 func (connectorExternal) observed(c *v1alpha1.Connector) bool { return c.Status.AtProvider != nil }
-func (connectorExternal) status(c *v1alpha1.Connector) any    { return c.Status }
+
+// A connector's ID is its whole identity and immutable: it is bound once
+// observed, and a spec cannot name another.
+func (connectorExternal) bound(c *v1alpha1.Connector) bool                    { return c.Status.AtProvider != nil }
+func (connectorExternal) bind(*v1alpha1.Connector)                            {}
+func (connectorExternal) identityError(*v1alpha1.Connector) error             { return nil }
+func (connectorExternal) needsRead(context.Context, *v1alpha1.Connector) bool { return false }
+func (connectorExternal) status(c *v1alpha1.Connector) any                    { return c.Status }
 func (connectorExternal) exists(err error) bool {
 	return onomondo.IsCode(err, onomondo.CodeConnectorConflict)
 }

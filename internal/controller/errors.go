@@ -4,9 +4,20 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
+)
+
+// Reasons the operator gives besides the API's own codes.
+const (
+	// ReasonCredentialsRejected: the API refused the key (every 401, and
+	// every 403 other than the SIM-level imsi_forbidden). Never terminal: a
+	// new key in the Secret fixes it, and resources retry at once when it changes.
+	ReasonCredentialsRejected = "CredentialsRejected"
+	// ReasonIdentityMismatch: the spec names a SIM other than the bound one.
+	ReasonIdentityMismatch = "IdentityMismatch"
 )
 
 // reasonOverrides shortens codes whose CamelCase form would read badly.
@@ -14,36 +25,106 @@ var reasonOverrides = map[string]string{
 	onomondo.CodeDataDataThrottlingConflict: "DataThrottlingConflict",
 }
 
-// Reason turns an API error into a condition reason: the API's code in
-// CamelCase (imsi_forbidden → ImsiForbidden), else the HTTP status text
-// (ServiceUnavailable), else what went wrong on the way (APIUnreachable).
-func Reason(err error) string {
-	var spec *specError
-	if errors.As(err, &spec) {
-		return spec.reason
-	}
-	var apiErr *onomondo.APIError
-	var transport *onomondo.TransportError
-	var budget *onomondo.BudgetError
+// failure is everything the controllers decide from an error, in one place:
+// the condition reason, whether only a spec change can fix it, whether the
+// call certainly had no effect in the API, and when to come back.
+type failure struct {
+	reason string
+	// terminal: only a spec change can fix it; no retry for this generation.
+	terminal bool
+	// notApplied: the call certainly had no effect (safe to send again).
+	notApplied bool
+	// rateLimited: the API's 429 or the client's own budget: a condition of
+	// the whole client, not of the object called about.
+	rateLimited bool
+	// credentials: the API refused the key, not the request.
+	credentials bool
+	// retryAfter is how long the API asked the caller to wait.
+	retryAfter time.Duration
+}
+
+// classify is the one owner of error classes. The client reports facts (the
+// HTTP status, the API's code, whether the request was written, Retry-After);
+// this turns them into the decisions above.
+func classify(err error) failure {
+	var (
+		spec      *specError
+		apiErr    *onomondo.APIError
+		transport *onomondo.TransportError
+		budget    *onomondo.BudgetError
+	)
 	switch {
-	case errors.As(err, &apiErr) && apiErr.Code != "":
-		if r, ok := reasonOverrides[apiErr.Code]; ok {
-			return r
-		}
-		return camel(apiErr.Code)
+	case errors.As(err, &spec):
+		return failure{reason: spec.reason, terminal: true, notApplied: true}
 	case errors.As(err, &apiErr):
-		if r := strings.ReplaceAll(http.StatusText(apiErr.StatusCode), " ", ""); r != "" {
+		return classifyAnswer(apiErr)
+	case errors.As(err, &transport):
+		if transport.Written {
+			return failure{reason: "ResponseLost"}
+		}
+		return failure{reason: "APIUnreachable", notApplied: true}
+	case errors.As(err, &budget):
+		return failure{reason: "RateLimited", notApplied: true, rateLimited: true}
+	}
+	return failure{reason: "ReconcileError"}
+}
+
+// classifyAnswer classes an answer with a non-2xx status. 4xx answers were
+// refused (not applied); 5xx may have been applied. 4xx are terminal except
+// 408, 429, credentials, and a 404 that does not say what was not found (a
+// proxy or a wrong base path: the object may well exist).
+func classifyAnswer(e *onomondo.APIError) failure {
+	f := failure{reason: answerReason(e), notApplied: e.StatusCode < 500, retryAfter: e.RetryAfter}
+	switch {
+	case e.StatusCode == http.StatusUnauthorized,
+		e.StatusCode == http.StatusForbidden && e.Code != onomondo.CodeIMSIForbidden:
+		f.reason, f.credentials = ReasonCredentialsRejected, true
+	case e.StatusCode == http.StatusTooManyRequests:
+		f.rateLimited = true
+	case e.StatusCode == http.StatusNotFound && !goneCode(e.Code) && e.Code != onomondo.CodeIMSINotFound:
+	case e.StatusCode == http.StatusRequestTimeout:
+	case e.StatusCode >= 400 && e.StatusCode < 500:
+		f.terminal = true
+	}
+	return f
+}
+
+// answerReason is the API's code in CamelCase (imsi_forbidden →
+// ImsiForbidden), else the HTTP status text (ServiceUnavailable).
+func answerReason(e *onomondo.APIError) string {
+	if e.Code != "" {
+		if r, ok := reasonOverrides[e.Code]; ok {
 			return r
 		}
-		return "HTTPError"
-	case errors.As(err, &transport) && transport.Written:
-		return "ResponseLost"
-	case errors.As(err, &transport):
-		return "APIUnreachable"
-	case errors.As(err, &budget):
-		return "RateLimited"
+		return camel(e.Code)
 	}
-	return "ReconcileError"
+	if r := strings.ReplaceAll(http.StatusText(e.StatusCode), " ", ""); r != "" {
+		return r
+	}
+	return "HTTPError"
+}
+
+// Reason turns an error into a condition reason: the API's code in
+// CamelCase, else the HTTP status text, else what went wrong on the way
+// (APIUnreachable, ResponseLost), CredentialsRejected for a refused key.
+func Reason(err error) string { return classify(err).reason }
+
+// goneCode: the API says the object addressed does not exist.
+func goneCode(code string) bool {
+	return code == onomondo.CodeSIMNotFound || code == onomondo.CodeConnectorNotFound
+}
+
+// isGone reports whether the API said the object does not exist: only its
+// own not-found codes count. A bare 404 (a proxy, a wrong base path) does not.
+func isGone(err error) bool {
+	var e *onomondo.APIError
+	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound && goneCode(e.Code)
+}
+
+// isGoneForDeletion: a deletion also ends on imsi_not_found (the IMSI is not
+// in the account's inventory, so there is nothing left to delete).
+func isGoneForDeletion(err error) bool {
+	return isGone(err) || onomondo.IsCode(err, onomondo.CodeIMSINotFound)
 }
 
 func camel(code string) string {
@@ -56,15 +137,9 @@ func camel(code string) string {
 	return b.String()
 }
 
-// isTerminal is the client's class, except that a rejected API key is not:
-// a new key in the Secret fixes it without a spec change.
-func isTerminal(err error) bool {
-	return onomondo.IsTerminal(err) && !onomondo.IsCode(err, onomondo.CodeUnauthorized)
-}
-
-// errorStatus is the status record of an API error.
+// errorStatus is the status record of an error.
 func errorStatus(err error) *v1alpha1.APIErrorStatus {
-	s := &v1alpha1.APIErrorStatus{Message: err.Error(), Terminal: isTerminal(err)}
+	s := &v1alpha1.APIErrorStatus{Message: err.Error(), Terminal: classify(err).terminal}
 	var apiErr *onomondo.APIError
 	if errors.As(err, &apiErr) {
 		s.Code = apiErr.Code
@@ -78,9 +153,3 @@ func errorStatus(err error) *v1alpha1.APIErrorStatus {
 type specError struct{ reason, msg string }
 
 func (e *specError) Error() string { return e.msg }
-
-// Class implements the client's error classification: terminal.
-func (e *specError) Class() onomondo.Class { return onomondo.ClassTerminal }
-
-// Delivery implements the client's delivery verdict: nothing was sent.
-func (e *specError) Delivery() onomondo.Delivery { return onomondo.NotApplied }

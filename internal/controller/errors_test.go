@@ -3,6 +3,7 @@ package controller
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
@@ -28,6 +29,7 @@ func TestReasonIsTheAPICodeInCamelCase(t *testing.T) {
 		{&onomondo.APIError{StatusCode: 400, Code: onomondo.CodeTextInvalid}, "TextInvalid"},
 		{&onomondo.APIError{StatusCode: 503}, "ServiceUnavailable"},
 		{&onomondo.APIError{StatusCode: 429}, "TooManyRequests"},
+		{&onomondo.APIError{StatusCode: 401, Code: onomondo.CodeUnauthorized}, "CredentialsRejected"},
 		{&onomondo.APIError{StatusCode: 599}, "HTTPError"},
 		{&onomondo.TransportError{Written: true, Err: errors.New("EOF")}, "ResponseLost"},
 		{&onomondo.TransportError{Err: errors.New("connection refused")}, "APIUnreachable"},
@@ -41,11 +43,79 @@ func TestReasonIsTheAPICodeInCamelCase(t *testing.T) {
 	}
 }
 
-func TestARejectedKeyIsNotTerminal(t *testing.T) {
-	if isTerminal(&onomondo.APIError{StatusCode: 401, Code: onomondo.CodeUnauthorized}) {
-		t.Fatal("401 unauthorized must be retried: a new key fixes it without a spec change")
+func TestClassifyDecidesRetryFromTheAnswer(t *testing.T) {
+	cases := []struct {
+		name string
+		err  error
+		want failure
+	}{
+		{"a refused request is terminal and not applied",
+			&onomondo.APIError{StatusCode: 400, Code: onomondo.CodeVoiceInvalid},
+			failure{reason: "VoiceInvalid", terminal: true, notApplied: true}},
+		{"the SIM-level 403 is terminal",
+			&onomondo.APIError{StatusCode: 403, Code: onomondo.CodeIMSIForbidden},
+			failure{reason: "ImsiForbidden", terminal: true, notApplied: true}},
+		{"401 is a credentials error, never terminal",
+			&onomondo.APIError{StatusCode: 401, Code: onomondo.CodeUnauthorized},
+			failure{reason: ReasonCredentialsRejected, notApplied: true, credentials: true}},
+		{"401 without a code too",
+			&onomondo.APIError{StatusCode: 401},
+			failure{reason: ReasonCredentialsRejected, notApplied: true, credentials: true}},
+		{"any other 403 is a credentials error",
+			&onomondo.APIError{StatusCode: 403, Code: "key_revoked"},
+			failure{reason: ReasonCredentialsRejected, notApplied: true, credentials: true}},
+		{"a 404 the API explains is terminal on create",
+			&onomondo.APIError{StatusCode: 404, Code: onomondo.CodeIMSINotFound},
+			failure{reason: "ImsiNotFound", terminal: true, notApplied: true}},
+		{"a bare 404 (a proxy, a wrong base path) is retried",
+			&onomondo.APIError{StatusCode: 404},
+			failure{reason: "NotFound", notApplied: true}},
+		{"a 404 with an unknown code is retried",
+			&onomondo.APIError{StatusCode: 404, Code: "route_not_found"},
+			failure{reason: "RouteNotFound", notApplied: true}},
+		{"429 is rate limited with its Retry-After",
+			&onomondo.APIError{StatusCode: 429, RetryAfter: 3 * time.Second},
+			failure{reason: "TooManyRequests", notApplied: true, rateLimited: true, retryAfter: 3 * time.Second}},
+		{"503 may have been applied",
+			&onomondo.APIError{StatusCode: 503},
+			failure{reason: "ServiceUnavailable"}},
+		{"a lost answer may have been applied",
+			&onomondo.TransportError{Written: true, Err: errors.New("EOF")},
+			failure{reason: "ResponseLost"}},
+		{"an unsent request was not applied",
+			&onomondo.TransportError{Err: errors.New("connection refused")},
+			failure{reason: "APIUnreachable", notApplied: true}},
+		{"the local budget was not applied",
+			&onomondo.BudgetError{Err: errors.New("deadline")},
+			failure{reason: "RateLimited", notApplied: true, rateLimited: true}},
+		{"a refused spec is terminal and not applied",
+			&specError{reason: ReasonIdentityMismatch, msg: "x"},
+			failure{reason: ReasonIdentityMismatch, terminal: true, notApplied: true}},
 	}
-	if !isTerminal(&onomondo.APIError{StatusCode: 403, Code: onomondo.CodeIMSIForbidden}) {
-		t.Fatal("403 imsi_forbidden must be terminal")
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := classify(tc.err); got != tc.want {
+				t.Errorf("classify(%v) = %+v, want %+v", tc.err, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestOnlyTheAPIsOwnNotFoundCodesMeanGone(t *testing.T) {
+	for _, tc := range []struct {
+		err                 error
+		gone, goneForDelete bool
+	}{
+		{&onomondo.APIError{StatusCode: 404, Code: onomondo.CodeSIMNotFound}, true, true},
+		{&onomondo.APIError{StatusCode: 404, Code: onomondo.CodeConnectorNotFound}, true, true},
+		{&onomondo.APIError{StatusCode: 404, Code: onomondo.CodeIMSINotFound}, false, true},
+		{&onomondo.APIError{StatusCode: 404}, false, false},
+		{&onomondo.APIError{StatusCode: 404, Code: "not_found"}, false, false},
+		{&onomondo.APIError{StatusCode: 410, Code: onomondo.CodeSIMNotFound}, false, false},
+	} {
+		if isGone(tc.err) != tc.gone || isGoneForDeletion(tc.err) != tc.goneForDelete {
+			t.Errorf("%v: isGone %t, isGoneForDeletion %t; want %t, %t",
+				tc.err, isGone(tc.err), isGoneForDeletion(tc.err), tc.gone, tc.goneForDelete)
+		}
 	}
 }

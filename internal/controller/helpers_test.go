@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"k8s.io/utils/ptr"
 	"fmt"
 	"slices"
 	"sync/atomic"
@@ -23,12 +24,23 @@ var imsiSeq atomic.Int64
 // newIMSI is a fresh IMSI in the simulator's inventory.
 func newIMSI() string { return fmt.Sprintf("23873%010d", imsiSeq.Add(1)) }
 
-// newSIM is a SIM resource with the schema's defaults spelled out.
+// newSIM is a SIM resource that manages voice, SMS and data, all on.
 func newSIM(ns, name, imsi string) *v1alpha1.SIM {
 	return &v1alpha1.SIM{
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
-		Spec:       v1alpha1.SIMSpec{IMSI: imsi, Voice: true, SMS: true, Data: true},
+		Spec:       v1alpha1.SIMSpec{IMSI: imsi, SIMSettings: settings(true, true, true)},
 	}
+}
+
+// settings manages voice, SMS and data; data throttling is left unmanaged.
+func settings(voice, sms, data bool) v1alpha1.SIMSettings {
+	return v1alpha1.SIMSettings{Voice: ptr.To(voice), SMS: ptr.To(sms), Data: ptr.To(data)}
+}
+
+// observed is a SIM as status.atProvider reports it.
+func observed(imsi, msisdn string, voice, sms, data, throttled bool) *v1alpha1.SIMObservation {
+	return &v1alpha1.SIMObservation{IMSI: imsi, MSISDN: msisdn, SIMSettings: v1alpha1.SIMSettings{
+		Voice: ptr.To(voice), SMS: ptr.To(sms), Data: ptr.To(data), DataThrottling: ptr.To(throttled)}}
 }
 
 // calls returns the simulator's log of requests addressed to one identifier.

@@ -2,7 +2,9 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -22,9 +24,9 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
-	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
 // Finalizer holds a resource until its object is deleted in the API (or orphaned).
@@ -53,9 +55,21 @@ type managedObject interface {
 // writes record what the API now holds in status.atProvider.
 type external[T managedObject] interface {
 	kind() string
-	// id addresses the object in the API; claimKey is its identity for duplicate detection.
+	// id addresses the object in the API: the binding once there is one,
+	// else the identifier the spec names.
 	id(T) string
-	claimKey(T) string
+	// claimKeys are every identifier the resource names, is bound to or has
+	// observed: two resources reaching one object by different identifiers
+	// meet in the index.
+	claimKeys(T) []string
+	// bound: the API confirmed which object this resource manages. bind
+	// records the observed object as that binding.
+	bound(T) bool
+	bind(T)
+	// identityError refuses a spec that names another object than the bound one.
+	identityError(T) error
+	// needsRead: the binding lacks something needed now, worth a GET.
+	needsRead(context.Context, T) bool
 	// observed: status.atProvider is set. upToDate: it matches the spec.
 	observed(T) bool
 	upToDate(T) bool
@@ -95,6 +109,8 @@ type managedReconciler[T managedObject] struct {
 	newList  func() client.ObjectList
 	recorder recorder.EventRecorder
 	schedule *schedule
+	// wake carries resources to reconcile at once (a new API key).
+	wake chan event.GenericEvent
 }
 
 // Reconcile is the table of contents: read, delete or converge, and write
@@ -117,11 +133,8 @@ func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 
 // reconcileNormal converges a live resource. Sets Ready and Synced.
 func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl.Result, error) {
-	if owner, err := r.olderClaim(ctx, obj); err != nil || owner != nil {
-		if owner != nil {
-			r.markDuplicate(obj, owner)
-		}
-		return ctrl.Result{}, err
+	if err := r.claim(ctx, obj); err != nil {
+		return r.markClaimFailed(obj, err)
 	}
 	if blockedByTerminalError(obj) {
 		return ctrl.Result{}, nil // only a spec change (a new generation) is worth another call
@@ -135,14 +148,21 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 	return r.converge(ctx, obj), nil
 }
 
-// converge makes exactly one decision: create, update, check for drift, or
-// nothing. status.atProvider is the model of the remote object it decides on.
+// converge makes exactly one decision: create, adopt, refuse, update, check
+// for drift, or nothing. status.binding says which object the resource
+// manages; status.atProvider is the model of it the decision is made on.
 func (r *managedReconciler[T]) converge(ctx context.Context, obj T) ctrl.Result {
 	key := client.ObjectKeyFromObject(obj)
 	var err error
 	switch {
-	case !r.ext.observed(obj):
+	case !r.ext.bound(obj) && !r.mayExist(obj):
 		err = r.create(ctx, obj)
+	case !r.ext.bound(obj):
+		err = r.adopt(ctx, obj, nil)
+	case r.ext.identityError(obj) != nil:
+		err = r.ext.identityError(obj)
+	case r.ext.needsRead(ctx, obj):
+		err = r.checkDrift(ctx, obj)
 	case !r.ext.upToDate(obj):
 		err = r.update(ctx, obj, "Updated", "applied the spec change")
 	case r.schedule.resume(key, inSync(obj)):
@@ -158,12 +178,21 @@ func (r *managedReconciler[T]) converge(ctx context.Context, obj T) ctrl.Result 
 	return ctrl.Result{RequeueAfter: r.schedule.synced(key)}
 }
 
+// mayExist: the object was seen in the API (observed, or managed by an older
+// resource this one was a duplicate of), so taking it over starts with a GET,
+// not a POST: a resource renamed in Git takes its SIM over with no create.
+func (r *managedReconciler[T]) mayExist(obj T) bool {
+	c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced)
+	return r.ext.observed(obj) || (c != nil && c.Reason == "Duplicate"+r.ext.kind())
+}
+
 // create makes the object with one POST. An "exists" answer means adopt it
 // (GET, then PUT only if it differs).
 func (r *managedReconciler[T]) create(ctx context.Context, obj T) error {
 	err := r.ext.create(ctx, obj)
 	switch {
 	case err == nil:
+		r.ext.bind(obj)
 		r.event(ctx, obj, corev1.EventTypeNormal, "Created", "created %s %s in the Onomondo API", r.ext.kind(), r.ext.id(obj))
 		return nil
 	case r.ext.exists(err):
@@ -173,13 +202,20 @@ func (r *managedReconciler[T]) create(ctx context.Context, obj T) error {
 	}
 }
 
-// adopt takes over an object that already exists. Sets atProvider.
+// adopt takes over an object that already exists: GET, check that no older
+// resource claims what the answer names, bind, then PUT only if it differs.
+// conflict is the create's "exists" answer, nil when adopting what was seen.
 func (r *managedReconciler[T]) adopt(ctx context.Context, obj T, conflict error) error {
 	err := r.ext.observe(ctx, obj)
-	if onomondo.IsNotFound(err) {
+	switch {
+	case isGone(err) && conflict != nil:
 		return conflict // the conflict was over something else (a SIM's MSISDN held by another SIM)
+	case isGone(err):
+		return r.create(ctx, obj) // seen once, gone now
+	case err != nil:
+		return err
 	}
-	if err != nil {
+	if err := r.confirm(ctx, obj); err != nil {
 		return err
 	}
 	if r.ext.upToDate(obj) {
@@ -190,15 +226,28 @@ func (r *managedReconciler[T]) adopt(ctx context.Context, obj T, conflict error)
 	return r.update(ctx, obj, "Updated", "adopted "+r.ext.kind()+" updated")
 }
 
+// confirm runs after a GET: the answer may name identifiers this resource
+// did not know (a twin named by the other identifier), so claims are checked
+// again before any write; then the answer becomes the binding, and a spec
+// that names another object is refused.
+func (r *managedReconciler[T]) confirm(ctx context.Context, obj T) error {
+	if err := r.claim(ctx, obj); err != nil {
+		return err
+	}
+	r.ext.bind(obj)
+	return r.ext.identityError(obj)
+}
+
 // update PUTs the desired state; an object deleted behind our back is recreated.
 func (r *managedReconciler[T]) update(ctx context.Context, obj T, reason, note string) error {
 	err := r.ext.update(ctx, obj)
-	if onomondo.IsNotFound(err) {
+	if isGone(err) {
 		return r.recreate(ctx, obj)
 	}
 	if err != nil {
 		return err
 	}
+	r.ext.bind(obj)
 	r.event(ctx, obj, corev1.EventTypeNormal, reason, "%s: %s", note, r.ext.describe(obj))
 	return nil
 }
@@ -206,10 +255,13 @@ func (r *managedReconciler[T]) update(ctx context.Context, obj T, reason, note s
 // checkDrift GETs the object and corrects any difference with one PUT.
 func (r *managedReconciler[T]) checkDrift(ctx context.Context, obj T) error {
 	err := r.ext.observe(ctx, obj)
-	if onomondo.IsNotFound(err) {
+	if isGone(err) {
 		return r.recreate(ctx, obj)
 	}
-	if err != nil || r.ext.upToDate(obj) {
+	if err != nil {
+		return err
+	}
+	if err := r.confirm(ctx, obj); err != nil || r.ext.upToDate(obj) {
 		return err
 	}
 	return r.update(ctx, obj, "DriftCorrected", "corrected a change made outside the operator, was "+r.ext.describe(obj))
@@ -219,46 +271,52 @@ func (r *managedReconciler[T]) recreate(ctx context.Context, obj T) error {
 	if err := r.ext.create(ctx, obj); err != nil {
 		return err
 	}
+	r.ext.bind(obj)
 	r.event(ctx, obj, corev1.EventTypeWarning, "Recreated", "%s %s was deleted outside the operator; created it again", r.ext.kind(), r.ext.id(obj))
 	return nil
 }
 
 // observeOnly reads the object and reports it, never writing. Sets Ready
-// (does the real object match the spec?) and Synced.
+// (does the real object match the spec?) and Synced. The first read binds.
 func (r *managedReconciler[T]) observeOnly(ctx context.Context, obj T) ctrl.Result {
 	key := client.ObjectKeyFromObject(obj)
 	if !r.schedule.resume(key, inSync(obj)) && status(obj).ObservedGeneration == obj.GetGeneration() {
 		return ctrl.Result{RequeueAfter: r.schedule.remaining(key)}
 	}
-	if err := r.ext.observe(ctx, obj); err != nil {
-		res := r.markFailed(ctx, obj, err)
-		if res.IsZero() { // terminal: still worth a look next period, reading is harmless
-			status(obj).LastError.Terminal = false
-			res.RequeueAfter = r.schedule.synced(key)
+	err := r.ext.identityError(obj)
+	if err == nil {
+		if err = r.ext.observe(ctx, obj); err == nil {
+			err = r.confirm(ctx, obj)
 		}
-		return res
+	}
+	if err != nil {
+		return r.markFailed(ctx, obj, err)
 	}
 	r.markSynced(obj)
 	return ctrl.Result{RequeueAfter: r.schedule.synced(key)}
 }
 
 // reconcileDelete deletes the object in the API when the policy says so,
-// then lets the resource go. An object never created, orphaned, observed
-// only, or owned by another resource leaves without a call.
+// then lets the resource go. A resource never bound, orphaned, observed
+// only, or a duplicate of an older one leaves without a call; one whose
+// object another live resource claims hands it over instead of deleting it.
 func (r *managedReconciler[T]) reconcileDelete(ctx context.Context, obj T) (ctrl.Result, error) {
 	if !controllerutil.ContainsFinalizer(obj, Finalizer) {
 		return ctrl.Result{}, nil
 	}
-	owner, err := r.olderClaim(ctx, obj)
+	owner, successor, err := r.claimants(ctx, obj)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
 	switch p := policies(obj); {
-	case owner != nil || p.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly:
+	case owner != nil || p.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly || !r.ext.bound(obj):
+	case successor != nil:
+		r.event(ctx, obj, corev1.EventTypeNormal, "HandedOver", "left %s %s in the Onomondo API for %s/%s, which also claims it",
+			r.ext.kind(), r.ext.id(obj), successor.GetNamespace(), successor.GetName())
 	case p.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
 		r.event(ctx, obj, corev1.EventTypeNormal, "Orphaned", "left %s %s in the Onomondo API (deletionPolicy: Orphan)", r.ext.kind(), r.ext.id(obj))
-	case r.ext.observed(obj) || mayHaveBeenCreated(obj):
-		if err := r.ext.remove(ctx, obj); err != nil && !onomondo.IsNotFound(err) {
+	default:
+		if err := r.ext.remove(ctx, obj); err != nil && !isGoneForDeletion(err) {
 			return r.markFailed(ctx, obj, err), nil
 		}
 		r.event(ctx, obj, corev1.EventTypeNormal, "Deleted", "deleted %s %s in the Onomondo API", r.ext.kind(), r.ext.id(obj))
@@ -274,12 +332,6 @@ func (r *managedReconciler[T]) reconcileDelete(ctx context.Context, obj T) (ctrl
 
 func policies(obj managedObject) *v1alpha1.ManagedPolicies { p, _ := obj.Managed(); return p }
 func status(obj managedObject) *v1alpha1.ManagedStatus     { _, s := obj.Managed(); return s }
-
-// mayHaveBeenCreated: an attempt whose outcome is unknown (a retryable error) may have created it.
-func mayHaveBeenCreated(obj managedObject) bool {
-	s := status(obj)
-	return s.LastError != nil && !s.LastError.Terminal
-}
 
 // inSync: the status says the last reconcile of this generation succeeded.
 func inSync(obj managedObject) bool {
@@ -309,41 +361,76 @@ func (r *managedReconciler[T]) ensureFinalizer(ctx context.Context, obj T) error
 	return nil
 }
 
-// olderClaim returns the oldest other resource claiming the same API
-// identifier when it is older than obj (it owns the object), else nil.
-func (r *managedReconciler[T]) olderClaim(ctx context.Context, obj T) (client.Object, error) {
-	list := r.newList()
-	// Read-only: no copies of the cached objects.
-	if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: r.ext.claimKey(obj)}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
+// duplicateError: an older resource claims the same object; this one makes no call.
+type duplicateError struct{ owner client.Object }
+
+func (e *duplicateError) Error() string {
+	return "managed by the older resource " + e.owner.GetNamespace() + "/" + e.owner.GetName()
+}
+
+// claim fails with a duplicateError when an older resource claims any of
+// obj's identifiers.
+func (r *managedReconciler[T]) claim(ctx context.Context, obj T) error {
+	owner, _, err := r.claimants(ctx, obj)
+	if err == nil && owner != nil {
+		return &duplicateError{owner: owner}
 	}
-	items, err := meta.ExtractList(list)
-	if err != nil {
-		return nil, err
-	}
-	var owner client.Object
-	for _, item := range items {
-		other := item.(client.Object)
-		if other.GetUID() != obj.GetUID() && olderThan(other, obj) && (owner == nil || olderThan(other, owner)) {
-			owner = other
+	return err
+}
+
+// claimants looks up the other resources claiming any of obj's identifiers,
+// across namespaces: the oldest of those older than obj (it owns the
+// object), and any live one (a successor to hand the object over to).
+func (r *managedReconciler[T]) claimants(ctx context.Context, obj T) (owner, successor client.Object, err error) {
+	for _, key := range r.ext.claimKeys(obj) {
+		list := r.newList()
+		// Read-only: no copies of the cached objects.
+		if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, nil, err
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return nil, nil, err
+		}
+		for _, item := range items {
+			other := item.(T)
+			if other.GetUID() == obj.GetUID() {
+				continue
+			}
+			if r.olderThan(other, obj) && (owner == nil || r.olderThan(other, owner.(T))) {
+				owner = other
+			}
+			if other.GetDeletionTimestamp().IsZero() && successor == nil {
+				successor = other
+			}
 		}
 	}
-	return owner, nil
+	return owner, successor, nil
 }
 
 // olderThan orders claims: the older resource first; within the same second
-// (creationTimestamp's resolution) the one already managing the object
-// (holding the finalizer), so that a newcomer never takes over; then by
-// namespace/name.
-func olderThan(a, b client.Object) bool {
+// (creationTimestamp's resolution) the one already bound to the object, so
+// that a newcomer never takes over; then by namespace/name.
+func (r *managedReconciler[T]) olderThan(a, b T) bool {
 	at, bt := a.GetCreationTimestamp(), b.GetCreationTimestamp()
 	if !at.Equal(&bt) {
 		return at.Before(&bt)
 	}
-	if am, bm := controllerutil.ContainsFinalizer(a, Finalizer), controllerutil.ContainsFinalizer(b, Finalizer); am != bm {
-		return am
+	if ab, bb := r.ext.bound(a), r.ext.bound(b); ab != bb {
+		return ab
 	}
 	return a.GetNamespace()+"/"+a.GetName() < b.GetNamespace()+"/"+b.GetName()
+}
+
+// markClaimFailed records a failed claim check: Ready and Synced False,
+// reason Duplicate<Kind>, for a duplicate; else the lookup's error.
+func (r *managedReconciler[T]) markClaimFailed(obj T, err error) (ctrl.Result, error) {
+	var dup *duplicateError
+	if !errors.As(err, &dup) {
+		return ctrl.Result{}, err
+	}
+	r.markDuplicate(obj, dup.owner)
+	return ctrl.Result{}, nil
 }
 
 // markDuplicate: Ready and Synced False, reason Duplicate<Kind>; no API call.
@@ -351,6 +438,7 @@ func (r *managedReconciler[T]) markDuplicate(obj T, owner client.Object) {
 	msg := fmt.Sprintf("%s %s is managed by the older resource %s/%s; this one makes no API calls",
 		r.ext.kind(), r.ext.id(obj), owner.GetNamespace(), owner.GetName())
 	status(obj).ObservedGeneration = obj.GetGeneration()
+	status(obj).LastError = nil
 	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, "Duplicate"+r.ext.kind(), msg)
 	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, "Duplicate"+r.ext.kind(), msg)
 }
@@ -366,35 +454,42 @@ func (r *managedReconciler[T]) markSynced(obj T) {
 		return
 	}
 	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, ReasonDiffers,
-		"observe-only: the "+r.ext.kind()+" in the API has "+r.ext.describe(obj))
+		"the "+r.ext.kind()+" in the API has "+r.ext.describe(obj))
 }
 
-// markFailed records an API error in status and an event, and says when to
+// markFailed records an error in status and an event, and says when to
 // retry: never for a terminal error (until the spec changes), else after a
-// backoff that honours the API's Retry-After. Sets Synced and Ready False.
+// backoff that honours the API's Retry-After; a rejected key is also retried
+// at once when the key changes. A duplicate found on the way is no failure.
+// Sets Synced and Ready False.
 func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error) ctrl.Result {
-	reason := Reason(err)
+	var dup *duplicateError
+	if errors.As(err, &dup) {
+		r.markDuplicate(obj, dup.owner)
+		return ctrl.Result{}
+	}
+	f := classify(err)
 	status(obj).ObservedGeneration = obj.GetGeneration()
 	status(obj).LastError = errorStatus(err)
-	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, reason, err.Error())
-	if !r.ext.upToDate(obj) {
-		setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, reason, err.Error())
+	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, f.reason, err.Error())
+	if !r.ext.upToDate(obj) || f.reason == ReasonIdentityMismatch {
+		setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, f.reason, err.Error())
 	}
 	r.event(ctx, obj, corev1.EventTypeWarning, "SyncFailed", "%s", err.Error())
-	if status(obj).LastError.Terminal {
-		logf.FromContext(ctx).Info("terminal error; waiting for a spec change", "reason", reason)
+	if f.terminal {
+		logf.FromContext(ctx).Info("terminal error; waiting for a spec change", "reason", f.reason)
 		return ctrl.Result{}
 	}
 	key := client.ObjectKeyFromObject(obj)
 	var wait time.Duration
-	if onomondo.IsRateLimited(err) {
+	if f.rateLimited {
 		// The client as a whole waits for the budget; this object is not at
 		// fault, so its backoff does not grow: come back when the API said.
-		wait = r.schedule.throttled(key, onomondo.RetryAfter(err))
+		wait = r.schedule.throttled(key, f.retryAfter)
 	} else {
-		wait = r.schedule.failed(key, onomondo.RetryAfter(err))
+		wait = r.schedule.failed(key, f.retryAfter)
 	}
-	logf.FromContext(ctx).Info("retryable error; backing off", "reason", reason, "retryIn", wait)
+	logf.FromContext(ctx).Info("retryable error; backing off", "reason", f.reason, "retryIn", wait)
 	return ctrl.Result{RequeueAfter: wait}
 }
 
@@ -425,7 +520,7 @@ func (r *managedReconciler[T]) event(ctx context.Context, obj T, typ, reason, fo
 // finalizer writes do not trigger reconciles (generation predicate): the
 // controller wakes for spec changes, deletion, its own timers, and the coming
 // and going of a resource that claims the same identifier.
-func (r *managedReconciler[T]) setup(mgr ctrl.Manager, name string, o ManagedOptions) error {
+func (r *managedReconciler[T]) setup(mgr ctrl.Manager, name string, o ManagedOptions, more ...func(*builder.Builder) *builder.Builder) error {
 	if o.SyncPeriod == 0 {
 		o.SyncPeriod = 10 * time.Minute
 	}
@@ -437,16 +532,62 @@ func (r *managedReconciler[T]) setup(mgr ctrl.Manager, name string, o ManagedOpt
 	}
 	r.schedule = newSchedule(o.SyncPeriod, o.SyncJitter, o.MinBackoff, o.MaxBackoff)
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), r.newObj(), apiIDIndex,
-		func(obj client.Object) []string { return []string{r.ext.claimKey(obj.(T))} }); err != nil {
+		func(obj client.Object) []string { return r.ext.claimKeys(obj.(T)) }); err != nil {
 		return err
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	r.wake = make(chan event.GenericEvent)
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(r.newObj(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deletionStarted))).
 		Watches(r.newObj(), handler.EnqueueRequestsFromMapFunc(r.sameIdentifier),
-			builder.WithPredicates(predicate.Funcs{UpdateFunc: func(event.UpdateEvent) bool { return false }})).
+			builder.WithPredicates(r.claimsChanged())).
+		WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(o.MaxConcurrentReconciles, 1)}).
-		Named(name).
-		Complete(r)
+		Named(name)
+	for _, w := range more {
+		b = w(b)
+	}
+	return b.Complete(r)
+}
+
+// claimsChanged passes the events after which another resource may own, or
+// no longer own, what a resource claims: one appearing or going, and a
+// change of the identifiers it claims (a binding learnt from the API).
+func (r *managedReconciler[T]) claimsChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return !slices.Equal(r.ext.claimKeys(e.ObjectOld.(T)), r.ext.claimKeys(e.ObjectNew.(T)))
+	}}
+}
+
+// retryCredentials wakes, at once and without their backoff, the resources
+// whose last call failed because the API refused the key: a new key may
+// have fixed them.
+func (r *managedReconciler[T]) retryCredentials(ctx context.Context) {
+	list := r.newList()
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		logf.FromContext(ctx).Error(err, "listing resources to retry after a key change")
+		return
+	}
+	items, _ := meta.ExtractList(list)
+	var due []client.Object
+	for _, item := range items {
+		obj := item.(T)
+		if c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced); c != nil && c.Reason == ReasonCredentialsRejected {
+			r.schedule.forget(client.ObjectKeyFromObject(obj))
+			due = append(due, obj)
+		}
+	}
+	go wakeAll(ctx, r.wake, due)
+}
+
+// wakeAll queues each object for a reconcile through a controller's channel source.
+func wakeAll(ctx context.Context, wake chan<- event.GenericEvent, objs []client.Object) {
+	for _, obj := range objs {
+		select {
+		case wake <- event.GenericEvent{Object: obj}:
+		case <-ctx.Done():
+			return
+		}
+	}
 }
 
 // deletionStarted passes the update that sets deletionTimestamp.
@@ -459,17 +600,21 @@ var deletionStarted = predicate.Funcs{
 	GenericFunc: func(event.GenericEvent) bool { return false },
 }
 
-// sameIdentifier wakes the other resources that claim the same identifier.
+// sameIdentifier wakes the other resources that claim any of the same identifiers.
 func (r *managedReconciler[T]) sameIdentifier(ctx context.Context, obj client.Object) []reconcile.Request {
-	list := r.newList()
-	if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: r.ext.claimKey(obj.(T))}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil
-	}
-	items, _ := meta.ExtractList(list)
 	var reqs []reconcile.Request
-	for _, item := range items {
-		if other := item.(client.Object); other.GetUID() != obj.GetUID() {
-			reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: other.GetNamespace(), Name: other.GetName()}})
+	seen := map[types.UID]bool{obj.GetUID(): true}
+	for _, key := range r.ext.claimKeys(obj.(T)) {
+		list := r.newList()
+		if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil
+		}
+		items, _ := meta.ExtractList(list)
+		for _, item := range items {
+			if other := item.(client.Object); !seen[other.GetUID()] {
+				seen[other.GetUID()] = true
+				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: other.GetNamespace(), Name: other.GetName()}})
+			}
 		}
 	}
 	return reqs

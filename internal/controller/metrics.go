@@ -21,15 +21,20 @@ var (
 		"SIM resources by their Ready condition's status and reason.", []string{"ready", "reason"}, nil)
 	smsDesc = prometheus.NewDesc("sim_operator_sms_messages",
 		"SMSMessage resources by their Sent condition's reason (Pending before the first attempt).", []string{"state"}, nil)
+	syncedDesc = prometheus.NewDesc("sim_operator_resources_synced",
+		"SIM and Connector resources by their Synced condition's status and reason (CredentialsRejected, DuplicateSIM, an API code, …).",
+		[]string{"kind", "synced", "reason"}, nil)
 )
 
 // StateCollector counts resources by condition. Informer event handlers keep
 // the counts current, so a scrape costs the number of states, not the number
 // of resources (no list of 50,000 SIMs every 15 seconds).
 type StateCollector struct {
-	mu   sync.Mutex
-	sims stateCounts
-	sms  stateCounts
+	mu         sync.Mutex
+	sims       stateCounts
+	sms        stateCounts
+	simsSynced stateCounts
+	connSynced stateCounts
 }
 
 // stateCounts is each resource's state label values and how many share them.
@@ -73,6 +78,14 @@ func simState(s *v1alpha1.SIM) [2]string {
 	return [2]string{"Unknown", ""}
 }
 
+// syncedState is a resource's Synced status and reason ("Unknown", "" before the first reconcile).
+func syncedState[T managedObject](obj T) [2]string {
+	if cond := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced); cond != nil {
+		return [2]string{string(cond.Status), cond.Reason}
+	}
+	return [2]string{"Unknown", ""}
+}
+
 // smsState is a message's Sent reason ("Pending" before the first attempt).
 func smsState(m *v1alpha1.SMSMessage) [2]string {
 	if cond := meta.FindStatusCondition(m.Status.Conditions, v1alpha1.ConditionSent); cond != nil {
@@ -94,6 +107,12 @@ func RegisterStateCollector(c cache.Cache) error {
 		return err
 	}
 	if err := follow(c, sc, &v1alpha1.SIM{}, &sc.sims, simState); err != nil {
+		return err
+	}
+	if err := follow(c, sc, &v1alpha1.SIM{}, &sc.simsSynced, syncedState[*v1alpha1.SIM]); err != nil {
+		return err
+	}
+	if err := follow(c, sc, &v1alpha1.Connector{}, &sc.connSynced, syncedState[*v1alpha1.Connector]); err != nil {
 		return err
 	}
 	return follow(c, sc, &v1alpha1.SMSMessage{}, &sc.sms, smsState)
@@ -133,6 +152,7 @@ func follow[T client.Object](c cache.Cache, sc *StateCollector, kind T, counts *
 func (c *StateCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- simsDesc
 	ch <- smsDesc
+	ch <- syncedDesc
 }
 
 // Collect implements prometheus.Collector.
@@ -144,5 +164,10 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	for k, n := range c.sms.count {
 		ch <- prometheus.MustNewConstMetric(smsDesc, prometheus.GaugeValue, float64(n), k[0])
+	}
+	for kind, counts := range map[string]*stateCounts{"SIM": &c.simsSynced, "Connector": &c.connSynced} {
+		for k, n := range counts.count {
+			ch <- prometheus.MustNewConstMetric(syncedDesc, prometheus.GaugeValue, float64(n), kind, k[0], k[1])
+		}
 	}
 }

@@ -3,10 +3,16 @@ package controller
 import (
 	"context"
 	"fmt"
-	"strings"
+	"slices"
 
+	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
@@ -29,6 +35,8 @@ type SIMReconciler struct {
 	API      SIMAPI
 	Recorder recorder.EventRecorder
 	Options  ManagedOptions
+
+	retry func(context.Context)
 }
 
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=sims,verbs=get;list;watch;update;patch
@@ -36,32 +44,92 @@ type SIMReconciler struct {
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=sims/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// SetupWithManager registers the SIM controller.
+// SetupWithManager registers the SIM controller. Besides its own kind it
+// watches new SMSMessages: one whose simRef names a SIM with no known MSISDN
+// makes that SIM read it from the API at once.
 func (r *SIMReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	m := &managedReconciler[*v1alpha1.SIM]{
+	m := r.managed()
+	if err := m.setup(mgr, "sim", r.Options, func(b *builder.Builder) *builder.Builder {
+		return b.Watches(&v1alpha1.SMSMessage{}, handler.EnqueueRequestsFromMapFunc(referencedSIM),
+			builder.WithPredicates(predicate.Funcs{
+				UpdateFunc: func(event.UpdateEvent) bool { return false },
+				DeleteFunc: func(event.DeleteEvent) bool { return false },
+			}))
+	}); err != nil {
+		return err
+	}
+	r.retry = m.retryCredentials
+	return nil
+}
+
+func (r *SIMReconciler) managed() *managedReconciler[*v1alpha1.SIM] {
+	return &managedReconciler[*v1alpha1.SIM]{
 		Client:   r.Client,
-		ext:      simExternal{api: r.API},
+		ext:      simExternal{api: r.API, reader: r.Client},
 		newObj:   func() *v1alpha1.SIM { return &v1alpha1.SIM{} },
 		newList:  func() client.ObjectList { return &v1alpha1.SIMList{} },
 		recorder: r.Recorder,
 	}
-	return m.setup(mgr, "sim", r.Options)
+}
+
+// RetryCredentials retries at once the SIMs that failed with CredentialsRejected.
+func (r *SIMReconciler) RetryCredentials(ctx context.Context) {
+	if r.retry != nil {
+		r.retry(ctx)
+	}
+}
+
+// referencedSIM maps a message to the SIM its simRef names.
+func referencedSIM(_ context.Context, obj client.Object) []reconcile.Request {
+	m, ok := obj.(*v1alpha1.SMSMessage)
+	if !ok || m.Spec.SIMRef == nil {
+		return nil
+	}
+	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: m.Namespace, Name: m.Spec.SIMRef.Name}}}
 }
 
 // simExternal is the SIM's half of the managed reconciler.
-type simExternal struct{ api SIMAPI }
+type simExternal struct {
+	api    SIMAPI
+	reader client.Reader
+}
 
 func (simExternal) kind() string { return "SIM" }
 
-// id is the IMSI when set, else the MSISDN.
-func (simExternal) id(s *v1alpha1.SIM) string { return s.APIID() }
-
-// claimKey is the identifier as the API resolves it.
-func (simExternal) claimKey(s *v1alpha1.SIM) string {
-	if s.Spec.IMSI != "" {
-		return "imsi:" + s.Spec.IMSI
+// id is the bound IMSI, else the bound MSISDN (a SIM created by MSISDN whose
+// IMSI the API has not reported yet), else what the spec names.
+func (simExternal) id(s *v1alpha1.SIM) string {
+	if b := s.Status.Binding; b != nil {
+		if b.IMSI != "" {
+			return b.IMSI
+		}
+		if b.MSISDN != "" {
+			return b.MSISDN
+		}
 	}
-	return "msisdn:" + strings.TrimPrefix(s.Spec.MSISDN, "+")
+	return s.APIID()
+}
+
+// claimKeys are the IMSIs and MSISDNs the spec names, the binding holds and
+// the API last reported ("+" dropped), each once.
+func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
+	var keys []string
+	add := func(kind, v string) {
+		if k := kind + ":" + normMSISDN(v); v != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	add("imsi", s.Spec.IMSI)
+	add("msisdn", s.Spec.MSISDN)
+	if b := s.Status.Binding; b != nil {
+		add("imsi", b.IMSI)
+		add("msisdn", b.MSISDN)
+	}
+	if o := s.Status.AtProvider; o != nil {
+		add("imsi", o.IMSI)
+		add("msisdn", o.MSISDN)
+	}
+	return keys
 }
 
 func (simExternal) logValues(s *v1alpha1.SIM) []any {
@@ -69,47 +137,120 @@ func (simExternal) logValues(s *v1alpha1.SIM) []any {
 }
 
 func (simExternal) observed(s *v1alpha1.SIM) bool { return s.Status.AtProvider != nil }
+func (simExternal) bound(s *v1alpha1.SIM) bool    { return s.Status.Binding != nil }
 func (simExternal) status(s *v1alpha1.SIM) any    { return s.Status }
 
-// upToDate: the observed SIM has the spec's settings (and its MSISDN, when the spec names one).
+// bind records the SIM last reported or accepted as the one this resource
+// manages. An identifier the API has not reported keeps its bound value.
+func (simExternal) bind(s *v1alpha1.SIM) {
+	o := s.Status.AtProvider
+	b := s.Status.Binding
+	if b == nil {
+		b = &v1alpha1.SIMBinding{}
+	}
+	next := *b
+	if o.IMSI != "" {
+		next.IMSI = o.IMSI
+	}
+	if o.MSISDN != "" {
+		next.MSISDN = o.MSISDN
+	}
+	s.Status.Binding = &next
+}
+
+// identityError refuses a spec IMSI that is not the bound SIM's.
+func (simExternal) identityError(s *v1alpha1.SIM) error {
+	b := s.Status.Binding
+	if b == nil || b.IMSI == "" || s.Spec.IMSI == "" || s.Spec.IMSI == b.IMSI {
+		return nil
+	}
+	return &specError{reason: ReasonIdentityMismatch, msg: fmt.Sprintf(
+		"spec.imsi %s is not the IMSI of the bound SIM (%s, as the API reports it); no call is made to either SIM. "+
+			"Restore spec.imsi, or manage the other SIM with another resource", s.Spec.IMSI, b.IMSI)}
+}
+
+// needsRead: the spec names an IMSI the binding does not know yet (check it
+// before anything else), or a message waits for this SIM's MSISDN.
+func (e simExternal) needsRead(ctx context.Context, s *v1alpha1.SIM) bool {
+	b := s.Status.Binding
+	if s.Spec.IMSI != "" && b.IMSI == "" {
+		return true
+	}
+	return b.MSISDN == "" && e.messageWaits(ctx, s)
+}
+
+// messageWaits: an unfinished SMSMessage names this SIM in its simRef.
+func (e simExternal) messageWaits(ctx context.Context, s *v1alpha1.SIM) bool {
+	var list v1alpha1.SMSMessageList
+	if err := e.reader.List(ctx, &list, client.InNamespace(s.Namespace),
+		client.MatchingFields{smsSIMRefIndex: s.Name}, client.UnsafeDisableDeepCopy); err != nil {
+		return false
+	}
+	for i := range list.Items {
+		if !finished(&list.Items[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// upToDate: the observed SIM has every setting the spec sets, and the
+// spec's MSISDN when it names one.
 func (simExternal) upToDate(s *v1alpha1.SIM) bool {
 	o := s.Status.AtProvider
 	if o == nil {
 		return false
 	}
-	if s.Spec.MSISDN != "" && strings.TrimPrefix(o.MSISDN, "+") != strings.TrimPrefix(s.Spec.MSISDN, "+") {
+	if s.Spec.MSISDN != "" && o.MSISDN != normMSISDN(s.Spec.MSISDN) {
 		return false
 	}
-	return o.Voice == s.Spec.Voice && o.SMS == s.Spec.SMS && o.Data == s.Spec.Data && o.DataThrottling == s.Spec.DataThrottling
+	return settingsMatch(s.Spec.SIMSettings, o.SIMSettings)
 }
 
 func (simExternal) describe(s *v1alpha1.SIM) string {
-	o := s.Status.AtProvider
-	if o == nil {
+	if s.Status.AtProvider == nil {
 		return "nothing yet"
 	}
-	return fmt.Sprintf("voice=%t sms=%t data=%t dataThrottling=%t", o.Voice, o.SMS, o.Data, o.DataThrottling)
+	return describeSettings(s.Status.AtProvider.SIMSettings)
 }
 
+// create POSTs the SIM: the spec's settings, the API's defaults for the rest.
 func (e simExternal) create(ctx context.Context, s *v1alpha1.SIM) error {
-	return e.write(s, e.api.CreateSIM(ctx, s.APIID(), desiredSIM(s)))
+	w := e.desired(s, nil)
+	return e.write(s, w, e.api.CreateSIM(ctx, e.id(s), w))
 }
 
+// update PUTs every setting: the spec's where it sets one, what the SIM has
+// (status.atProvider) where it does not.
 func (e simExternal) update(ctx context.Context, s *v1alpha1.SIM) error {
-	return e.write(s, e.api.UpdateSIM(ctx, s.APIID(), desiredSIM(s)))
+	w := e.desired(s, s.Status.AtProvider)
+	return e.write(s, w, e.api.UpdateSIM(ctx, e.id(s), w))
 }
 
-// write records an accepted desired state as what the API now holds.
-func (simExternal) write(s *v1alpha1.SIM, err error) error {
+// desired is the body of a write to the bound SIM (or the one the spec names).
+func (e simExternal) desired(s *v1alpha1.SIM, observed *v1alpha1.SIMObservation) onomondo.SIM {
+	w := wireSettings(s.Spec.SIMSettings, observed)
+	w.IMSI, w.MSISDN = s.Spec.IMSI, s.Spec.MSISDN
+	if b := s.Status.Binding; b != nil {
+		w.IMSI = b.IMSI
+		if w.MSISDN == "" {
+			w.MSISDN = b.MSISDN
+		}
+	}
+	return w
+}
+
+// write records an accepted body as what the API now holds. The MSISDN of a
+// SIM created by IMSI alone is unknown until it is read.
+func (simExternal) write(s *v1alpha1.SIM, w onomondo.SIM, err error) error {
 	if err == nil {
-		d := desiredSIM(s)
-		s.Status.AtProvider = observation(&d)
+		s.Status.AtProvider = observation(&w)
 	}
 	return err
 }
 
 func (e simExternal) observe(ctx context.Context, s *v1alpha1.SIM) error {
-	current, err := e.api.GetSIM(ctx, s.APIID())
+	current, err := e.api.GetSIM(ctx, e.id(s))
 	if err == nil {
 		s.Status.AtProvider = observation(current)
 	}
@@ -117,20 +258,7 @@ func (e simExternal) observe(ctx context.Context, s *v1alpha1.SIM) error {
 }
 
 func (e simExternal) remove(ctx context.Context, s *v1alpha1.SIM) error {
-	return e.api.DeleteSIM(ctx, s.APIID())
+	return e.api.DeleteSIM(ctx, e.id(s))
 }
 
 func (simExternal) exists(err error) bool { return onomondo.IsCode(err, onomondo.CodeIMSIConflict) }
-
-func desiredSIM(s *v1alpha1.SIM) onomondo.SIM {
-	return onomondo.SIM{
-		IMSI: s.Spec.IMSI, MSISDN: s.Spec.MSISDN,
-		Voice: s.Spec.Voice, SMS: s.Spec.SMS, Data: s.Spec.Data, DataThrottling: s.Spec.DataThrottling,
-	}
-}
-
-func observation(s *onomondo.SIM) *v1alpha1.SIMObservation {
-	return &v1alpha1.SIMObservation{
-		IMSI: s.IMSI, MSISDN: s.MSISDN, Voice: s.Voice, SMS: s.SMS, Data: s.Data, DataThrottling: s.DataThrottling,
-	}
-}

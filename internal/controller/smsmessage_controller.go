@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
@@ -33,8 +34,17 @@ const (
 	ReasonSending         = "Sending"
 	ReasonAccepted        = "Accepted"
 	ReasonDeliveryUnknown = "DeliveryUnknown"
-	ReasonSIMNotFound     = "SIMNotFound"
-	ReasonSIMHasNoMSISDN  = "SIMHasNoMSISDN"
+	// ReasonAlreadySent: an earlier object of the same message (namespace,
+	// name and spec) was sent within the record's retention window.
+	ReasonAlreadySent = "AlreadySent"
+	// Reasons a message with a simRef waits: the SIM resource does not
+	// exist, is a duplicate of another, is not bound to a SIM in the API
+	// yet, is not Ready, or its bound SIM has no MSISDN (yet).
+	ReasonSIMNotFound    = "SIMNotFound"
+	ReasonSIMDuplicate   = "SIMDuplicate"
+	ReasonSIMNotBound    = "SIMNotBound"
+	ReasonSIMNotReady    = "SIMNotReady"
+	ReasonSIMHasNoMSISDN = "SIMHasNoMSISDN"
 )
 
 const smsSIMRefIndex = "spec.simRef.name"
@@ -61,11 +71,18 @@ type SMSMessageReconciler struct {
 	Recorder recorder.EventRecorder
 	// MinBackoff and MaxBackoff bound retries of sends that certainly did not reach the API.
 	MinBackoff, MaxBackoff time.Duration
-	// Now is the clock for sentAt, finishedAt and the TTL.
+	// MaxConcurrentReconciles is the number of messages handled at once.
+	MaxConcurrentReconciles int
+	// RecordRetention is how long a sent message's record keeps a re-created
+	// copy of it from being sent again (0: no records).
+	RecordRetention time.Duration
+	// Now is the clock for sentAt, finishedAt, the TTL and the records.
 	Now func() time.Time
 
 	initOnce sync.Once
 	backoff  *schedule
+	records  *smsRecords
+	wake     chan event.GenericEvent
 	// outcomes remembers results that could not be written yet, by attempt ID,
 	// so that a failed status write does not turn a known outcome into DeliveryUnknown.
 	outcomes sync.Map
@@ -73,6 +90,7 @@ type SMSMessageReconciler struct {
 
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=smsmessages,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=smsmessages/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
 
 // Reconcile: finished messages only wait for their TTL; a message with an
 // unanswered marker becomes DeliveryUnknown; otherwise resolve the
@@ -91,6 +109,10 @@ func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		return ctrl.Result{}, r.resolveMarker(ctx, sms)
 	case sentReason(sms) == ReasonDeliveryUnknown && !retryAuthorized(sms):
 		return ctrl.Result{}, nil // a person decides
+	case sms.Status.Attempts == 0:
+		if prior, err := r.records.earlier(ctx, sms); err != nil || prior != nil {
+			return ctrl.Result{}, r.sentBefore(ctx, sms, prior, err)
+		}
 	}
 	if key := req.NamespacedName; !r.backoff.due(key) {
 		return ctrl.Result{RequeueAfter: r.backoff.remaining(key)}, nil // backing off after an unsent attempt
@@ -102,9 +124,9 @@ func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	return r.send(ctx, sms, to)
 }
 
-// recipient is spec.to, or the MSISDN of the referenced SIM. While there is
-// none it sets Sent=False (SIMNotFound or SIMHasNoMSISDN, not terminal); the
-// SIM watch wakes the message when that changes.
+// recipient is spec.to, or the bound MSISDN of the referenced SIM. While
+// there is none it sets Sent=False with the reason (not terminal); the SIM
+// watch wakes the message when that changes.
 func (r *SMSMessageReconciler) recipient(ctx context.Context, sms *v1alpha1.SMSMessage) (string, error) {
 	if sms.Spec.SIMRef == nil {
 		return sms.Spec.To, nil
@@ -117,30 +139,72 @@ func (r *SMSMessageReconciler) recipient(ctx context.Context, sms *v1alpha1.SMSM
 	case err != nil:
 		return "", err
 	}
-	to := msisdnOf(&sim)
+	to, reason, msg := simRecipient(&sim)
 	if to == "" {
-		return "", r.waitFor(ctx, sms, ReasonSIMHasNoMSISDN, "SIM "+sim.Name+" has no MSISDN (yet)")
+		return "", r.waitFor(ctx, sms, reason, msg)
 	}
 	return to, nil
 }
 
-// msisdnOf is the number a message to the SIM goes to: its spec's, else the API's.
-func msisdnOf(sim *v1alpha1.SIM) string {
-	if sim.Spec.MSISDN == "" && sim.Status.AtProvider != nil {
-		return sim.Status.AtProvider.MSISDN
+// simRecipient is the number a message to the SIM goes to: the MSISDN of
+// the SIM it is bound to, as the API reported it, and only while the
+// resource is Ready and not a duplicate. Never spec.msisdn: a SIM that
+// failed because another SIM holds that number must not pass it on.
+// Otherwise it says why there is none.
+func simRecipient(sim *v1alpha1.SIM) (to, reason, msg string) {
+	ready := meta.FindStatusCondition(sim.Status.Conditions, v1alpha1.ConditionReady)
+	switch {
+	case ready != nil && ready.Reason == ReasonDuplicateSIM:
+		return "", ReasonSIMDuplicate, "SIM " + sim.Name + " is a duplicate: " + ready.Message
+	case sim.Status.Binding == nil:
+		return "", ReasonSIMNotBound, "SIM " + sim.Name + " is not bound to a SIM in the API (yet)"
+	case ready == nil || ready.Status != metav1.ConditionTrue:
+		return "", ReasonSIMNotReady, "SIM " + sim.Name + " is not Ready (yet)"
+	case sim.Status.Binding.MSISDN == "":
+		return "", ReasonSIMHasNoMSISDN, "the API has reported no MSISDN for SIM " + sim.Name + " (yet)"
 	}
-	return sim.Spec.MSISDN
+	return sim.Status.Binding.MSISDN, "", ""
 }
 
 // recipientChanged passes the SIM events that can change what a waiting
-// message needs: a SIM appearing or leaving, or its MSISDN changing. The
-// finalizer and status writes of a fleet's creation pass no further.
+// message needs: a SIM appearing or leaving, or its recipient (or the
+// reason it has none) changing. The finalizer and status writes of a
+// fleet's creation pass no further.
 var recipientChanged = predicate.Funcs{
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		old, oldOK := e.ObjectOld.(*v1alpha1.SIM)
 		cur, curOK := e.ObjectNew.(*v1alpha1.SIM)
-		return !oldOK || !curOK || msisdnOf(old) != msisdnOf(cur)
+		if !oldOK || !curOK {
+			return true
+		}
+		oldTo, oldReason, _ := simRecipient(old)
+		curTo, curReason, _ := simRecipient(cur)
+		return oldTo != curTo || oldReason != curReason
 	},
+}
+
+// sentBefore settles a new object of a message whose earlier object went
+// out (AlreadySent, with the earlier sentAt: it never expires by TTL, so a
+// GitOps self-heal does not cycle delete and re-create) or may have
+// (DeliveryUnknown, with the earlier attempt ID for the retry annotation).
+func (r *SMSMessageReconciler) sentBefore(ctx context.Context, sms *v1alpha1.SMSMessage, prior *smsRecord, err error) error {
+	if err != nil {
+		return err
+	}
+	sms.Status.AttemptID, sms.Status.Recipient = prior.AttemptID, prior.Recipient
+	if prior.State == recordSent {
+		sms.Status.SentAt = prior.SentAt
+		setSent(sms, metav1.ConditionTrue, ReasonAlreadySent, fmt.Sprintf(
+			"an earlier SMSMessage %s with this spec was sent at %s (uid %s); not sent again",
+			sms.Name, prior.SentAt.UTC().Format(time.RFC3339), prior.UID))
+		r.event(ctx, sms, corev1.EventTypeNormal, ReasonAlreadySent, "not sent again: an earlier object of this message was sent")
+	} else {
+		msg := "an earlier SMSMessage " + sms.Name + " with this spec (uid " + string(prior.UID) + ") may have been sent; " +
+			"to risk a duplicate, annotate " + v1alpha1.AnnotationRetryDelivery + "=" + prior.AttemptID
+		setSent(sms, metav1.ConditionUnknown, ReasonDeliveryUnknown, msg)
+		r.event(ctx, sms, corev1.EventTypeWarning, "DeliveryUnknown", "%s", msg)
+	}
+	return r.writeStatus(ctx, sms)
 }
 
 func (r *SMSMessageReconciler) waitFor(ctx context.Context, sms *v1alpha1.SMSMessage, reason, msg string) error {
@@ -158,6 +222,11 @@ func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessag
 	sms.Status.AttemptID = newAttemptID()
 	sms.Status.Attempts++
 	sms.Status.Recipient = to
+	// The record first: a copy of this message re-created after a crash
+	// past this point is never sent silently.
+	if err := r.records.write(ctx, sms, recordSending); err != nil {
+		return ctrl.Result{}, err
+	}
 	setSent(sms, metav1.ConditionUnknown, ReasonSending, "sending attempt "+sms.Status.AttemptID)
 	if err := r.writeStatus(ctx, sms); err != nil {
 		if apierrors.IsConflict(err) {
@@ -169,6 +238,7 @@ func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessag
 
 	err := r.API.SendSMS(ctx, to, onomondo.SMS{From: sms.Spec.From, Text: sms.Spec.Text})
 	res := r.recordOutcome(ctx, sms, err)
+	r.remember(ctx, sms)
 	r.outcomes.Store(sms.Status.AttemptID, sms.Status.DeepCopy())
 	if werr := r.writeStatus(ctx, sms); werr != nil {
 		return ctrl.Result{}, werr // the outcome is remembered; the next reconcile writes it
@@ -188,16 +258,16 @@ func (r *SMSMessageReconciler) recordOutcome(ctx context.Context, sms *v1alpha1.
 		r.event(ctx, sms, corev1.EventTypeNormal, "Sent", "sent to %s", sms.Status.Recipient)
 		r.backoff.forget(key)
 		return ttlResult(sms, r.Now())
-	case isTerminal(err):
+	case classify(err).terminal:
 		sms.Status.FinishedAt, sms.Status.LastError = &now, errorStatus(err)
 		setSent(sms, metav1.ConditionFalse, Reason(err), err.Error())
 		r.event(ctx, sms, corev1.EventTypeWarning, "SendFailed", "%s", err.Error())
 		r.backoff.forget(key)
 		return ttlResult(sms, r.Now())
-	case onomondo.DefinitelyNotApplied(err):
+	case classify(err).notApplied:
 		sms.Status.LastError = errorStatus(err)
 		setSent(sms, metav1.ConditionFalse, Reason(err), "not sent, will retry: "+err.Error())
-		return ctrl.Result{RequeueAfter: r.backoff.failed(key, onomondo.RetryAfter(err))}
+		return ctrl.Result{RequeueAfter: r.backoff.failed(key, classify(err).retryAfter)}
 	default:
 		sms.Status.LastError = errorStatus(err)
 		setSent(sms, metav1.ConditionUnknown, ReasonDeliveryUnknown,
@@ -205,6 +275,25 @@ func (r *SMSMessageReconciler) recordOutcome(ctx context.Context, sms *v1alpha1.
 				v1alpha1.AnnotationRetryDelivery+"="+sms.Status.AttemptID)
 		r.event(ctx, sms, corev1.EventTypeWarning, "DeliveryUnknown", "%s", err.Error())
 		return ctrl.Result{}
+	}
+}
+
+// remember updates the record with the outcome: sent or maybe sent is kept;
+// a message that certainly did not go out is forgotten. A failed update
+// leaves the record at Sending: a re-created copy is then DeliveryUnknown,
+// never sent silently.
+func (r *SMSMessageReconciler) remember(ctx context.Context, sms *v1alpha1.SMSMessage) {
+	var err error
+	switch sentReason(sms) {
+	case ReasonAccepted:
+		err = r.records.write(ctx, sms, recordSent)
+	case ReasonDeliveryUnknown:
+		err = r.records.write(ctx, sms, recordUnknown)
+	default:
+		err = r.records.forget(ctx, sms)
+	}
+	if err != nil {
+		logf.FromContext(ctx).Error(err, "updating the SMS record")
 	}
 }
 
@@ -229,7 +318,7 @@ func (r *SMSMessageReconciler) resolveMarker(ctx context.Context, sms *v1alpha1.
 // expire deletes a finished message once its TTL has passed.
 func (r *SMSMessageReconciler) expire(ctx context.Context, sms *v1alpha1.SMSMessage) (ctrl.Result, error) {
 	res := ttlResult(sms, r.Now())
-	if sms.Spec.TTLSecondsAfterFinished == nil || res.RequeueAfter > 0 {
+	if sms.Spec.TTLSecondsAfterFinished == nil || sms.Status.FinishedAt == nil || res.RequeueAfter > 0 {
 		return res, nil
 	}
 	err := r.Delete(ctx, sms, client.Preconditions{UID: &sms.UID})
@@ -237,7 +326,7 @@ func (r *SMSMessageReconciler) expire(ctx context.Context, sms *v1alpha1.SMSMess
 }
 
 func ttlResult(sms *v1alpha1.SMSMessage, now time.Time) ctrl.Result {
-	if sms.Spec.TTLSecondsAfterFinished == nil || sms.Status.FinishedAt == nil {
+	if sms.Spec.TTLSecondsAfterFinished == nil || sms.Status.FinishedAt == nil || sentReason(sms) == ReasonAlreadySent {
 		return ctrl.Result{}
 	}
 	// finishedAt is stored with one-second precision: the message finished up
@@ -249,10 +338,11 @@ func ttlResult(sms *v1alpha1.SMSMessage, now time.Time) ctrl.Result {
 	return ctrl.Result{}
 }
 
-// finished: accepted, or refused for good. DeliveryUnknown is not finished:
-// it waits for a person, and its TTL does not run.
+// finished: accepted, refused for good, or already sent by an earlier
+// object. DeliveryUnknown is not finished: it waits for a person, and its
+// TTL does not run.
 func finished(sms *v1alpha1.SMSMessage) bool {
-	return sms.Status.FinishedAt != nil
+	return sms.Status.FinishedAt != nil || sentReason(sms) == ReasonAlreadySent
 }
 
 func sentReason(sms *v1alpha1.SMSMessage) string {
@@ -295,24 +385,36 @@ func newAttemptID() string {
 	return hex.EncodeToString(b)
 }
 
-// SetupWithManager watches SMSMessages, and SIMs for the messages that wait on them.
-func (r *SMSMessageReconciler) SetupWithManager(mgr ctrl.Manager, maxConcurrent int) error {
+// SetupWithManager watches SMSMessages, and SIMs for the messages that wait
+// on them, and runs the sweep of expired SMS records.
+func (r *SMSMessageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	r.initOnce.Do(r.init)
-	if err := mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.SMSMessage{}, smsSIMRefIndex,
+	if r.RecordRetention > 0 {
+		r.records = &smsRecords{client: r.Client, retention: r.RecordRetention, now: r.Now}
+		if err := mgr.Add(r.records); err != nil {
+			return err
+		}
+	}
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.SMSMessage{}).
+		Watches(&v1alpha1.SIM{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn), builder.WithPredicates(recipientChanged)).
+		WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
+		Named("smsmessage").
+		Complete(r)
+}
+
+// IndexSMSBySIM indexes messages by the SIM their simRef names, for the SIM
+// controller (a waiting message makes it read the MSISDN) and this one
+// (a SIM's change wakes its messages). Register it once per manager.
+func IndexSMSBySIM(mgr ctrl.Manager) error {
+	return mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.SMSMessage{}, smsSIMRefIndex,
 		func(obj client.Object) []string {
 			if ref := obj.(*v1alpha1.SMSMessage).Spec.SIMRef; ref != nil {
 				return []string{ref.Name}
 			}
 			return nil
-		}); err != nil {
-		return err
-	}
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.SMSMessage{}).
-		Watches(&v1alpha1.SIM{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn), builder.WithPredicates(recipientChanged)).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(maxConcurrent, 1)}).
-		Named("smsmessage").
-		Complete(r)
+		})
 }
 
 func (r *SMSMessageReconciler) init() {
@@ -323,6 +425,25 @@ func (r *SMSMessageReconciler) init() {
 		r.MinBackoff = time.Second
 	}
 	r.backoff = newSchedule(0, 0, r.MinBackoff, max(r.MaxBackoff, r.MinBackoff))
+	r.wake = make(chan event.GenericEvent)
+}
+
+// RetryCredentials retries at once, without their backoff, the messages not
+// sent because the API refused the key.
+func (r *SMSMessageReconciler) RetryCredentials(ctx context.Context) {
+	var list v1alpha1.SMSMessageList
+	if err := r.List(ctx, &list, client.UnsafeDisableDeepCopy); err != nil {
+		logf.FromContext(ctx).Error(err, "listing messages to retry after a key change")
+		return
+	}
+	var due []client.Object
+	for i := range list.Items {
+		if m := &list.Items[i]; sentReason(m) == ReasonCredentialsRejected {
+			r.backoff.forget(client.ObjectKeyFromObject(m))
+			due = append(due, m)
+		}
+	}
+	go wakeAll(ctx, r.wake, due)
 }
 
 // waitingOn wakes the messages that name a SIM.

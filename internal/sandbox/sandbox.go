@@ -285,11 +285,27 @@ func (sb *Sandbox) PrintSIMs(ctx context.Context, w io.Writer) error {
 	fmt.Fprintln(tw, "NAMESPACE\tNAME\tIMSI\tMSISDN\tVOICE\tSMS\tDATA\tTHROTTLED\tREADY\tREASON\tAGE")
 	for _, s := range list.Items {
 		ready, reason := readyColumns(s.Status.Conditions)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%t\t%t\t%t\t%t\t%s\t%s\t%s\n", s.Namespace, s.Name, s.Spec.IMSI, s.Spec.MSISDN,
-			s.Spec.Voice, s.Spec.SMS, s.Spec.Data, s.Spec.DataThrottling, ready, reason,
+		var b v1alpha1.SIMBinding
+		var o v1alpha1.SIMSettings
+		if s.Status.Binding != nil {
+			b = *s.Status.Binding
+		}
+		if s.Status.AtProvider != nil {
+			o = s.Status.AtProvider.SIMSettings
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Namespace, s.Name, b.IMSI, b.MSISDN,
+			boolColumn(o.Voice), boolColumn(o.SMS), boolColumn(o.Data), boolColumn(o.DataThrottling), ready, reason,
 			duration.HumanDuration(time.Since(s.CreationTimestamp.Time)))
 	}
 	return tw.Flush()
+}
+
+// boolColumn prints an observed setting as kubectl does: empty when unknown.
+func boolColumn(v *bool) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(*v)
 }
 
 // PrintSMS writes what `kubectl get sms -A` shows.

@@ -131,6 +131,13 @@ func New(opts Options) *Simulator {
 	return s
 }
 
+// SetAPIKey changes the accepted key, as revoking the old one would.
+func (s *Simulator) SetAPIKey(key string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.opts.APIKey = key
+}
+
 // Reset empties the store, the logs and the faults.
 func (s *Simulator) Reset() {
 	s.mu.Lock()
@@ -298,7 +305,10 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.mu.Unlock()
 		}
 	}()
-	if r.Header.Get("Authorization") != s.opts.APIKey || s.opts.APIKey == "" {
+	s.mu.Lock()
+	key := s.opts.APIKey
+	s.mu.Unlock()
+	if r.Header.Get("Authorization") != key || key == "" {
 		writeErr(rec, http.StatusUnauthorized, "unauthorized", "missing or wrong Authorization header")
 		return
 	}
