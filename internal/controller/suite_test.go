@@ -65,7 +65,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	k8sClient, err = client.NewWithWatch(cfg, client.Options{Scheme: app.Scheme})
 	Expect(err).NotTo(HaveOccurred())
-	for _, ns := range []string{nsSpec, nsSpecB, nsDrift, nsSMS, nsManual, nsRestart, nsSIMRestart} {
+	for _, ns := range []string{nsSpec, nsSpecB, nsDrift, nsSMS, nsManual, nsRestart, nsSIMRestart, nsCreds} {
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
 	}
 
@@ -84,14 +84,21 @@ var _ = BeforeSuite(func() {
 // startManager runs a manager, built as main.go builds it, until ctx ends,
 // and returns a channel closed when it has stopped.
 func startManager(ctx context.Context, syncPeriod time.Duration, namespaces ...string) <-chan struct{} {
+	return startManagerWith(ctx, func(o *app.Options) {
+		o.SyncPeriod, o.WatchNamespaces = syncPeriod, namespaces
+	})
+}
+
+// startManagerWith is startManager with the suite's options changed by set.
+func startManagerWith(ctx context.Context, set func(*app.Options)) <-chan struct{} {
 	o := app.DefaultOptions()
 	o.APIURL, o.APICAFile, o.APIKey = sim.URL(), caPath, testutil.APIKey
 	o.APIRate = -1
-	o.SyncPeriod, o.SyncJitter = syncPeriod, 0.1
+	o.SyncJitter = 0.1
 	o.MinBackoff, o.MaxBackoff = 20*time.Millisecond, 500*time.Millisecond
 	o.MetricsAddr, o.ProbeAddr = "0", "0"
-	o.WatchNamespaces = namespaces
 	o.SeveralManagersInProcess = true
+	set(&o)
 	mgr, _, err := app.NewManager(cfg, o)
 	Expect(err).NotTo(HaveOccurred())
 	stopped := make(chan struct{})

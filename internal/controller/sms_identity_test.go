@@ -1,0 +1,147 @@
+package controller_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/controller"
+	"github.com/sim-operator/sim-operator/internal/simulator"
+)
+
+// smsTo counts the SMS the simulator accepted for a number.
+func smsTo(msisdn string) int {
+	n := 0
+	for _, m := range sim.SMS() {
+		if m.To == msisdn || m.To == "+"+msisdn {
+			n++
+		}
+	}
+	return n
+}
+
+var _ = Describe("SMSMessage identity and at-most-once per manifest", func() {
+	AfterEach(func() { sim.SetFaults(simulator.Faults{}) })
+
+	Context("case 4: a simRef to a SIM that is not bound", func() {
+		It("never takes the number from the SIM's spec: the message waits with the reason", func() {
+			other := newIMSI()
+			taken := msisdnFor(other)
+			sim.PutSIM(simulator.SIM{IMSI: other, MSISDN: taken, Voice: true, SMS: true, Data: true})
+			s := newSIM(nsSMS, "wants-taken-number", newIMSI())
+			s.Spec.MSISDN = taken
+			Expect(k8sClient.Create(ctx, s)).To(Succeed())
+			waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, "ImsiConflict")
+
+			m := newSMS(nsSMS, "to-unbound-sim")
+			m.Spec.To, m.Spec.SIMRef = "", &v1alpha1.LocalSIMReference{Name: s.Name}
+			Expect(k8sClient.Create(ctx, m)).To(Succeed())
+			waitForSent(m, metav1.ConditionFalse, controller.ReasonSIMNotBound)
+			Consistently(func() int { return smsTo(taken) }, 700*time.Millisecond).Should(BeZero())
+		})
+
+		It("waits for a duplicate SIM, and sends to the bound MSISDN of the owner's resource", func() {
+			imsi := newIMSI()
+			number := msisdnFor(imsi)
+			sim.PutSIM(simulator.SIM{IMSI: imsi, MSISDN: number, Voice: true, SMS: true, Data: true})
+			owner := newSIM(nsSMS, "sms-owner", imsi)
+			Expect(k8sClient.Create(ctx, owner)).To(Succeed())
+			waitForCondition(owner, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			dup := newSIM(nsSMS, "sms-dup", imsi)
+			Expect(k8sClient.Create(ctx, dup)).To(Succeed())
+			waitForCondition(dup, v1alpha1.ConditionReady, metav1.ConditionFalse, controller.ReasonDuplicateSIM)
+
+			viaDup := newSMS(nsSMS, "via-duplicate")
+			viaDup.Spec.To, viaDup.Spec.SIMRef = "", &v1alpha1.LocalSIMReference{Name: dup.Name}
+			Expect(k8sClient.Create(ctx, viaDup)).To(Succeed())
+			waitForSent(viaDup, metav1.ConditionFalse, controller.ReasonSIMDuplicate)
+
+			viaOwner := newSMS(nsSMS, "via-owner")
+			viaOwner.Spec.To, viaOwner.Spec.SIMRef = "", &v1alpha1.LocalSIMReference{Name: owner.Name}
+			Expect(k8sClient.Create(ctx, viaOwner)).To(Succeed())
+			waitForSent(viaOwner, metav1.ConditionTrue, controller.ReasonAccepted)
+			Expect(viaOwner.Status.Recipient).To(Equal(number))
+			Expect(smsTo(number)).To(Equal(1))
+		})
+
+		It("makes a SIM with no known MSISDN read it at once, then sends to it", func() {
+			imsi := newIMSI()
+			s := newSIM(nsSMS, "learns-msisdn", imsi)
+			Expect(k8sClient.Create(ctx, s)).To(Succeed())
+			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			Expect(s.Status.Binding.MSISDN).To(BeEmpty())
+
+			number := msisdnFor(imsi)
+			sim.PutSIM(simulator.SIM{IMSI: imsi, MSISDN: number, Voice: true, SMS: true, Data: true})
+			m := newSMS(nsSMS, "needs-msisdn")
+			m.Spec.To, m.Spec.SIMRef = "", &v1alpha1.LocalSIMReference{Name: s.Name}
+			Expect(k8sClient.Create(ctx, m)).To(Succeed())
+			waitForSent(m, metav1.ConditionTrue, controller.ReasonAccepted)
+			Expect(m.Status.Recipient).To(Equal(number))
+			Expect(verbs(calls(imsi))).To(Equal([]string{"POST 200", "GET 200"}))
+			Expect(get(s)().(*v1alpha1.SIM).Status.Binding.MSISDN).To(Equal(number))
+		})
+	})
+
+	Context("case 5: the same message applied again from Git", func() {
+		It("sends it once: later objects with the same namespace, name and spec are AlreadySent", func() {
+			apply := func(text string) *v1alpha1.SMSMessage {
+				m := newSMS(nsSMS, "gitops-wake-up")
+				m.Spec.To, m.Spec.Text, m.Spec.TTLSecondsAfterFinished = "+4570000001", text, ptr.To[int32](0)
+				Expect(k8sClient.Create(ctx, m)).To(Succeed())
+				return m
+			}
+			first := apply("WAKEUP interval=300")
+			waitForSent(first, metav1.ConditionTrue, controller.ReasonAccepted)
+			sentAt := first.Status.SentAt
+			By("the TTL deletes it")
+			Eventually(func() bool { return isGone(first) }, 10*time.Second).Should(BeTrue())
+
+			By("a self-heal re-creates it, twice: not sent again, the earlier sentAt shown, and not deleted by the TTL")
+			for range 2 {
+				again := apply("WAKEUP interval=300")
+				waitForSent(again, metav1.ConditionTrue, controller.ReasonAlreadySent)
+				Expect(again.Status.SentAt.Equal(sentAt)).To(BeTrue())
+				Expect(again.Status.Recipient).To(Equal("+4570000001"))
+				Consistently(func() bool { return isGone(again) }, 1500*time.Millisecond).Should(BeFalse())
+				Expect(accepted("WAKEUP interval=300")).To(Equal(1))
+				Expect(k8sClient.Delete(ctx, again)).To(Succeed())
+				Eventually(func() bool { return isGone(again) }, 10*time.Second).Should(BeTrue())
+			}
+
+			By("the record is one labelled ConfigMap in the message's namespace")
+			var cms corev1.ConfigMapList
+			Expect(k8sClient.List(ctx, &cms, client.InNamespace(nsSMS), client.HasLabels{controller.LabelSMSRecord})).To(Succeed())
+			Expect(cms.Items).NotTo(BeEmpty())
+
+			By("a changed text under the same name is a new message")
+			changed := apply("WAKEUP interval=600")
+			waitForSent(changed, metav1.ConditionTrue, controller.ReasonAccepted)
+			Expect(accepted("WAKEUP interval=600")).To(Equal(1))
+		})
+
+		It("does not send again a message whose earlier object may have been sent", func() {
+			m := newSMS(nsSMS, "maybe-sent")
+			sim.SetFaults(simulator.Faults{Only: "/sms/", DropNext: 1})
+			Expect(k8sClient.Create(ctx, m)).To(Succeed())
+			waitForSent(m, metav1.ConditionUnknown, controller.ReasonDeliveryUnknown)
+			attempt := m.Status.AttemptID
+			Expect(k8sClient.Delete(ctx, m)).To(Succeed())
+			Eventually(func() bool { return isGone(m) }, 10*time.Second).Should(BeTrue())
+
+			again := m.DeepCopy()
+			again.ResourceVersion, again.UID, again.Status = "", "", v1alpha1.SMSMessageStatus{}
+			Expect(k8sClient.Create(ctx, again)).To(Succeed())
+			waitForSent(again, metav1.ConditionUnknown, controller.ReasonDeliveryUnknown)
+			Expect(again.Status.AttemptID).To(Equal(attempt))
+			Expect(accepted(m.Spec.Text)).To(Equal(1))
+			Consistently(func() int { return accepted(m.Spec.Text) }, 700*time.Millisecond).Should(Equal(1))
+		})
+	})
+})
