@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -116,6 +117,26 @@ func TestOnlyTheAPIsOwnNotFoundCodesMeanGone(t *testing.T) {
 		if isGone(tc.err) != tc.gone || isGoneForDeletion(tc.err) != tc.goneForDelete {
 			t.Errorf("%v: isGone %t, isGoneForDeletion %t; want %t, %t",
 				tc.err, isGone(tc.err), isGoneForDeletion(tc.err), tc.gone, tc.goneForDelete)
+		}
+	}
+}
+
+func TestRetryDependsOnlyOnPolicyAndClass(t *testing.T) {
+	manage, observe := v1alpha1.ManagementPolicyManage, v1alpha1.ManagementPolicyObserveOnly
+	for _, tc := range []struct {
+		policy v1alpha1.ManagementPolicy
+		f      failure
+		want   retry
+	}{
+		{manage, failure{terminal: true}, retryOnSpecChange},
+		{observe, failure{terminal: true}, retryNextSync},
+		{manage, failure{rateLimited: true}, retryThrottled},
+		{observe, failure{rateLimited: true}, retryThrottled},
+		{manage, failure{credentials: true}, retryBackoff},
+		{manage, failure{}, retryBackoff},
+	} {
+		if got := retryOf(tc.policy, tc.f); got != tc.want {
+			t.Errorf("retryOf(%s, %+v) = %d, want %d", tc.policy, tc.f, got, tc.want)
 		}
 	}
 }

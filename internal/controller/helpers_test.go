@@ -1,8 +1,8 @@
 package controller_test
 
 import (
-	"k8s.io/utils/ptr"
 	"fmt"
+	"k8s.io/utils/ptr"
 	"slices"
 	"sync/atomic"
 	"time"

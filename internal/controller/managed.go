@@ -2,11 +2,13 @@ package controller
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
 	"time"
 
+	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -340,9 +342,11 @@ func inSync(obj managedObject) bool {
 		meta.IsStatusConditionTrue(s.Conditions, v1alpha1.ConditionSynced)
 }
 
+// blockedByTerminalError: a managed resource whose spec only a change can fix.
 func blockedByTerminalError(obj managedObject) bool {
 	s := status(obj)
-	return s.LastError != nil && s.LastError.Terminal && s.ObservedGeneration == obj.GetGeneration()
+	return s.LastError != nil && s.LastError.Terminal && s.ObservedGeneration == obj.GetGeneration() &&
+		policies(obj).ManagementPolicy != v1alpha1.ManagementPolicyObserveOnly
 }
 
 // ensureFinalizer adds the finalizer before the first external write.
@@ -476,21 +480,50 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 		setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, f.reason, err.Error())
 	}
 	r.event(ctx, obj, corev1.EventTypeWarning, "SyncFailed", "%s", err.Error())
-	if f.terminal {
-		logf.FromContext(ctx).Info("terminal error; waiting for a spec change", "reason", f.reason)
-		return ctrl.Result{}
-	}
 	key := client.ObjectKeyFromObject(obj)
 	var wait time.Duration
-	if f.rateLimited {
+	switch retry := retryOf(policies(obj).ManagementPolicy, f); retry {
+	case retryOnSpecChange:
+		logf.FromContext(ctx).Info("terminal error; waiting for a spec change", "reason", f.reason)
+		return ctrl.Result{}
+	case retryNextSync:
+		wait = r.schedule.synced(key)
+		logf.FromContext(ctx).Info("terminal error; reading again at the next sync period", "reason", f.reason, "retryIn", wait)
+		return ctrl.Result{RequeueAfter: wait}
+	case retryThrottled:
 		// The client as a whole waits for the budget; this object is not at
 		// fault, so its backoff does not grow: come back when the API said.
 		wait = r.schedule.throttled(key, f.retryAfter)
-	} else {
+	default:
 		wait = r.schedule.failed(key, f.retryAfter)
 	}
 	logf.FromContext(ctx).Info("retryable error; backing off", "reason", f.reason, "retryIn", wait)
 	return ctrl.Result{RequeueAfter: wait}
+}
+
+// retry is when a failed resource is tried again.
+type retry int
+
+const (
+	retryBackoff      retry = iota // exponential backoff, at least Retry-After
+	retryThrottled                 // after Retry-After, without growing the backoff
+	retryOnSpecChange              // not until the generation changes
+	retryNextSync                  // at the next sync period (reading is harmless)
+)
+
+// retryOf decides retrying from the policy and the error's class alone. A
+// terminal error stops a managed resource until its spec changes; an
+// observed one keeps reading every sync period, since a read changes nothing.
+func retryOf(policy v1alpha1.ManagementPolicy, f failure) retry {
+	switch {
+	case f.terminal && policy == v1alpha1.ManagementPolicyObserveOnly:
+		return retryNextSync
+	case f.terminal:
+		return retryOnSpecChange
+	case f.rateLimited:
+		return retryThrottled
+	}
+	return retryBackoff
 }
 
 func setCondition(obj managedObject, typ string, st metav1.ConditionStatus, reason, msg string) {
@@ -499,12 +532,32 @@ func setCondition(obj managedObject, typ string, st metav1.ConditionStatus, reas
 	})
 }
 
-// patchStatus writes status once, and only when it changed.
+// patchStatus writes status once, and only when it changed. The patch is
+// the difference of status alone: the finalizer write earlier in the same
+// reconcile moved metadata, and a whole-object diff would carry its
+// resourceVersion, turning the status write into an optimistic lock.
 func (r *managedReconciler[T]) patchStatus(ctx context.Context, orig, obj T) error {
 	if equality.Semantic.DeepEqual(r.ext.status(orig), r.ext.status(obj)) {
 		return nil
 	}
-	return client.IgnoreNotFound(r.Status().Patch(ctx, obj, client.MergeFrom(orig)))
+	patch, err := statusPatch(r.ext.status(orig), r.ext.status(obj))
+	if err != nil {
+		return err
+	}
+	return client.IgnoreNotFound(r.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)))
+}
+
+// statusPatch is the JSON merge patch from one status to another.
+func statusPatch(from, to any) ([]byte, error) {
+	before, err := json.Marshal(map[string]any{"status": from})
+	if err != nil {
+		return nil, err
+	}
+	after, err := json.Marshal(map[string]any{"status": to})
+	if err != nil {
+		return nil, err
+	}
+	return jsonpatch.CreateMergePatch(before, after)
 }
 
 // event records a Kubernetes event and logs the same line (with the

@@ -1,9 +1,9 @@
 package controller_test
 
 import (
-	"k8s.io/utils/ptr"
 	"context"
 	"fmt"
+	"k8s.io/utils/ptr"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
