@@ -26,6 +26,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
@@ -157,20 +158,20 @@ func (o *Options) secretRef() (types.NamespacedName, error) {
 
 // NewManager checks the options and builds a manager with the controllers.
 // Errors name the flag to fix.
-func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, error) {
+func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.APIKeySecret == "" && o.APIKey == "" {
-		return nil, nil, fmt.Errorf("no API key: set --api-key-secret NAMESPACE/NAME or $%s", APIKeyEnv)
+		return nil, fmt.Errorf("no API key: set --api-key-secret NAMESPACE/NAME or $%s", APIKeyEnv)
 	}
 	if o.EventQPS == 0 || o.EventQueueSize < 1 {
-		return nil, nil, fmt.Errorf("--event-qps %g / --event-queue-size %d: events would stop after the first burst; "+
+		return nil, fmt.Errorf("--event-qps %g / --event-queue-size %d: events would stop after the first burst; "+
 			"want a positive rate (or -1 for no limit) and a queue of at least 1", o.EventQPS, o.EventQueueSize)
 	}
 	api, err := onomondo.New(onomondo.Config{
 		BaseURL: o.APIURL, APIKey: o.APIKey, CAFile: o.APICAFile, AllowInsecureHTTP: o.APIInsecureHTTP,
-		Timeout: o.APITimeout, Rate: o.APIRate, Burst: o.APIBurst,
+		Timeout: o.APITimeout, Rate: o.APIRate, Burst: o.APIBurst, Metrics: onomondo.NewMetrics(metrics.Registry),
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
@@ -188,7 +189,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 	var secret types.NamespacedName
 	if o.APIKeySecret != "" {
 		if secret, err = o.secretRef(); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		// Cache only the one Secret: RBAC is a Role in its namespace.
 		cacheOpts.ByObject[&corev1.Secret{}] = cache.ByObject{
@@ -216,26 +217,26 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, *onomondo.Client, er
 		Controller:                    config.Controller{SkipNameValidation: &o.SeveralManagersInProcess},
 	})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	rec, err := eventbudget.New(cfg, mgr.GetHTTPClient(), Scheme, "sim-operator",
 		eventbudget.Options{QPS: o.EventQPS, Burst: o.EventBurst, QueueSize: o.EventQueueSize, Yield: eventbudget.DefaultYield})
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if err := mgr.Add(rec); err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	retry, err := setupControllers(mgr, api, rec, o)
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	if o.APIKeySecret != "" {
 		if err := loadAPIKey(mgr, api, secret, retry); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 	}
-	return mgr, api, nil
+	return mgr, nil
 }
 
 // setupControllers registers the controllers, the state metrics and the
@@ -246,10 +247,10 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, rec recorder.Event
 		SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
 	}
-	sims := &controller.SIMReconciler{Client: c, API: api, Recorder: rec, Options: managed}
-	conns := &controller.ConnectorReconciler{Client: c, API: api, Recorder: rec, Options: managed}
-	sms := &controller.SMSMessageReconciler{Client: c, API: api, Recorder: rec, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
-		MaxConcurrentReconciles: o.MaxConcurrentReconciles, RecordRetention: o.SMSRecordRetention}
+	sims := controller.NewSIMController(c, api, rec, managed)
+	conns := controller.NewConnectorController(c, api, rec, managed)
+	sms := controller.NewSMSMessageReconciler(c, api, rec, controller.SMSOptions{MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles, RecordRetention: o.SMSRecordRetention})
 	for _, setup := range []func(ctrl.Manager) error{
 		controller.IndexSMSBySIM,
 		sims.SetupWithManager,
@@ -290,7 +291,7 @@ func Main() error {
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(newLogger(zapOpts))
-	mgr, _, err := NewManager(ctrl.GetConfigOrDie(), o)
+	mgr, err := NewManager(ctrl.GetConfigOrDie(), o)
 	if err != nil {
 		return err
 	}

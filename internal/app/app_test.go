@@ -33,7 +33,7 @@ func TestStartupErrors(t *testing.T) {
 			o := DefaultOptions()
 			o.APIKey = "k"
 			tc.change(&o)
-			_, _, err := NewManager(&rest.Config{Host: "https://127.0.0.1:1"}, o)
+			_, err := NewManager(&rest.Config{Host: "https://127.0.0.1:1"}, o)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("error = %v, want one mentioning %q", err, tc.want)
 			}

@@ -1,10 +1,11 @@
 package controller_test
 
 import (
-	"k8s.io/utils/ptr"
 	"os"
 	"strings"
 	"time"
+
+	"k8s.io/utils/ptr"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"

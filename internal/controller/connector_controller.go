@@ -9,7 +9,6 @@ import (
 	"reflect"
 
 	"k8s.io/apimachinery/pkg/runtime"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -28,42 +27,19 @@ type ConnectorAPI interface {
 	DeleteConnector(ctx context.Context, id string) error
 }
 
-// ConnectorReconciler makes connectors in the Onomondo API match Connector
-// resources, with the same machinery as SIMs (managed.go).
-type ConnectorReconciler struct {
-	client.Client
-	API      ConnectorAPI
-	Recorder recorder.EventRecorder
-	Options  ManagedOptions
-
-	retry func(context.Context)
-}
-
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=connectors,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=connectors/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=connectors/finalizers,verbs=update
 
-// SetupWithManager registers the Connector controller.
-func (r *ConnectorReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	m := &managedReconciler[*v1alpha1.Connector]{
-		Client:   r.Client,
-		ext:      connectorExternal{api: r.API},
-		newObj:   func() *v1alpha1.Connector { return &v1alpha1.Connector{} },
-		newList:  func() client.ObjectList { return &v1alpha1.ConnectorList{} },
-		recorder: r.Recorder,
-	}
-	if err := m.setup(mgr, "connector", r.Options); err != nil {
-		return err
-	}
-	r.retry = m.retryCredentials
-	return nil
+// NewConnectorController makes connectors in the Onomondo API match
+// Connector resources, with the same machinery as SIMs (managed.go).
+func NewConnectorController(c client.Client, api ConnectorAPI, rec recorder.EventRecorder, o ManagedOptions) *ManagedController[*v1alpha1.Connector] {
+	return &ManagedController[*v1alpha1.Connector]{r: newConnectorReconciler(c, api, rec, o), name: "connector", opts: o}
 }
 
-// RetryCredentials retries at once the Connectors that failed with CredentialsRejected.
-func (r *ConnectorReconciler) RetryCredentials(ctx context.Context) {
-	if r.retry != nil {
-		r.retry(ctx)
-	}
+func newConnectorReconciler(c client.Client, api ConnectorAPI, rec recorder.EventRecorder, o ManagedOptions) *managedReconciler[*v1alpha1.Connector] {
+	return newManagedReconciler[*v1alpha1.Connector](c, connectorExternal{api: api},
+		func() *v1alpha1.Connector { return &v1alpha1.Connector{} }, func() client.ObjectList { return &v1alpha1.ConnectorList{} }, rec, o)
 }
 
 // connectorExternal is the Connector's half of the managed reconciler.

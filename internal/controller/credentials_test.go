@@ -91,8 +91,7 @@ var _ = Describe("Credentials (case 7)", func() {
 		inSync := newSIM(nsCreds, "in-sync", newIMSI())
 		changing := newSIM(nsCreds, "changing", newIMSI())
 		for _, s := range []*v1alpha1.SIM{inSync, changing} {
-			Expect(k8sClient.Create(ctx, s)).To(Succeed())
-			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			createReady(s)
 		}
 
 		By("revoking the key: the drift check and a spec change both fail with CredentialsRejected")

@@ -2,10 +2,11 @@ package controller_test
 
 import (
 	"fmt"
-	"k8s.io/utils/ptr"
 	"slices"
 	"sync/atomic"
 	"time"
+
+	"k8s.io/utils/ptr"
 
 	. "github.com/onsi/gomega"
 	eventsv1 "k8s.io/api/events/v1"
@@ -14,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/controller"
 	"github.com/sim-operator/sim-operator/internal/simulator"
 )
 
@@ -41,6 +43,18 @@ func settings(voice, sms, data bool) v1alpha1.SIMSettings {
 func observed(imsi, msisdn string, voice, sms, data, throttled bool) *v1alpha1.SIMObservation {
 	return &v1alpha1.SIMObservation{IMSI: imsi, MSISDN: msisdn, SIMSettings: v1alpha1.SIMSettings{
 		Voice: ptr.To(voice), SMS: ptr.To(sms), Data: ptr.To(data), DataThrottling: ptr.To(throttled)}}
+}
+
+// createReady creates a resource and waits until it is Ready.
+func createReady[T managed](obj T) T {
+	Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+	waitForCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+	return obj
+}
+
+// putLive puts a SIM with this number and every service on in the simulator.
+func putLive(imsi, msisdn string) {
+	sim.PutSIM(simulator.SIM{IMSI: imsi, MSISDN: msisdn, Voice: true, SMS: true, Data: true})
 }
 
 // calls returns the simulator's log of requests addressed to one identifier.

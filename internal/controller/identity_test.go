@@ -35,10 +35,9 @@ var _ = Describe("SIM identity and ownership", func() {
 	It("binds a resource to the SIM the API confirmed: IMSI and MSISDN in status", func() {
 		imsi := newIMSI()
 		msisdn := msisdnFor(imsi)
-		sim.PutSIM(simulator.SIM{IMSI: imsi, MSISDN: msisdn, Voice: true, SMS: true, Data: true})
+		putLive(imsi, msisdn)
 		s := newSIM(nsSpec, "bound", imsi)
-		Expect(k8sClient.Create(ctx, s)).To(Succeed())
-		waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		createReady(s)
 		Expect(s.Status.Binding).To(Equal(&v1alpha1.SIMBinding{IMSI: imsi, MSISDN: msisdn}))
 	})
 
@@ -46,11 +45,10 @@ var _ = Describe("SIM identity and ownership", func() {
 		It("makes the younger a DuplicateSIM with zero API calls when the owner's binding names the other identifier", func() {
 			imsi := newIMSI()
 			msisdn := msisdnFor(imsi)
-			sim.PutSIM(simulator.SIM{IMSI: imsi, MSISDN: msisdn, Voice: true, SMS: true, Data: true})
+			putLive(imsi, msisdn)
 			a := newSIM(nsDrift, "twin-by-imsi", imsi)
 			a.Spec.Voice = ptr.To(false)
-			Expect(k8sClient.Create(ctx, a)).To(Succeed())
-			waitForCondition(a, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			createReady(a)
 			Expect(a.Status.Binding.MSISDN).To(Equal(msisdn))
 
 			b := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: nsDrift, Name: "twin-by-msisdn"},
@@ -71,12 +69,11 @@ var _ = Describe("SIM identity and ownership", func() {
 			imsi := newIMSI()
 			msisdn := msisdnFor(imsi)
 			a := newSIM(nsSpec, "twin-owner", imsi)
-			Expect(k8sClient.Create(ctx, a)).To(Succeed())
-			waitForCondition(a, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			createReady(a)
 			Expect(a.Status.Binding).To(Equal(&v1alpha1.SIMBinding{IMSI: imsi}), "created by IMSI: no MSISDN known yet")
 
 			By("the SIM gets an MSISDN outside the operator; a second resource names that MSISDN")
-			sim.PutSIM(simulator.SIM{IMSI: imsi, MSISDN: msisdn, Voice: true, SMS: true, Data: true})
+			putLive(imsi, msisdn)
 			b := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: nsSpecB, Name: "twin-late"},
 				Spec: v1alpha1.SIMSpec{MSISDN: msisdn, SIMSettings: settings(false, false, false)}}
 			Expect(k8sClient.Create(ctx, b)).To(Succeed())
@@ -94,8 +91,7 @@ var _ = Describe("SIM identity and ownership", func() {
 			msisdn := msisdnFor(newIMSI())
 			s := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: nsSpec, Name: "typed-imsi"},
 				Spec: v1alpha1.SIMSpec{MSISDN: msisdn, SIMSettings: settings(true, true, true)}}
-			Expect(k8sClient.Create(ctx, s)).To(Succeed())
-			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			createReady(s)
 			Expect(s.Status.Binding).To(Equal(&v1alpha1.SIMBinding{MSISDN: msisdn}))
 
 			Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.IMSI = other })).To(Succeed())
@@ -121,8 +117,7 @@ var _ = Describe("SIM identity and ownership", func() {
 			msisdn := msisdnFor(newIMSI())
 			s := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: nsSpec, Name: "typed-right-imsi"},
 				Spec: v1alpha1.SIMSpec{MSISDN: msisdn, SIMSettings: settings(true, true, true)}}
-			Expect(k8sClient.Create(ctx, s)).To(Succeed())
-			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			createReady(s)
 			real, ok := sim.SIM(msisdn)
 			Expect(ok).To(BeTrue())
 
@@ -138,8 +133,7 @@ var _ = Describe("SIM identity and ownership", func() {
 		It("hands the SIM over to the new resource: no DELETE, no POST, a GET and a PUT only if it differs", func() {
 			imsi := newIMSI()
 			old := newSIM(nsSpec, "rename-old", imsi)
-			Expect(k8sClient.Create(ctx, old)).To(Succeed())
-			waitForCondition(old, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			createReady(old)
 
 			By("Argo CD creates the new name first: it waits as a duplicate")
 			renamed := newSIM(nsSpec, "rename-new", imsi)
@@ -164,8 +158,7 @@ var _ = Describe("SIM identity and ownership", func() {
 			sim.PutSIM(simulator.SIM{IMSI: imsi, Voice: false, SMS: false, Data: true, DataThrottling: true})
 			s := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: nsSpec, Name: "import-identity-only"},
 				Spec: v1alpha1.SIMSpec{IMSI: imsi}}
-			Expect(k8sClient.Create(ctx, s)).To(Succeed())
-			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			createReady(s)
 			Expect(verbs(calls(imsi))).To(Equal([]string{"POST 409", "GET 200"}))
 			Expect(s.Status.AtProvider).To(Equal(observed(imsi, "", false, false, true, true)))
 
@@ -180,8 +173,7 @@ var _ = Describe("SIM identity and ownership", func() {
 			imsi := newIMSI()
 			s := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: nsSpec, Name: "create-defaults"},
 				Spec: v1alpha1.SIMSpec{IMSI: imsi, SIMSettings: v1alpha1.SIMSettings{SMS: ptr.To(false)}}}
-			Expect(k8sClient.Create(ctx, s)).To(Succeed())
-			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			createReady(s)
 			Expect(simState(imsi)).To(Equal(simulator.SIM{IMSI: imsi, Voice: true, SMS: false, Data: true}))
 			Expect(s.Status.AtProvider).To(Equal(observed(imsi, "", true, false, true, false)))
 		})
@@ -191,8 +183,7 @@ var _ = Describe("SIM identity and ownership", func() {
 		It("keeps the finalizer and retries the DELETE until the API says the SIM is gone", func() {
 			imsi := newIMSI()
 			s := newSIM(nsSpec, "delete-bare-404", imsi)
-			Expect(k8sClient.Create(ctx, s)).To(Succeed())
-			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			createReady(s)
 
 			sim.SetFaults(simulator.Faults{Only: "/sim/" + imsi, FailNext: 2, FailStatus: 404}) // {"error":"not_found"}, as a proxy might say
 			Expect(k8sClient.Delete(ctx, s)).To(Succeed())

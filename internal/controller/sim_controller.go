@@ -6,7 +6,6 @@ import (
 	"slices"
 
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
@@ -27,56 +26,32 @@ type SIMAPI interface {
 	DeleteSIM(ctx context.Context, id string) error
 }
 
-// SIMReconciler makes SIMs in the Onomondo API match SIM resources, with the
-// shared managed-object machinery (managed.go) and the SIM's API calls and
-// comparison (simExternal).
-type SIMReconciler struct {
-	client.Client
-	API      SIMAPI
-	Recorder recorder.EventRecorder
-	Options  ManagedOptions
-
-	retry func(context.Context)
-}
-
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=sims,verbs=get;list;watch;update;patch
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=sims/status,verbs=get;update;patch
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=sims/finalizers,verbs=update
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
-// SetupWithManager registers the SIM controller. Besides its own kind it
-// watches new SMSMessages: one whose simRef names a SIM with no known MSISDN
-// makes that SIM read it from the API at once.
-func (r *SIMReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	m := r.managed()
-	if err := m.setup(mgr, "sim", r.Options, func(b *builder.Builder) *builder.Builder {
-		return b.Watches(&v1alpha1.SMSMessage{}, handler.EnqueueRequestsFromMapFunc(referencedSIM),
-			builder.WithPredicates(predicate.Funcs{
-				UpdateFunc: func(event.UpdateEvent) bool { return false },
-				DeleteFunc: func(event.DeleteEvent) bool { return false },
-			}))
-	}); err != nil {
-		return err
-	}
-	r.retry = m.retryCredentials
-	return nil
-}
-
-func (r *SIMReconciler) managed() *managedReconciler[*v1alpha1.SIM] {
-	return &managedReconciler[*v1alpha1.SIM]{
-		Client:   r.Client,
-		ext:      simExternal{api: r.API, reader: r.Client},
-		newObj:   func() *v1alpha1.SIM { return &v1alpha1.SIM{} },
-		newList:  func() client.ObjectList { return &v1alpha1.SIMList{} },
-		recorder: r.Recorder,
+// NewSIMController makes SIMs in the Onomondo API match SIM resources, with
+// the shared managed-object machinery (managed.go) and the SIM's API calls
+// and comparison (simExternal). Besides SIMs it watches new SMSMessages: one
+// whose simRef names a SIM with no known MSISDN makes that SIM read it at once.
+func NewSIMController(c client.Client, api SIMAPI, rec recorder.EventRecorder, o ManagedOptions) *ManagedController[*v1alpha1.SIM] {
+	return &ManagedController[*v1alpha1.SIM]{
+		r:    newSIMReconciler(c, api, rec, o),
+		name: "sim", opts: o,
+		more: func(b *builder.Builder) *builder.Builder {
+			return b.Watches(&v1alpha1.SMSMessage{}, handler.EnqueueRequestsFromMapFunc(referencedSIM),
+				builder.WithPredicates(predicate.Funcs{
+					UpdateFunc: func(event.UpdateEvent) bool { return false },
+					DeleteFunc: func(event.DeleteEvent) bool { return false },
+				}))
+		},
 	}
 }
 
-// RetryCredentials retries at once the SIMs that failed with CredentialsRejected.
-func (r *SIMReconciler) RetryCredentials(ctx context.Context) {
-	if r.retry != nil {
-		r.retry(ctx)
-	}
+func newSIMReconciler(c client.Client, api SIMAPI, rec recorder.EventRecorder, o ManagedOptions) *managedReconciler[*v1alpha1.SIM] {
+	return newManagedReconciler[*v1alpha1.SIM](c, simExternal{api: api, reader: c},
+		func() *v1alpha1.SIM { return &v1alpha1.SIM{} }, func() client.ObjectList { return &v1alpha1.SIMList{} }, rec, o)
 }
 
 // referencedSIM maps a message to the SIM its simRef names.
@@ -111,7 +86,9 @@ func (simExternal) id(s *v1alpha1.SIM) string {
 }
 
 // claimKeys are the IMSIs and MSISDNs the spec names, the binding holds and
-// the API last reported ("+" dropped), each once.
+// the API last reported ("+" dropped), each once. Once bound, the binding is
+// the resource's IMSI claim: an IMSI typed into the spec later claims
+// nothing (it is refused as IdentityMismatch if it is another SIM's).
 func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
 	var keys []string
 	add := func(kind, v string) {
@@ -119,7 +96,9 @@ func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
 			keys = append(keys, k)
 		}
 	}
-	add("imsi", s.Spec.IMSI)
+	if s.Status.Binding == nil {
+		add("imsi", s.Spec.IMSI)
+	}
 	add("msisdn", s.Spec.MSISDN)
 	if b := s.Status.Binding; b != nil {
 		add("imsi", b.IMSI)

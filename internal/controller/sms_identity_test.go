@@ -33,7 +33,7 @@ var _ = Describe("SMSMessage identity and at-most-once per manifest", func() {
 		It("never takes the number from the SIM's spec: the message waits with the reason", func() {
 			other := newIMSI()
 			taken := msisdnFor(other)
-			sim.PutSIM(simulator.SIM{IMSI: other, MSISDN: taken, Voice: true, SMS: true, Data: true})
+			putLive(other, taken)
 			s := newSIM(nsSMS, "wants-taken-number", newIMSI())
 			s.Spec.MSISDN = taken
 			Expect(k8sClient.Create(ctx, s)).To(Succeed())
@@ -49,10 +49,9 @@ var _ = Describe("SMSMessage identity and at-most-once per manifest", func() {
 		It("waits for a duplicate SIM, and sends to the bound MSISDN of the owner's resource", func() {
 			imsi := newIMSI()
 			number := msisdnFor(imsi)
-			sim.PutSIM(simulator.SIM{IMSI: imsi, MSISDN: number, Voice: true, SMS: true, Data: true})
+			putLive(imsi, number)
 			owner := newSIM(nsSMS, "sms-owner", imsi)
-			Expect(k8sClient.Create(ctx, owner)).To(Succeed())
-			waitForCondition(owner, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			createReady(owner)
 			dup := newSIM(nsSMS, "sms-dup", imsi)
 			Expect(k8sClient.Create(ctx, dup)).To(Succeed())
 			waitForCondition(dup, v1alpha1.ConditionReady, metav1.ConditionFalse, controller.ReasonDuplicateSIM)
@@ -73,12 +72,11 @@ var _ = Describe("SMSMessage identity and at-most-once per manifest", func() {
 		It("makes a SIM with no known MSISDN read it at once, then sends to it", func() {
 			imsi := newIMSI()
 			s := newSIM(nsSMS, "learns-msisdn", imsi)
-			Expect(k8sClient.Create(ctx, s)).To(Succeed())
-			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			createReady(s)
 			Expect(s.Status.Binding.MSISDN).To(BeEmpty())
 
 			number := msisdnFor(imsi)
-			sim.PutSIM(simulator.SIM{IMSI: imsi, MSISDN: number, Voice: true, SMS: true, Data: true})
+			putLive(imsi, number)
 			m := newSMS(nsSMS, "needs-msisdn")
 			m.Spec.To, m.Spec.SIMRef = "", &v1alpha1.LocalSIMReference{Name: s.Name}
 			Expect(k8sClient.Create(ctx, m)).To(Succeed())

@@ -67,8 +67,19 @@ type SMSAPI interface {
 // annotation, set by a person to the attempt ID, authorizes one more attempt.
 type SMSMessageReconciler struct {
 	client.Client
-	API      SMSAPI
-	Recorder recorder.EventRecorder
+	api      SMSAPI
+	recorder recorder.EventRecorder
+	opts     SMSOptions
+	backoff  *schedule
+	records  *smsRecords
+	wake     chan event.GenericEvent
+	// outcomes remembers results that could not be written yet, by attempt ID,
+	// so that a failed status write does not turn a known outcome into DeliveryUnknown.
+	outcomes sync.Map
+}
+
+// SMSOptions tune the SMSMessage controller.
+type SMSOptions struct {
 	// MinBackoff and MaxBackoff bound retries of sends that certainly did not reach the API.
 	MinBackoff, MaxBackoff time.Duration
 	// MaxConcurrentReconciles is the number of messages handled at once.
@@ -78,14 +89,25 @@ type SMSMessageReconciler struct {
 	RecordRetention time.Duration
 	// Now is the clock for sentAt, finishedAt, the TTL and the records.
 	Now func() time.Time
+}
 
-	initOnce sync.Once
-	backoff  *schedule
-	records  *smsRecords
-	wake     chan event.GenericEvent
-	// outcomes remembers results that could not be written yet, by attempt ID,
-	// so that a failed status write does not turn a known outcome into DeliveryUnknown.
-	outcomes sync.Map
+// NewSMSMessageReconciler builds the SMSMessage controller.
+func NewSMSMessageReconciler(c client.Client, api SMSAPI, rec recorder.EventRecorder, o SMSOptions) *SMSMessageReconciler {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.MinBackoff <= 0 {
+		o.MinBackoff = time.Second
+	}
+	r := &SMSMessageReconciler{
+		Client: c, api: api, recorder: rec, opts: o,
+		backoff: newSchedule(0, 0, o.MinBackoff, max(o.MaxBackoff, o.MinBackoff)),
+		wake:    make(chan event.GenericEvent),
+	}
+	if o.RecordRetention > 0 {
+		r.records = &smsRecords{client: c, retention: o.RecordRetention, now: o.Now}
+	}
+	return r
 }
 
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=smsmessages,verbs=get;list;watch;delete
@@ -96,7 +118,6 @@ type SMSMessageReconciler struct {
 // unanswered marker becomes DeliveryUnknown; otherwise resolve the
 // recipient, mark, send once, record.
 func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	r.initOnce.Do(r.init)
 	sms := &v1alpha1.SMSMessage{}
 	if err := r.Get(ctx, req.NamespacedName, sms); err != nil || !sms.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, client.IgnoreNotFound(err) // deleting a message never calls the API
@@ -236,7 +257,7 @@ func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessag
 		return ctrl.Result{}, err
 	}
 
-	err := r.API.SendSMS(ctx, to, onomondo.SMS{From: sms.Spec.From, Text: sms.Spec.Text})
+	err := r.api.SendSMS(ctx, to, onomondo.SMS{From: sms.Spec.From, Text: sms.Spec.Text})
 	res := r.recordOutcome(ctx, sms, err)
 	r.remember(ctx, sms)
 	r.outcomes.Store(sms.Status.AttemptID, sms.Status.DeepCopy())
@@ -249,7 +270,7 @@ func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessag
 
 // recordOutcome sets Sent from the send's result and says when to come back.
 func (r *SMSMessageReconciler) recordOutcome(ctx context.Context, sms *v1alpha1.SMSMessage, err error) ctrl.Result {
-	now := metav1.NewTime(r.Now())
+	now := metav1.NewTime(r.opts.Now())
 	key := client.ObjectKeyFromObject(sms)
 	switch {
 	case err == nil:
@@ -257,13 +278,13 @@ func (r *SMSMessageReconciler) recordOutcome(ctx context.Context, sms *v1alpha1.
 		setSent(sms, metav1.ConditionTrue, ReasonAccepted, "the API accepted the message for "+sms.Status.Recipient)
 		r.event(ctx, sms, corev1.EventTypeNormal, "Sent", "sent to %s", sms.Status.Recipient)
 		r.backoff.forget(key)
-		return ttlResult(sms, r.Now())
+		return ttlResult(sms, r.opts.Now())
 	case classify(err).terminal:
 		sms.Status.FinishedAt, sms.Status.LastError = &now, errorStatus(err)
 		setSent(sms, metav1.ConditionFalse, Reason(err), err.Error())
 		r.event(ctx, sms, corev1.EventTypeWarning, "SendFailed", "%s", err.Error())
 		r.backoff.forget(key)
-		return ttlResult(sms, r.Now())
+		return ttlResult(sms, r.opts.Now())
 	case classify(err).notApplied:
 		sms.Status.LastError = errorStatus(err)
 		setSent(sms, metav1.ConditionFalse, Reason(err), "not sent, will retry: "+err.Error())
@@ -317,7 +338,7 @@ func (r *SMSMessageReconciler) resolveMarker(ctx context.Context, sms *v1alpha1.
 
 // expire deletes a finished message once its TTL has passed.
 func (r *SMSMessageReconciler) expire(ctx context.Context, sms *v1alpha1.SMSMessage) (ctrl.Result, error) {
-	res := ttlResult(sms, r.Now())
+	res := ttlResult(sms, r.opts.Now())
 	if sms.Spec.TTLSecondsAfterFinished == nil || sms.Status.FinishedAt == nil || res.RequeueAfter > 0 {
 		return res, nil
 	}
@@ -370,13 +391,9 @@ func (r *SMSMessageReconciler) writeStatus(ctx context.Context, sms *v1alpha1.SM
 	return r.Status().Update(ctx, sms)
 }
 
-// event records a Kubernetes event and logs the same line (with the
-// resource's namespace/name and identifiers from the context's logger).
+// event records a Kubernetes event about the message and logs the same line.
 func (r *SMSMessageReconciler) event(ctx context.Context, sms *v1alpha1.SMSMessage, typ, reason, format string, args ...any) {
-	logf.FromContext(ctx).Info(fmt.Sprintf(format, args...), "event", reason)
-	if r.Recorder != nil {
-		r.Recorder.Eventf(sms, nil, typ, reason, reason, format, args...)
-	}
+	recordEvent(ctx, r.recorder, sms, typ, reason, format, args...)
 }
 
 func newAttemptID() string {
@@ -388,9 +405,7 @@ func newAttemptID() string {
 // SetupWithManager watches SMSMessages, and SIMs for the messages that wait
 // on them, and runs the sweep of expired SMS records.
 func (r *SMSMessageReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	r.initOnce.Do(r.init)
-	if r.RecordRetention > 0 {
-		r.records = &smsRecords{client: r.Client, retention: r.RecordRetention, now: r.Now}
+	if r.records != nil {
 		if err := mgr.Add(r.records); err != nil {
 			return err
 		}
@@ -399,7 +414,7 @@ func (r *SMSMessageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		For(&v1alpha1.SMSMessage{}).
 		Watches(&v1alpha1.SIM{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn), builder.WithPredicates(recipientChanged)).
 		WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.MaxConcurrentReconciles, 1)}).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.opts.MaxConcurrentReconciles, 1)}).
 		Named("smsmessage").
 		Complete(r)
 }
@@ -415,17 +430,6 @@ func IndexSMSBySIM(mgr ctrl.Manager) error {
 			}
 			return nil
 		})
-}
-
-func (r *SMSMessageReconciler) init() {
-	if r.Now == nil {
-		r.Now = time.Now
-	}
-	if r.MinBackoff <= 0 {
-		r.MinBackoff = time.Second
-	}
-	r.backoff = newSchedule(0, 0, r.MinBackoff, max(r.MaxBackoff, r.MinBackoff))
-	r.wake = make(chan event.GenericEvent)
 }
 
 // RetryCredentials retries at once, without their backoff, the messages not

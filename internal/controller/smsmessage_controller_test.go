@@ -192,6 +192,9 @@ var _ = Describe("SMSMessage controller", func() {
 	)
 })
 
+// swappableSMSAPI lets a test replace the API under a running reconciler.
+type swappableSMSAPI struct{ controller.SMSAPI }
+
 func annotate(m *v1alpha1.SMSMessage, attempt string) {
 	base := m.DeepCopy()
 	if m.Annotations == nil {
@@ -224,7 +227,7 @@ var _ = Describe("SMSMessage sending protocol", func() {
 				return c.SubResource(sub).Update(ctx, obj, opts...)
 			},
 		})
-		r := &controller.SMSMessageReconciler{Client: conflicting, API: api, MinBackoff: time.Millisecond}
+		r := controller.NewSMSMessageReconciler(conflicting, api, nil, controller.SMSOptions{MinBackoff: time.Millisecond})
 
 		res, err := reconcileOnce(r, m)
 		Expect(err).NotTo(HaveOccurred())
@@ -246,7 +249,8 @@ var _ = Describe("SMSMessage sending protocol", func() {
 		deadAPI, err := down.Client(onomondo.Config{})
 		Expect(err).NotTo(HaveOccurred())
 		down.Close()
-		r := &controller.SMSMessageReconciler{Client: k8sClient, API: deadAPI, MinBackoff: time.Millisecond}
+		api := &swappableSMSAPI{SMSAPI: deadAPI}
+		r := controller.NewSMSMessageReconciler(k8sClient, api, nil, controller.SMSOptions{MinBackoff: time.Millisecond})
 
 		res, err := reconcileOnce(r, m)
 		Expect(err).NotTo(HaveOccurred())
@@ -254,7 +258,7 @@ var _ = Describe("SMSMessage sending protocol", func() {
 		Expect(sentCondition(get(m)().(*v1alpha1.SMSMessage))).To(HaveField("Reason", "APIUnreachable"))
 
 		By("the API coming back")
-		r.API, err = sim.Client(onomondo.Config{})
+		api.SMSAPI, err = sim.Client(onomondo.Config{})
 		Expect(err).NotTo(HaveOccurred())
 		Eventually(func() string {
 			_, err := reconcileOnce(r, m)
@@ -274,7 +278,7 @@ var _ = Describe("SMSMessage sending protocol", func() {
 
 		api, err := sim.Client(onomondo.Config{})
 		Expect(err).NotTo(HaveOccurred())
-		r := &controller.SMSMessageReconciler{Client: k8sClient, API: api}
+		r := controller.NewSMSMessageReconciler(k8sClient, api, nil, controller.SMSOptions{})
 		_, err = reconcileOnce(r, m)
 		Expect(err).NotTo(HaveOccurred())
 		Expect(sentCondition(get(m)().(*v1alpha1.SMSMessage))).To(HaveField("Reason", controller.ReasonDeliveryUnknown))

@@ -99,7 +99,7 @@ func startManagerWith(ctx context.Context, set func(*app.Options)) <-chan struct
 	o.MetricsAddr, o.ProbeAddr = "0", "0"
 	o.SeveralManagersInProcess = true
 	set(&o)
-	mgr, _, err := app.NewManager(cfg, o)
+	mgr, err := app.NewManager(cfg, o)
 	Expect(err).NotTo(HaveOccurred())
 	stopped := make(chan struct{})
 	go func() {

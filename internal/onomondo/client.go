@@ -4,9 +4,10 @@
 //
 // Every call passes through one client-side token bucket shared by all
 // callers, and pauses when the API's rate-limit headers say the budget is
-// spent. Errors are values with a class (terminal or retryable) and a
-// delivery verdict (definitely not applied, or may have been applied); see
-// errors.go. The API key never leaves the Authorization header: it is not
+// spent. Errors report facts, not decisions: the HTTP status and the API's
+// code (APIError), whether the request was written before the connection
+// failed (TransportError), the client's own budget (BudgetError), and how
+// long the API asked callers to wait; the controllers decide what to do. The API key never leaves the Authorization header: it is not
 // in errors, logs, metrics or the String form of Config or Client.
 package onomondo
 
@@ -69,6 +70,8 @@ type Config struct {
 	Burst int
 	// Now is the clock used to read x-ratelimit-reset; time.Now if nil.
 	Now func() time.Time
+	// Metrics count calls, latency and budget waits; unregistered if nil.
+	Metrics *Metrics
 }
 
 // String hides the API key.
@@ -94,6 +97,7 @@ type Client struct {
 	http    *http.Client
 	limiter *rate.Limiter
 	now     func() time.Time
+	metrics *Metrics
 
 	mu        sync.Mutex
 	holdUntil time.Time // the API said its budget is spent until then
@@ -151,13 +155,17 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = NewMetrics(nil)
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsCfg
 	transport.MaxIdleConnsPerHost = 64
 	c := &Client{
-		base: base,
-		http: &http.Client{Transport: transport, Timeout: cfg.Timeout},
-		now:  cfg.Now,
+		base:    base,
+		http:    &http.Client{Transport: transport, Timeout: cfg.Timeout},
+		now:     cfg.Now,
+		metrics: cfg.Metrics,
 	}
 	if cfg.Rate > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)
@@ -210,7 +218,8 @@ func (c *Client) DeleteSIM(ctx context.Context, id string) error {
 }
 
 // SendSMS sends one SMS. The API has no idempotency key: a call that fails
-// with MayHaveBeenApplied may or may not have sent the message.
+// after the request was written (a 5xx, a TransportError with Written) may
+// or may not have sent the message.
 func (c *Client) SendSMS(ctx context.Context, to string, m SMS) error {
 	return c.do(ctx, http.MethodPost, RouteSMS, "/sms/"+url.PathEscape(to), m, nil)
 }
@@ -268,12 +277,12 @@ func (c *Client) do(ctx context.Context, method, route, path string, in, out any
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		observe(method, route, "error", time.Since(start))
+		c.metrics.observe(method, route, "error", time.Since(start))
 		return &TransportError{Method: method, Route: route, Written: written.Load(), Err: scrubURL(err)}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	observe(method, route, strconv.Itoa(resp.StatusCode), time.Since(start))
+	c.metrics.observe(method, route, strconv.Itoa(resp.StatusCode), time.Since(start))
 	c.noteRateLimit(resp)
 	if err != nil {
 		return &TransportError{Method: method, Route: route, Written: true, Err: scrubURL(err)}
@@ -306,7 +315,7 @@ func (c *Client) wait(ctx context.Context) error {
 	start := time.Now()
 	defer func() {
 		if d := time.Since(start); d > time.Millisecond {
-			budgetWait.Observe(d.Seconds())
+			c.metrics.budgetWait.Observe(d.Seconds())
 		}
 	}()
 	if c.limiter != nil {

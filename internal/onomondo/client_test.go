@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 	"github.com/sim-operator/sim-operator/internal/simulator"
@@ -60,7 +60,7 @@ func TestSIMLifecycleByIMSIAndByMSISDN(t *testing.T) {
 	if err := c.DeleteSIM(ctx, msisdn); err != nil {
 		t.Fatalf("delete by msisdn: %v", err)
 	}
-	if _, err := c.GetSIM(ctx, imsi); !onomondo.IsNotFound(err) {
+	if _, err := c.GetSIM(ctx, imsi); !onomondo.IsCode(err, onomondo.CodeSIMNotFound) {
 		t.Fatalf("get after delete: %v, want sim_not_found", err)
 	}
 
@@ -163,12 +163,6 @@ func TestEveryErrorCode(t *testing.T) {
 			if apiErr.StatusCode != tc.status || apiErr.Code != tc.code {
 				t.Fatalf("got %d %q, want %d %q", apiErr.StatusCode, apiErr.Code, tc.status, tc.code)
 			}
-			if !onomondo.IsTerminal(err) || onomondo.IsRetryable(err) {
-				t.Fatalf("a %d must be terminal", tc.status)
-			}
-			if !onomondo.DefinitelyNotApplied(err) {
-				t.Fatalf("a %d refusal did not apply anything", tc.status)
-			}
 			if !strings.Contains(err.Error(), tc.code) || !strings.Contains(err.Error(), fmt.Sprint(tc.status)) {
 				t.Fatalf("message %q names neither code nor status", err)
 			}
@@ -182,24 +176,23 @@ func TestFaultClassification(t *testing.T) {
 	ctx := context.Background()
 	sim := onomondo.SIM{IMSI: imsi, Voice: true, SMS: true, Data: true}
 
-	t.Run("503 is retryable and may have been applied", func(t *testing.T) {
+	t.Run("503 is reported with its status", func(t *testing.T) {
 		s := simtest.Start(t, simulator.Options{})
 		s.SetFaults(simulator.Faults{FailNext: 1})
 		err := newClient(t, s, onomondo.Config{}).CreateSIM(ctx, imsi, sim)
-		assertClass(t, err, 503, true, false)
+		assertStatus(t, err, 503)
 	})
-	t.Run("500 is retryable and may have been applied", func(t *testing.T) {
+	t.Run("500 is reported with its status", func(t *testing.T) {
 		s := simtest.Start(t, simulator.Options{})
 		s.SetFaults(simulator.Faults{FailNext: 1, FailStatus: 500})
 		err := newClient(t, s, onomondo.Config{}).CreateSIM(ctx, imsi, sim)
-		assertClass(t, err, 500, true, false)
+		assertStatus(t, err, 500)
 	})
-	t.Run("429 is retryable, not applied, and carries Retry-After", func(t *testing.T) {
+	t.Run("429 carries Retry-After and sends nothing", func(t *testing.T) {
 		s := simtest.Start(t, simulator.Options{})
 		s.SetFaults(simulator.Faults{TooManyNext: 1, RetryAfterSeconds: 7})
 		err := newClient(t, s, onomondo.Config{}).SendSMS(ctx, msisdn, onomondo.SMS{From: "A", Text: "x"})
-		assertClass(t, err, 429, true, true)
-		if got := onomondo.RetryAfter(err); got != 7*time.Second {
+		if got := assertStatus(t, err, 429).RetryAfter; got != 7*time.Second {
 			t.Fatalf("RetryAfter = %s, want 7s", got)
 		}
 		if n := len(s.SMS()); n != 0 {
@@ -219,8 +212,8 @@ func TestFaultClassification(t *testing.T) {
 		defer cancel()
 		_, err := c.GetSIM(short, imsi)
 		var budget *onomondo.BudgetError
-		if !errors.As(err, &budget) || !onomondo.DefinitelyNotApplied(err) || !onomondo.IsRetryable(err) {
-			t.Fatalf("error = %v, want a retryable, unapplied BudgetError", err)
+		if !errors.As(err, &budget) {
+			t.Fatalf("error = %v, want a BudgetError (nothing sent)", err)
 		}
 		if n := s.CountRequests("", ""); n != 1 {
 			t.Fatalf("the API saw %d requests, want 1", n)
@@ -233,8 +226,7 @@ func TestFaultClassification(t *testing.T) {
 		c2 := newClient(t, s, onomondo.Config{}) // another client, unaware of the spent budget
 		_ = c1.CreateSIM(ctx, imsi, sim)
 		_, err := c2.GetSIM(ctx, imsi)
-		assertClass(t, err, 429, true, true)
-		if got := onomondo.RetryAfter(err); got <= 0 || got > 30*time.Second {
+		if got := assertStatus(t, err, 429).RetryAfter; got <= 0 || got > 30*time.Second {
 			t.Fatalf("RetryAfter = %s, want (0, 30s]", got)
 		}
 	})
@@ -243,7 +235,7 @@ func TestFaultClassification(t *testing.T) {
 		s.SetFaults(simulator.Faults{DropNext: 1})
 		err := newClient(t, s, onomondo.Config{}).SendSMS(ctx, msisdn, onomondo.SMS{From: "A", Text: "x"})
 		var te *onomondo.TransportError
-		if !errors.As(err, &te) || !te.Written || !onomondo.MayHaveBeenApplied(err) || !onomondo.IsRetryable(err) {
+		if !errors.As(err, &te) || !te.Written {
 			t.Fatalf("error = %v, want a written TransportError", err)
 		}
 		if n := len(s.SMS()); n != 1 {
@@ -254,8 +246,9 @@ func TestFaultClassification(t *testing.T) {
 		s := simtest.Start(t, simulator.Options{})
 		s.SetFaults(simulator.Faults{LatencyMillis: 2000})
 		err := newClient(t, s, onomondo.Config{Timeout: 100 * time.Millisecond}).CreateSIM(ctx, imsi, sim)
-		if !onomondo.MayHaveBeenApplied(err) || !onomondo.IsRetryable(err) {
-			t.Fatalf("error = %v, want retryable and maybe applied", err)
+		var te *onomondo.TransportError
+		if !errors.As(err, &te) || !te.Written {
+			t.Fatalf("error = %v, want a written TransportError", err)
 		}
 	})
 	t.Run("connection refused was not applied", func(t *testing.T) {
@@ -263,52 +256,50 @@ func TestFaultClassification(t *testing.T) {
 		c := newClient(t, s, onomondo.Config{})
 		s.Close()
 		err := c.SendSMS(ctx, msisdn, onomondo.SMS{From: "A", Text: "x"})
-		if !onomondo.DefinitelyNotApplied(err) || !onomondo.IsRetryable(err) {
-			t.Fatalf("error = %v, want retryable and not applied", err)
+		var te *onomondo.TransportError
+		if !errors.As(err, &te) || te.Written {
+			t.Fatalf("error = %v, want an unwritten TransportError", err)
 		}
 	})
 	t.Run("the local budget refuses a call it cannot make in time", func(t *testing.T) {
 		s := simtest.Start(t, simulator.Options{})
 		c := newClient(t, s, onomondo.Config{Rate: 0.01, Burst: 1})
-		if _, err := c.GetSIM(ctx, imsi); !onomondo.IsNotFound(err) {
+		if _, err := c.GetSIM(ctx, imsi); !onomondo.IsCode(err, onomondo.CodeSIMNotFound) {
 			t.Fatal(err)
 		}
 		short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 		defer cancel()
 		_, err := c.GetSIM(short, imsi)
-		if !onomondo.DefinitelyNotApplied(err) || !onomondo.IsRetryable(err) {
-			t.Fatalf("error = %v, want retryable and not applied", err)
+		var budget *onomondo.BudgetError
+		if !errors.As(err, &budget) {
+			t.Fatalf("error = %v, want a BudgetError (nothing sent)", err)
 		}
 	})
 }
 
-func assertClass(t *testing.T, err error, status int, retryable, notApplied bool) {
+func assertStatus(t *testing.T, err error, status int) *onomondo.APIError {
 	t.Helper()
 	var apiErr *onomondo.APIError
 	if !errors.As(err, &apiErr) || apiErr.StatusCode != status {
 		t.Fatalf("error = %v, want HTTP %d", err, status)
 	}
-	if onomondo.IsRetryable(err) != retryable || onomondo.DefinitelyNotApplied(err) != notApplied {
-		t.Fatalf("%v: retryable=%v notApplied=%v, want %v %v", err,
-			onomondo.IsRetryable(err), onomondo.DefinitelyNotApplied(err), retryable, notApplied)
-	}
+	return apiErr
 }
 
 // The client tolerates answers that are not the simulator's shape.
 func TestTolerantErrorBodies(t *testing.T) {
 	cases := []struct {
-		name      string
-		status    int
-		body      string
-		code      string
-		msg       string
-		retryable bool
+		name   string
+		status int
+		body   string
+		code   string
+		msg    string
 	}{
-		{"html from a proxy", 502, "<html>Bad Gateway</html>", "", "<html>Bad Gateway</html>", true},
-		{"unknown code", 418, `{"error":"teapot_empty"}`, "teapot_empty", "", false},
-		{"nested error object", 400, `{"error":{"code":"imsi_invalid","message":"nope"}}`, "imsi_invalid", "nope", false},
-		{"code field", 409, `{"code":"imsi_conflict","message":"exists"}`, "imsi_conflict", "exists", false},
-		{"empty body", 503, ``, "", "", true},
+		{"html from a proxy", 502, "<html>Bad Gateway</html>", "", "<html>Bad Gateway</html>"},
+		{"unknown code", 418, `{"error":"teapot_empty"}`, "teapot_empty", ""},
+		{"nested error object", 400, `{"error":{"code":"imsi_invalid","message":"nope"}}`, "imsi_invalid", "nope"},
+		{"code field", 409, `{"code":"imsi_conflict","message":"exists"}`, "imsi_conflict", "exists"},
+		{"empty body", 503, ``, "", ""},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -326,9 +317,6 @@ func TestTolerantErrorBodies(t *testing.T) {
 			var apiErr *onomondo.APIError
 			if !errors.As(err, &apiErr) || apiErr.StatusCode != tc.status || apiErr.Code != tc.code || apiErr.Message != tc.msg {
 				t.Fatalf("error = %#v", err)
-			}
-			if onomondo.IsRetryable(err) != tc.retryable {
-				t.Fatalf("retryable = %v, want %v", onomondo.IsRetryable(err), tc.retryable)
 			}
 		})
 	}
@@ -356,27 +344,31 @@ func TestConfigChecks(t *testing.T) {
 func TestAPIKeyNeverLeaks(t *testing.T) {
 	const key = "sk-live-SECRET-7f3a9c"
 	s := simtest.Start(t, simulator.Options{APIKey: key})
-	cfg := onomondo.Config{APIKey: key}
+	reg := prometheus.NewRegistry()
+	cfg := onomondo.Config{APIKey: key, Metrics: onomondo.NewMetrics(reg)}
 	c := newClient(t, s, cfg)
 	ctx := context.Background()
 	_ = c.CreateSIM(ctx, "999001234567890", onomondo.SIM{})
 	_, errNotFound := c.GetSIM(ctx, "238739999999999")
 	s.SetFaults(simulator.Faults{DropNext: 1})
 	errDropped := c.CreateSIM(ctx, imsi, onomondo.SIM{Data: true})
-	wrong := newClient(t, s, onomondo.Config{APIKey: key + "-wrong"})
+	wrong := newClient(t, s, onomondo.Config{APIKey: key + "-wrong", Metrics: cfg.Metrics})
 	_, errAuth := wrong.GetSIM(ctx, imsi)
 	l, _ := net.Listen("tcp", "127.0.0.1:0")
 	_ = l.Close()
-	refused, _ := onomondo.New(onomondo.Config{BaseURL: "https://" + l.Addr().String(), APIKey: key})
+	refused, _ := onomondo.New(onomondo.Config{BaseURL: "https://" + l.Addr().String(), APIKey: key, Metrics: cfg.Metrics})
 	errRefused := refused.DeleteSIM(ctx, imsi)
 
 	var out strings.Builder
 	for _, v := range []any{cfg, &cfg, c, errNotFound, errDropped, errAuth, errRefused} {
 		fmt.Fprintf(&out, "%v %+v %#v %s\n", v, v, v, v)
 	}
-	fams, err := metrics.Registry.Gather()
+	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(fams) == 0 {
+		t.Fatal("no metrics gathered: the check below would prove nothing")
 	}
 	for _, f := range fams {
 		fmt.Fprintln(&out, f.String())
@@ -389,13 +381,18 @@ func TestAPIKeyNeverLeaks(t *testing.T) {
 // Metrics carry route templates, never raw identifiers (unbounded cardinality).
 func TestMetricsUseRouteTemplates(t *testing.T) {
 	s := simtest.Start(t, simulator.Options{})
-	c := newClient(t, s, onomondo.Config{})
-	before := testutil.ToFloat64(onomondo.RequestsCounter("GET", onomondo.RouteSIM, "404"))
+	reg := prometheus.NewRegistry()
+	c := newClient(t, s, onomondo.Config{Metrics: onomondo.NewMetrics(reg)})
 	_, _ = c.GetSIM(context.Background(), imsi)
-	if got := testutil.ToFloat64(onomondo.RequestsCounter("GET", onomondo.RouteSIM, "404")) - before; got != 1 {
-		t.Fatalf("GET /sim/:id 404 counted %v times, want 1", got)
+	want := `
+# HELP onomondo_api_requests_total Calls to the Onomondo API by method, route template and HTTP status code ("error" when no answer arrived).
+# TYPE onomondo_api_requests_total counter
+onomondo_api_requests_total{code="404",method="GET",route="/sim/:id"} 1
+`
+	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "onomondo_api_requests_total"); err != nil {
+		t.Fatal(err)
 	}
-	fams, err := metrics.Registry.Gather()
+	fams, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

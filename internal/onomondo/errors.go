@@ -37,35 +37,6 @@ const (
 	CodeServiceUnavailable = "service_unavailable"
 )
 
-// Class says what a caller may do about an error.
-type Class int
-
-const (
-	// ClassRetryable errors may go away by themselves: back off and try again.
-	ClassRetryable Class = iota
-	// ClassTerminal errors only a change of the request can fix.
-	ClassTerminal
-)
-
-func (c Class) String() string {
-	if c == ClassTerminal {
-		return "terminal"
-	}
-	return "retryable"
-}
-
-// Delivery says whether a failed write can have taken effect in the API.
-type Delivery int
-
-const (
-	// MaybeApplied: the request was written and no answer proves it was
-	// refused (timeout, reset, 500, a dropped response).
-	MaybeApplied Delivery = iota
-	// NotApplied: the request definitely did not take effect (never sent,
-	// connection refused, 429, a 4xx validation answer, the local budget).
-	NotApplied
-)
-
 // APIError is an answer from the API with a non-2xx status.
 type APIError struct {
 	// Method and Route name the call; Route is the template (/sim/:id), never
@@ -93,28 +64,11 @@ func (e *APIError) Error() string {
 	return s
 }
 
-// Class is terminal for 4xx answers other than 408 and 429, retryable otherwise.
-func (e *APIError) Class() Class {
-	if e.StatusCode >= 400 && e.StatusCode < 500 &&
-		e.StatusCode != http.StatusTooManyRequests && e.StatusCode != http.StatusRequestTimeout {
-		return ClassTerminal
-	}
-	return ClassRetryable
-}
-
-// Delivery is NotApplied for 4xx answers (the API refused the request) and
-// MaybeApplied for 5xx, where the server may have failed after writing.
-func (e *APIError) Delivery() Delivery {
-	if e.StatusCode < 500 {
-		return NotApplied
-	}
-	return MaybeApplied
-}
-
 // TransportError is a failure to get any answer from the API.
 type TransportError struct {
 	Method, Route string
-	// Written reports whether the whole request had been sent when it failed.
+	// Written reports whether the whole request had been sent when it failed:
+	// if it had, the API may have applied it.
 	Written bool
 	Err     error
 }
@@ -129,17 +83,6 @@ func (e *TransportError) Error() string {
 
 func (e *TransportError) Unwrap() error { return e.Err }
 
-// Class of a transport error is always retryable.
-func (e *TransportError) Class() Class { return ClassRetryable }
-
-// Delivery is NotApplied only when the request never left the client.
-func (e *TransportError) Delivery() Delivery {
-	if e.Written {
-		return MaybeApplied
-	}
-	return NotApplied
-}
-
 // BudgetError means the client's own rate limit refused to send in time.
 type BudgetError struct {
 	Method, Route string
@@ -152,68 +95,8 @@ func (e *BudgetError) Error() string {
 
 func (e *BudgetError) Unwrap() error { return e.Err }
 
-// Class of a budget error is retryable.
-func (e *BudgetError) Class() Class { return ClassRetryable }
-
-// Delivery of a budget error is NotApplied: nothing was sent.
-func (e *BudgetError) Delivery() Delivery { return NotApplied }
-
-type classed interface {
-	Class() Class
-	Delivery() Delivery
-}
-
-// ClassOf returns an error's class; errors this package did not make are retryable.
-func ClassOf(err error) Class {
-	var c classed
-	if errors.As(err, &c) {
-		return c.Class()
-	}
-	return ClassRetryable
-}
-
-// IsTerminal reports whether only a change of the request can fix err.
-func IsTerminal(err error) bool { return err != nil && ClassOf(err) == ClassTerminal }
-
-// IsRetryable reports whether err may go away by itself.
-func IsRetryable(err error) bool { return err != nil && ClassOf(err) == ClassRetryable }
-
-// DefinitelyNotApplied reports whether the failed request certainly had no
-// effect in the API, so that sending it again cannot duplicate it.
-func DefinitelyNotApplied(err error) bool {
-	var c classed
-	return errors.As(err, &c) && c.Delivery() == NotApplied
-}
-
-// MayHaveBeenApplied is the opposite of DefinitelyNotApplied.
-func MayHaveBeenApplied(err error) bool { return err != nil && !DefinitelyNotApplied(err) }
-
 // IsCode reports whether err is an APIError with the given code.
 func IsCode(err error, code string) bool {
 	var e *APIError
 	return errors.As(err, &e) && e.Code == code
-}
-
-// IsNotFound reports whether the object the call addressed does not exist.
-func IsNotFound(err error) bool {
-	var e *APIError
-	return errors.As(err, &e) && e.StatusCode == http.StatusNotFound &&
-		(e.Code == CodeSIMNotFound || e.Code == CodeConnectorNotFound || e.Code == "")
-}
-
-// IsRateLimited reports whether err is the API's 429 or the client's own
-// budget: a condition of the whole client, not of the object called about.
-func IsRateLimited(err error) bool {
-	var apiErr *APIError
-	var budget *BudgetError
-	return (errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusTooManyRequests) || errors.As(err, &budget)
-}
-
-// RetryAfter is how long the API asked the caller to wait, zero if it did not.
-func RetryAfter(err error) time.Duration {
-	var e *APIError
-	if errors.As(err, &e) {
-		return e.RetryAfter
-	}
-	return 0
 }

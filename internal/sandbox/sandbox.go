@@ -147,7 +147,7 @@ func (sb *Sandbox) startManager(ctx context.Context, o app.Options) error {
 	}
 	o.APIURL, o.APICAFile = sb.SimInfo.URL, sb.SimInfo.CAFile
 	o.APIKeySecret, o.APIKey = OperatorNS+"/"+APIKeySecret, ""
-	mgr, _, err := app.NewManager(sb.Config, o)
+	mgr, err := app.NewManager(sb.Config, o)
 	if err != nil {
 		return err
 	}

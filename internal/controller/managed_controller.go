@@ -1,0 +1,168 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/recorder"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+)
+
+// ManagedOptions tune a managed controller.
+type ManagedOptions struct {
+	// SyncPeriod is how often an in-sync object is read back to detect drift.
+	SyncPeriod time.Duration
+	// SyncJitter spreads drift checks by ±this fraction of SyncPeriod.
+	SyncJitter float64
+	// MinBackoff and MaxBackoff bound retries of retryable API errors.
+	MinBackoff, MaxBackoff time.Duration
+	// MaxConcurrentReconciles is the number of objects reconciled at once.
+	MaxConcurrentReconciles int
+}
+
+func (o ManagedOptions) withDefaults() ManagedOptions {
+	if o.SyncPeriod == 0 {
+		o.SyncPeriod = 10 * time.Minute
+	}
+	if o.MinBackoff == 0 {
+		o.MinBackoff = time.Second
+	}
+	if o.MaxBackoff == 0 {
+		o.MaxBackoff = 5 * time.Minute
+	}
+	return o
+}
+
+// ManagedController runs the managed reconciler of one kind (SIM or
+// Connector) in a manager: its claim index and its watches.
+type ManagedController[T managedObject] struct {
+	r    *managedReconciler[T]
+	name string
+	opts ManagedOptions
+	// wake carries resources to reconcile at once (a new API key).
+	wake chan event.GenericEvent
+	// more adds the kind's own watches.
+	more func(*builder.Builder) *builder.Builder
+}
+
+// recordEvent records a Kubernetes event and logs the same line (with the
+// resource's namespace/name and identifiers from the context's logger).
+func recordEvent(ctx context.Context, rec recorder.EventRecorder, obj client.Object, typ, reason, format string, args ...any) {
+	logf.FromContext(ctx).Info(fmt.Sprintf(format, args...), "event", reason)
+	if rec != nil {
+		rec.Eventf(obj, nil, typ, reason, reason, format, args...)
+	}
+}
+
+// SetupWithManager registers the controller, its index, and its watches.
+// Status and finalizer writes do not trigger reconciles (generation
+// predicate): the controller wakes for spec changes, deletion, its own
+// timers, a new API key, and a resource claiming the same identifiers
+// coming, going or learning its binding.
+func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
+	r := m.r
+	r.Client = mgr.GetClient()
+	if err := mgr.GetFieldIndexer().IndexField(context.Background(), r.newObj(), apiIDIndex,
+		func(obj client.Object) []string { return r.ext.claimKeys(obj.(T)) }); err != nil {
+		return err
+	}
+	m.wake = make(chan event.GenericEvent)
+	b := ctrl.NewControllerManagedBy(mgr).
+		For(r.newObj(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deletionStarted))).
+		Watches(r.newObj(), handler.EnqueueRequestsFromMapFunc(r.sameIdentifier),
+			builder.WithPredicates(r.claimsChanged())).
+		WatchesRawSource(source.Channel(m.wake, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: max(m.opts.MaxConcurrentReconciles, 1)}).
+		Named(m.name)
+	if m.more != nil {
+		b = m.more(b)
+	}
+	return b.Complete(r)
+}
+
+// claimsChanged passes the events after which another resource may own, or
+// no longer own, what a resource claims: one appearing or going, and a
+// change of the identifiers it claims (a binding learnt from the API).
+func (r *managedReconciler[T]) claimsChanged() predicate.Funcs {
+	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
+		return !slices.Equal(r.ext.claimKeys(e.ObjectOld.(T)), r.ext.claimKeys(e.ObjectNew.(T)))
+	}}
+}
+
+// RetryCredentials wakes, at once and without their backoff, the resources
+// whose last call failed because the API refused the key: a new key may
+// have fixed them.
+func (m *ManagedController[T]) RetryCredentials(ctx context.Context) {
+	r := m.r
+	list := r.newList()
+	if err := r.List(ctx, list, client.UnsafeDisableDeepCopy); err != nil {
+		logf.FromContext(ctx).Error(err, "listing resources to retry after a key change")
+		return
+	}
+	items, _ := meta.ExtractList(list)
+	var due []client.Object
+	for _, item := range items {
+		obj := item.(T)
+		if c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced); c != nil && c.Reason == ReasonCredentialsRejected {
+			r.schedule.forget(client.ObjectKeyFromObject(obj))
+			due = append(due, obj)
+		}
+	}
+	go wakeAll(ctx, m.wake, due)
+}
+
+// wakeAll queues each object for a reconcile through a controller's channel source.
+func wakeAll(ctx context.Context, wake chan<- event.GenericEvent, objs []client.Object) {
+	for _, obj := range objs {
+		select {
+		case wake <- event.GenericEvent{Object: obj}:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// deletionStarted passes the update that sets deletionTimestamp.
+var deletionStarted = predicate.Funcs{
+	UpdateFunc: func(e event.UpdateEvent) bool {
+		return e.ObjectOld.GetDeletionTimestamp().IsZero() && !e.ObjectNew.GetDeletionTimestamp().IsZero()
+	},
+	CreateFunc:  func(event.CreateEvent) bool { return false },
+	DeleteFunc:  func(event.DeleteEvent) bool { return false },
+	GenericFunc: func(event.GenericEvent) bool { return false },
+}
+
+// sameIdentifier wakes the other resources that claim any of the same identifiers.
+func (r *managedReconciler[T]) sameIdentifier(ctx context.Context, obj client.Object) []reconcile.Request {
+	var reqs []reconcile.Request
+	seen := map[types.UID]bool{obj.GetUID(): true}
+	for _, key := range r.ext.claimKeys(obj.(T)) {
+		list := r.newList()
+		if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil
+		}
+		items, _ := meta.ExtractList(list)
+		for _, item := range items {
+			if other := item.(client.Object); !seen[other.GetUID()] {
+				seen[other.GetUID()] = true
+				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: other.GetNamespace(), Name: other.GetName()}})
+			}
+		}
+	}
+	return reqs
+}

@@ -1,0 +1,544 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/onomondo"
+)
+
+// The decision table of managed.go, one row per decision, in the style of
+// crossplane-runtime's reconciler_test.go: a recording fake of the API and
+// controller-runtime's fake client, no apiserver. Each row asserts the exact
+// calls and the conditions, binding and requeue they lead to. The envtest
+// specs cover what only a real apiserver shows (admission, patches, indexes,
+// watches, finalizers).
+
+const (
+	imsiA   = "238730000000001"
+	imsiB   = "238730000000002"
+	msisdnA = "4561000001"
+)
+
+// fakeSIMAPI is a SIM table and a log of calls ("POST 2387…"). fail makes a
+// method fail once per listed error, in order.
+type fakeSIMAPI struct {
+	sims  []onomondo.SIM
+	fail  map[string][]error
+	calls []string
+}
+
+func (f *fakeSIMAPI) call(method, id string) error {
+	f.calls = append(f.calls, method+" "+id)
+	if errs := f.fail[method]; len(errs) > 0 {
+		f.fail[method] = errs[1:]
+		return errs[0]
+	}
+	return nil
+}
+
+func (f *fakeSIMAPI) find(id string) int {
+	return slices.IndexFunc(f.sims, func(s onomondo.SIM) bool { return s.IMSI == id || (s.MSISDN != "" && s.MSISDN == id) })
+}
+
+func (f *fakeSIMAPI) GetSIM(_ context.Context, id string) (*onomondo.SIM, error) {
+	if err := f.call("GET", id); err != nil {
+		return nil, err
+	}
+	if i := f.find(id); i >= 0 {
+		s := f.sims[i]
+		return &s, nil
+	}
+	return nil, notFound
+}
+
+func (f *fakeSIMAPI) CreateSIM(_ context.Context, id string, s onomondo.SIM) error {
+	if err := f.call("POST", id); err != nil {
+		return err
+	}
+	if f.find(id) >= 0 || (s.MSISDN != "" && f.find(s.MSISDN) >= 0) {
+		return &onomondo.APIError{StatusCode: 409, Code: onomondo.CodeIMSIConflict}
+	}
+	f.sims = append(f.sims, s)
+	return nil
+}
+
+func (f *fakeSIMAPI) UpdateSIM(_ context.Context, id string, s onomondo.SIM) error {
+	if err := f.call("PUT", id); err != nil {
+		return err
+	}
+	if i := f.find(id); i >= 0 {
+		f.sims[i] = s
+		return nil
+	}
+	return notFound
+}
+
+func (f *fakeSIMAPI) DeleteSIM(_ context.Context, id string) error {
+	if err := f.call("DELETE", id); err != nil {
+		return err
+	}
+	if i := f.find(id); i >= 0 {
+		f.sims = slices.Delete(f.sims, i, i+1)
+		return nil
+	}
+	return notFound
+}
+
+var (
+	notFound    = &onomondo.APIError{StatusCode: 404, Code: onomondo.CodeSIMNotFound}
+	unavailable = &onomondo.APIError{StatusCode: 503, RetryAfter: 30 * time.Second}
+	tooMany     = &onomondo.APIError{StatusCode: 429, Code: onomondo.CodeRateLimited, RetryAfter: 7 * time.Second}
+	refused     = &onomondo.APIError{StatusCode: 400, Code: onomondo.CodeVoiceInvalid}
+	revoked     = &onomondo.APIError{StatusCode: 401, Code: onomondo.CodeUnauthorized}
+	bare404     = &onomondo.APIError{StatusCode: 404}
+	errLookup   = errors.New("cache unavailable")
+)
+
+// fakeRecorder keeps the reasons of the events recorded.
+type fakeRecorder struct{ reasons []string }
+
+func (r *fakeRecorder) Eventf(_ runtime.Object, _ runtime.Object, _, reason, _, _ string, _ ...any) {
+	r.reasons = append(r.reasons, reason)
+}
+
+func (r *fakeRecorder) AnnotatedEventf(_ runtime.Object, _ runtime.Object, _ map[string]string, _, reason, _, _ string, _ ...any) {
+	r.reasons = append(r.reasons, reason)
+}
+
+var created = metav1.NewTime(time.Date(2026, 11, 1, 12, 0, 0, 0, time.UTC))
+
+// simObj is a SIM resource in namespace "ns", generation 1, created at `created`.
+func simObj(name string, spec v1alpha1.SIMSpec, changes ...func(*v1alpha1.SIM)) *v1alpha1.SIM {
+	s := &v1alpha1.SIM{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: name, UID: types.UID("uid-" + name), Generation: 1,
+			CreationTimestamp: created},
+		Spec: spec,
+	}
+	s.Spec.DeletionPolicy, s.Spec.ManagementPolicy = v1alpha1.DeletionPolicyDelete, v1alpha1.ManagementPolicyManage
+	for _, c := range changes {
+		c(s)
+	}
+	return s
+}
+
+func byIMSI(imsi string, voice bool) v1alpha1.SIMSpec {
+	return v1alpha1.SIMSpec{IMSI: imsi, SIMSettings: v1alpha1.SIMSettings{Voice: ptr.To(voice)}}
+}
+
+// withFinalizer, bound, synced, … shape a SIM's metadata and status.
+func withFinalizer(s *v1alpha1.SIM) { s.Finalizers = []string{Finalizer} }
+
+func bound(imsi, msisdn string, voice bool) func(*v1alpha1.SIM) {
+	return func(s *v1alpha1.SIM) {
+		withFinalizer(s)
+		s.Status.Binding = &v1alpha1.SIMBinding{IMSI: imsi, MSISDN: msisdn}
+		s.Status.AtProvider = observation(&onomondo.SIM{IMSI: imsi, MSISDN: msisdn, Voice: voice, SMS: true, Data: true})
+	}
+}
+
+func synced(s *v1alpha1.SIM) {
+	s.Status.ObservedGeneration = s.Generation
+	setCondition(s, v1alpha1.ConditionSynced, metav1.ConditionTrue, ReasonReconcileSuccess, "")
+	setCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, ReasonAvailable, "")
+}
+
+func newGeneration(s *v1alpha1.SIM) { s.Generation = 2 }
+
+func observeOnly(s *v1alpha1.SIM) { s.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly }
+
+func orphan(s *v1alpha1.SIM) { s.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan }
+
+func deleting(s *v1alpha1.SIM) {
+	now := metav1.NewTime(created.Add(time.Hour))
+	s.DeletionTimestamp = &now
+	if len(s.Finalizers) == 0 {
+		s.Finalizers = []string{"example.com/other"} // the fake client keeps only objects with a finalizer
+	}
+}
+
+func terminalFailure(s *v1alpha1.SIM) {
+	s.Status.ObservedGeneration = s.Generation
+	s.Status.LastError = errorStatus(refused)
+	setCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, "VoiceInvalid", refused.Error())
+}
+
+func wasDuplicate(s *v1alpha1.SIM) {
+	setCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, ReasonDuplicateSIM, "")
+}
+
+func olderBy(d time.Duration) func(*v1alpha1.SIM) {
+	return func(s *v1alpha1.SIM) { s.CreationTimestamp = metav1.NewTime(created.Add(-d)) }
+}
+
+// want is what a row expects after one Reconcile.
+type want struct {
+	calls []string
+	// ready and synced are "Status/Reason"; empty: not checked.
+	ready, synced string
+	binding       *v1alpha1.SIMBinding
+	terminal      bool
+	gone          bool
+	finalizer     bool
+	events        []string
+	// requeue: zero means no requeue; otherwise at least this long.
+	requeue time.Duration
+	err     bool
+}
+
+type row struct {
+	name   string
+	obj    *v1alpha1.SIM
+	others []*v1alpha1.SIM
+	api    []onomondo.SIM
+	fail   map[string][]error
+	// intercept injects apiserver failures.
+	intercept interceptor.Funcs
+	want      want
+}
+
+func live(imsi, msisdn string, voice bool) onomondo.SIM {
+	return onomondo.SIM{IMSI: imsi, MSISDN: msisdn, Voice: voice, SMS: true, Data: true}
+}
+
+func TestManagedSIMDecisionTable(t *testing.T) {
+	listFails := interceptor.Funcs{List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error {
+		return errLookup
+	}}
+	patchFails := interceptor.Funcs{Patch: func(context.Context, client.WithWatch, client.Object, client.Patch, ...client.PatchOption) error {
+		return apierrors.NewConflict(schema.GroupResource{Resource: "sims"}, "x", errors.New("changed"))
+	}}
+	rows := []row{
+		// Create, adopt, update.
+		{name: "a new SIM is created with one POST and bound",
+			obj: simObj("s", byIMSI(imsiA, false)),
+			want: want{calls: []string{"POST " + imsiA}, ready: "True/Available", synced: "True/ReconcileSuccess",
+				binding: &v1alpha1.SIMBinding{IMSI: imsiA}, finalizer: true, events: []string{"Created"}, requeue: time.Minute}},
+		{name: "409 adopts a SIM that matches: POST, GET, no PUT",
+			obj: simObj("s", byIMSI(imsiA, true)), api: []onomondo.SIM{live(imsiA, msisdnA, true)},
+			want: want{calls: []string{"POST " + imsiA, "GET " + imsiA}, ready: "True/Available",
+				binding: &v1alpha1.SIMBinding{IMSI: imsiA, MSISDN: msisdnA}, finalizer: true, events: []string{"Adopted"}, requeue: time.Minute}},
+		{name: "409 adopts a SIM that differs: POST, GET, PUT",
+			obj: simObj("s", byIMSI(imsiA, false)), api: []onomondo.SIM{live(imsiA, msisdnA, true)},
+			want: want{calls: []string{"POST " + imsiA, "GET " + imsiA, "PUT " + imsiA}, ready: "True/Available",
+				binding: &v1alpha1.SIMBinding{IMSI: imsiA, MSISDN: msisdnA}, finalizer: true, events: []string{"Adopted", "Updated"}, requeue: time.Minute}},
+		{name: "a 409 over an MSISDN another SIM holds is terminal",
+			obj: simObj("s", v1alpha1.SIMSpec{IMSI: imsiA, MSISDN: msisdnA}), api: []onomondo.SIM{live(imsiB, msisdnA, true)},
+			want: want{calls: []string{"POST " + imsiA, "GET " + imsiA}, synced: "False/ImsiConflict", terminal: true,
+				finalizer: true, events: []string{"SyncFailed"}}},
+		{name: "an adoption GET that fails is retried",
+			obj: simObj("s", byIMSI(imsiA, true)), api: []onomondo.SIM{live(imsiA, "", true)}, fail: map[string][]error{"GET": {unavailable}},
+			want: want{calls: []string{"POST " + imsiA, "GET " + imsiA}, synced: "False/ServiceUnavailable", finalizer: true,
+				events: []string{"SyncFailed"}, requeue: 30 * time.Second}},
+		{name: "a spec change is one PUT to the bound SIM",
+			obj: simObj("s", byIMSI(imsiA, false), bound(imsiA, msisdnA, true), synced, newGeneration),
+			api: []onomondo.SIM{live(imsiA, msisdnA, true)},
+			want: want{calls: []string{"PUT " + imsiA}, ready: "True/Available", synced: "True/ReconcileSuccess",
+				binding: &v1alpha1.SIMBinding{IMSI: imsiA, MSISDN: msisdnA}, events: []string{"Updated"}, requeue: time.Minute}},
+		{name: "a PUT that finds the SIM gone creates it again",
+			obj:  simObj("s", byIMSI(imsiA, false), bound(imsiA, "", true), synced, newGeneration),
+			want: want{calls: []string{"PUT " + imsiA, "POST " + imsiA}, ready: "True/Available", events: []string{"Recreated"}, requeue: time.Minute}},
+		{name: "a PUT refused is terminal for the generation",
+			obj: simObj("s", byIMSI(imsiA, false), bound(imsiA, "", true), synced, newGeneration),
+			api: []onomondo.SIM{live(imsiA, "", true)}, fail: map[string][]error{"PUT": {refused}},
+			want: want{calls: []string{"PUT " + imsiA}, ready: "False/VoiceInvalid", synced: "False/VoiceInvalid", terminal: true,
+				events: []string{"SyncFailed"}}},
+		{name: "a recreate that fails is retried",
+			obj:  simObj("s", byIMSI(imsiA, false), bound(imsiA, "", true), synced, newGeneration),
+			fail: map[string][]error{"POST": {unavailable}},
+			want: want{calls: []string{"PUT " + imsiA, "POST " + imsiA}, synced: "False/ServiceUnavailable",
+				events: []string{"SyncFailed"}, requeue: 30 * time.Second}},
+
+		// Drift.
+		{name: "a due drift check that finds the SIM as specified makes one GET",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true)), api: []onomondo.SIM{live(imsiA, msisdnA, true)},
+			want: want{calls: []string{"GET " + imsiA}, ready: "True/Available", binding: &v1alpha1.SIMBinding{IMSI: imsiA, MSISDN: msisdnA}, requeue: time.Minute}},
+		{name: "drift is corrected with one PUT",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true)), api: []onomondo.SIM{live(imsiA, "", false)},
+			want: want{calls: []string{"GET " + imsiA, "PUT " + imsiA}, ready: "True/Available", events: []string{"DriftCorrected"}, requeue: time.Minute}},
+		{name: "a SIM deleted behind the operator's back is created again",
+			obj:  simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true)),
+			want: want{calls: []string{"GET " + imsiA, "POST " + imsiA}, ready: "True/Available", events: []string{"Recreated"}, requeue: time.Minute}},
+		{name: "a drift check that fails is retried after Retry-After",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true)), fail: map[string][]error{"GET": {unavailable}},
+			want: want{calls: []string{"GET " + imsiA}, synced: "False/ServiceUnavailable",
+				events: []string{"SyncFailed"}, requeue: 30 * time.Second}},
+		{name: "an in-sync SIM just resumed makes no call",
+			obj:  simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), synced),
+			want: want{ready: "True/Available", synced: "True/ReconcileSuccess", requeue: time.Millisecond}},
+
+		// Errors.
+		{name: "a refused create is terminal: no retry until the spec changes",
+			obj: simObj("s", byIMSI(imsiA, true)), fail: map[string][]error{"POST": {refused}},
+			want: want{calls: []string{"POST " + imsiA}, ready: "False/VoiceInvalid", synced: "False/VoiceInvalid", terminal: true,
+				finalizer: true, events: []string{"SyncFailed"}}},
+		{name: "a terminal error for this generation makes no call",
+			obj:  simObj("s", byIMSI(imsiA, true), withFinalizer, terminalFailure),
+			want: want{synced: "False/VoiceInvalid", terminal: true}},
+		{name: "a 503 is retried after its Retry-After",
+			obj: simObj("s", byIMSI(imsiA, true)), fail: map[string][]error{"POST": {unavailable}},
+			want: want{calls: []string{"POST " + imsiA}, synced: "False/ServiceUnavailable", finalizer: true,
+				events: []string{"SyncFailed"}, requeue: 30 * time.Second}},
+		{name: "a 429 waits for the API's reset without growing the backoff",
+			obj: simObj("s", byIMSI(imsiA, true)), fail: map[string][]error{"POST": {tooMany}},
+			want: want{calls: []string{"POST " + imsiA}, synced: "False/RateLimited", finalizer: true,
+				events: []string{"SyncFailed"}, requeue: 7 * time.Second}},
+		{name: "a rejected key is CredentialsRejected and retried",
+			obj: simObj("s", byIMSI(imsiA, true)), fail: map[string][]error{"POST": {revoked}},
+			want: want{calls: []string{"POST " + imsiA}, synced: "False/CredentialsRejected", finalizer: true,
+				events: []string{"SyncFailed"}, requeue: time.Millisecond}},
+
+		// Observe only.
+		{name: "observe-only reads, binds, and is Ready when the SIM matches",
+			obj: simObj("s", byIMSI(imsiA, true), observeOnly), api: []onomondo.SIM{live(imsiA, msisdnA, true)},
+			want: want{calls: []string{"GET " + imsiA}, ready: "True/Available", binding: &v1alpha1.SIMBinding{IMSI: imsiA, MSISDN: msisdnA}, requeue: time.Minute}},
+		{name: "observe-only reports a SIM that differs, without writing",
+			obj: simObj("s", byIMSI(imsiA, false), observeOnly), api: []onomondo.SIM{live(imsiA, "", true)},
+			want: want{calls: []string{"GET " + imsiA}, ready: "False/Differs", synced: "True/ReconcileSuccess", requeue: time.Minute}},
+		{name: "observe-only of a missing SIM reads again at the next sync period",
+			obj: simObj("s", byIMSI(imsiA, true), observeOnly),
+			want: want{calls: []string{"GET " + imsiA}, synced: "False/SimNotFound", terminal: true,
+				events: []string{"SyncFailed"}, requeue: time.Minute}},
+		{name: "observe-only that is not due makes no call",
+			obj:  simObj("s", byIMSI(imsiA, true), observeOnly, bound(imsiA, "", true), synced),
+			want: want{ready: "True/Available", requeue: time.Millisecond}},
+		{name: "observe-only refuses a spec IMSI that is not the bound one",
+			obj:  simObj("s", byIMSI(imsiB, true), observeOnly, bound(imsiA, "", true), newGeneration),
+			want: want{synced: "False/IdentityMismatch", terminal: true, events: []string{"SyncFailed"}, requeue: time.Minute}},
+		{name: "observe-only that finds a twin owned by an older resource stops",
+			obj:    simObj("s", v1alpha1.SIMSpec{MSISDN: msisdnA}, observeOnly),
+			others: []*v1alpha1.SIM{simObj("owner", byIMSI(imsiA, true), olderBy(time.Hour), bound(imsiA, "", true))},
+			api:    []onomondo.SIM{live(imsiA, msisdnA, true)},
+			want:   want{calls: []string{"GET " + msisdnA}, ready: "False/DuplicateSIM", synced: "False/DuplicateSIM"}},
+
+		// Identity and claims.
+		{name: "an older resource naming the same IMSI owns it: no call",
+			obj:    simObj("s", byIMSI(imsiA, true)),
+			others: []*v1alpha1.SIM{simObj("owner", byIMSI(imsiA, false), olderBy(time.Hour))},
+			want:   want{ready: "False/DuplicateSIM", synced: "False/DuplicateSIM"}},
+		{name: "an older resource bound to the MSISDN this one names owns it: no call",
+			obj:    simObj("s", v1alpha1.SIMSpec{MSISDN: "+" + msisdnA}),
+			others: []*v1alpha1.SIM{simObj("owner", byIMSI(imsiA, false), olderBy(time.Hour), bound(imsiA, msisdnA, false))},
+			want:   want{ready: "False/DuplicateSIM"}},
+		{name: "within the same second the bound resource owns it",
+			obj:    simObj("a-newcomer", byIMSI(imsiA, true)),
+			others: []*v1alpha1.SIM{simObj("z-owner", byIMSI(imsiA, false), bound(imsiA, "", false))},
+			want:   want{ready: "False/DuplicateSIM"}},
+		{name: "within the same second, both unbound, the first by name owns it",
+			obj:    simObj("b", byIMSI(imsiA, true)),
+			others: []*v1alpha1.SIM{simObj("a", byIMSI(imsiA, false))},
+			want:   want{ready: "False/DuplicateSIM"}},
+		{name: "a twin named by MSISDN is caught from its adoption GET, before any write",
+			obj:    simObj("s", v1alpha1.SIMSpec{MSISDN: msisdnA, SIMSettings: v1alpha1.SIMSettings{Voice: ptr.To(false)}}),
+			others: []*v1alpha1.SIM{simObj("owner", byIMSI(imsiA, true), olderBy(time.Hour), bound(imsiA, "", true))},
+			api:    []onomondo.SIM{live(imsiA, msisdnA, true)},
+			want:   want{calls: []string{"POST " + msisdnA, "GET " + msisdnA}, ready: "False/DuplicateSIM", finalizer: true}},
+		{name: "a spec IMSI that is not the bound SIM's is refused with no call",
+			obj:  simObj("s", byIMSI(imsiB, true), bound(imsiA, msisdnA, true), synced, newGeneration),
+			want: want{ready: "False/IdentityMismatch", synced: "False/IdentityMismatch", terminal: true, events: []string{"SyncFailed"}}},
+		{name: "an IMSI added to a SIM bound by MSISDN is checked with one GET of the bound SIM",
+			obj: simObj("s", v1alpha1.SIMSpec{IMSI: imsiB, MSISDN: msisdnA}, bound("", msisdnA, true), synced, newGeneration),
+			api: []onomondo.SIM{live(imsiA, msisdnA, true)},
+			want: want{calls: []string{"GET " + msisdnA}, synced: "False/IdentityMismatch", terminal: true,
+				binding: &v1alpha1.SIMBinding{IMSI: imsiA, MSISDN: msisdnA}, events: []string{"SyncFailed"}}},
+		{name: "a former duplicate takes the SIM over with a GET, not a POST",
+			obj: simObj("s", byIMSI(imsiA, false), wasDuplicate), api: []onomondo.SIM{live(imsiA, "", true)},
+			want: want{calls: []string{"GET " + imsiA, "PUT " + imsiA}, ready: "True/Available", binding: &v1alpha1.SIMBinding{IMSI: imsiA},
+				finalizer: true, events: []string{"Adopted", "Updated"}, requeue: time.Minute}},
+		{name: "a former duplicate whose SIM is gone creates it",
+			obj: simObj("s", byIMSI(imsiA, false), wasDuplicate),
+			want: want{calls: []string{"GET " + imsiA, "POST " + imsiA}, ready: "True/Available", finalizer: true,
+				events: []string{"Created"}, requeue: time.Minute}},
+		{name: "a claim lookup that fails is an error, with no call",
+			obj: simObj("s", byIMSI(imsiA, true)), intercept: listFails, want: want{err: true}},
+
+		// Deletion.
+		{name: "deleting a bound SIM deletes it in the API",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), api: []onomondo.SIM{live(imsiA, "", true)},
+			want: want{calls: []string{"DELETE " + imsiA}, gone: true, events: []string{"Deleted"}}},
+		{name: "deletion ends when the API says the SIM is gone",
+			obj:  simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting),
+			want: want{calls: []string{"DELETE " + imsiA}, gone: true, events: []string{"Deleted"}}},
+		{name: "a bare 404 keeps the finalizer and is retried",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), fail: map[string][]error{"DELETE": {bare404}},
+			want: want{calls: []string{"DELETE " + imsiA}, synced: "False/NotFound", finalizer: true,
+				events: []string{"SyncFailed"}, requeue: time.Millisecond}},
+		{name: "deletionPolicy Orphan leaves the SIM",
+			obj:  simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), orphan, deleting),
+			want: want{gone: true, events: []string{"Orphaned"}}},
+		{name: "a SIM another live resource claims is handed over, not deleted",
+			obj:    simObj("s", byIMSI(imsiA, true), olderBy(time.Hour), bound(imsiA, "", true), deleting),
+			others: []*v1alpha1.SIM{simObj("renamed", byIMSI(imsiA, true), wasDuplicate)},
+			want:   want{gone: true, events: []string{"HandedOver"}}},
+		{name: "a duplicate being deleted leaves without a call",
+			obj:    simObj("s", byIMSI(imsiA, true), withFinalizer, deleting),
+			others: []*v1alpha1.SIM{simObj("owner", byIMSI(imsiA, true), olderBy(time.Hour), bound(imsiA, "", true))},
+			want:   want{gone: true}},
+		{name: "a resource never bound leaves without a call",
+			obj:  simObj("s", byIMSI(imsiA, true), withFinalizer, deleting),
+			want: want{gone: true}},
+		{name: "an observe-only resource leaves without a call",
+			obj:  simObj("s", byIMSI(imsiA, true), observeOnly, bound(imsiA, "", true), deleting),
+			want: want{gone: true}},
+		{name: "a resource without the operator's finalizer is left alone",
+			obj:  simObj("s", byIMSI(imsiA, true), deleting),
+			want: want{}},
+		{name: "a claim lookup that fails during deletion is an error",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), intercept: listFails,
+			want: want{finalizer: true, err: true}},
+		{name: "removing the finalizer failing is an error: the deletion runs again",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), orphan, deleting), intercept: patchFails,
+			want: want{finalizer: true, events: []string{"Orphaned"}, err: true}},
+		{name: "the finalizer patch failing is an error",
+			obj: simObj("s", byIMSI(imsiA, true)), intercept: patchFails, want: want{err: true}},
+	}
+	for _, tc := range rows {
+		t.Run(tc.name, func(t *testing.T) { tc.run(t) })
+	}
+}
+
+func (tc row) run(t *testing.T) {
+	t.Helper()
+	api := &fakeSIMAPI{sims: tc.api, fail: tc.fail}
+	if api.fail == nil {
+		api.fail = map[string][]error{}
+	}
+	objs := []client.Object{tc.obj}
+	for _, o := range tc.others {
+		objs = append(objs, o)
+	}
+	c := fakeClient(tc.intercept, objs...)
+	rec := &fakeRecorder{}
+	r := newSIMReconciler(c, api, rec, ManagedOptions{SyncPeriod: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: time.Second})
+
+	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(tc.obj)})
+	w := tc.want
+	if (err != nil) != w.err {
+		t.Fatalf("Reconcile error = %v, want error %t", err, w.err)
+	}
+	if !slices.Equal(api.calls, w.calls) {
+		t.Errorf("calls %q, want %q", api.calls, w.calls)
+	}
+	switch {
+	case w.requeue == 0 && res.RequeueAfter != 0:
+		t.Errorf("requeue after %s, want none", res.RequeueAfter)
+	case w.requeue != 0 && res.RequeueAfter < w.requeue:
+		t.Errorf("requeue after %s, want at least %s", res.RequeueAfter, w.requeue)
+	}
+	if !slices.Equal(rec.reasons, w.events) {
+		t.Errorf("events %q, want %q", rec.reasons, w.events)
+	}
+	var got v1alpha1.SIM
+	err = c.Get(context.Background(), client.ObjectKeyFromObject(tc.obj), &got)
+	if gone := apierrors.IsNotFound(err); gone != w.gone {
+		t.Fatalf("gone = %t (%v), want %t", gone, err, w.gone)
+	}
+	if w.gone {
+		return
+	}
+	checkCondition(t, &got, v1alpha1.ConditionReady, w.ready)
+	checkCondition(t, &got, v1alpha1.ConditionSynced, w.synced)
+	if w.binding != nil && (got.Status.Binding == nil || *got.Status.Binding != *w.binding) {
+		t.Errorf("binding %+v, want %+v", got.Status.Binding, w.binding)
+	}
+	if terminal := got.Status.LastError != nil && got.Status.LastError.Terminal; terminal != w.terminal {
+		t.Errorf("terminal = %t, want %t (%+v)", terminal, w.terminal, got.Status.LastError)
+	}
+	if has := slices.Contains(got.Finalizers, Finalizer); has != (w.finalizer || slices.Contains(tc.obj.Finalizers, Finalizer)) {
+		t.Errorf("finalizers %q", got.Finalizers)
+	}
+}
+
+func checkCondition(t *testing.T, s *v1alpha1.SIM, typ, want string) {
+	t.Helper()
+	if want == "" {
+		return
+	}
+	c := meta.FindStatusCondition(s.Status.Conditions, typ)
+	if c == nil || fmt.Sprintf("%s/%s", c.Status, c.Reason) != want {
+		t.Errorf("%s = %+v, want %s", typ, c, want)
+		return
+	}
+	if c.ObservedGeneration != s.Generation {
+		t.Errorf("%s describes generation %d of %d", typ, c.ObservedGeneration, s.Generation)
+	}
+}
+
+// fakeClient is controller-runtime's fake client with this package's
+// indexes and the status subresource.
+func fakeClient(intercept interceptor.Funcs, objs ...client.Object) client.WithWatch {
+	scheme := runtime.NewScheme()
+	_ = clientgoscheme.AddToScheme(scheme)
+	_ = v1alpha1.AddToScheme(scheme)
+	return fake.NewClientBuilder().WithScheme(scheme).
+		WithStatusSubresource(&v1alpha1.SIM{}, &v1alpha1.Connector{}, &v1alpha1.SMSMessage{}).
+		WithIndex(&v1alpha1.SIM{}, apiIDIndex, func(o client.Object) []string { return simExternal{}.claimKeys(o.(*v1alpha1.SIM)) }).
+		WithIndex(&v1alpha1.Connector{}, apiIDIndex, func(o client.Object) []string {
+			return connectorExternal{}.claimKeys(o.(*v1alpha1.Connector))
+		}).
+		WithIndex(&v1alpha1.SMSMessage{}, smsSIMRefIndex, func(o client.Object) []string {
+			if ref := o.(*v1alpha1.SMSMessage).Spec.SIMRef; ref != nil {
+				return []string{ref.Name}
+			}
+			return nil
+		}).
+		WithInterceptorFuncs(intercept).
+		WithObjects(objs...).Build()
+}
+
+func TestAReconcileOfAResourceThatIsGoneDoesNothing(t *testing.T) {
+	api := &fakeSIMAPI{fail: map[string][]error{}}
+	r := newSIMReconciler(fakeClient(interceptor.Funcs{}), api, nil, ManagedOptions{})
+	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: "ns", Name: "gone"}})
+	if err != nil || !res.IsZero() || len(api.calls) > 0 {
+		t.Fatalf("result %+v, error %v, calls %q", res, err, api.calls)
+	}
+}
+
+func TestAReconcileWritesStatusAloneAndOnlyWhenItChanged(t *testing.T) {
+	var patches []string
+	capture := interceptor.Funcs{SubResourcePatch: func(ctx context.Context, c client.Client, sub string, obj client.Object, p client.Patch, opts ...client.SubResourcePatchOption) error {
+		data, err := p.Data(obj)
+		if err != nil {
+			return err
+		}
+		patches = append(patches, string(data))
+		return c.SubResource(sub).Patch(ctx, obj, p, opts...)
+	}}
+	obj := simObj("s", byIMSI(imsiA, true))
+	c := fakeClient(capture, obj)
+	r := newSIMReconciler(c, &fakeSIMAPI{fail: map[string][]error{}}, nil, ManagedOptions{SyncPeriod: time.Hour})
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)}
+	if _, err := r.Reconcile(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if len(patches) != 1 || !strings.HasPrefix(patches[0], `{"status":`) || strings.Contains(patches[0], "resourceVersion") ||
+		strings.Contains(patches[0], "finalizers") {
+		t.Fatalf("status patches %q: want one, of status alone (no resourceVersion: no optimistic lock)", patches)
+	}
+	if _, err := r.Reconcile(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if len(patches) != 1 {
+		t.Fatalf("a reconcile that changed nothing wrote status: %q", patches[1:])
+	}
+}
