@@ -6,7 +6,6 @@ package app
 import (
 	"context"
 	"crypto/tls"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -53,7 +52,7 @@ type Options struct {
 	APIURL          string
 	APICAFile       string
 	APIInsecureHTTP bool
-	APIKeySecret    string // NAMESPACE/NAME, key apiKey
+	APIKeySecret    string // NAME (in $POD_NAMESPACE) or NAMESPACE/NAME, key apiKey
 	APIKey          string // from ONOMONDO_API_KEY when no Secret is named
 	APITimeout      time.Duration
 	APIRate         float64
@@ -147,11 +146,20 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "Serve net/http/pprof on this address (off if empty), for profiling.")
 }
 
-// secretRef parses APIKeySecret.
+// PodNamespaceEnv names the operator's own namespace (the downward API sets
+// it in the bundle and the chart): a bare --api-key-secret NAME is there.
+const PodNamespaceEnv = "POD_NAMESPACE"
+
+// secretRef parses APIKeySecret: NAMESPACE/NAME, or NAME in $POD_NAMESPACE.
 func (o *Options) secretRef() (types.NamespacedName, error) {
+	if !strings.Contains(o.APIKeySecret, "/") {
+		if ns := os.Getenv(PodNamespaceEnv); ns != "" && o.APIKeySecret != "" {
+			return types.NamespacedName{Namespace: ns, Name: o.APIKeySecret}, nil
+		}
+	}
 	ns, name, ok := strings.Cut(o.APIKeySecret, "/")
 	if !ok || ns == "" || name == "" {
-		return types.NamespacedName{}, fmt.Errorf("--api-key-secret %q: want NAMESPACE/NAME", o.APIKeySecret)
+		return types.NamespacedName{}, fmt.Errorf("--api-key-secret %q: want NAMESPACE/NAME, or NAME with $%s set", o.APIKeySecret, PodNamespaceEnv)
 	}
 	return types.NamespacedName{Namespace: ns, Name: name}, nil
 }
@@ -267,18 +275,22 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, rec recorder.Event
 	return []func(context.Context){sims.RetryCredentials, conns.RetryCredentials, sms.RetryCredentials}, nil
 }
 
-// loadAPIKey reads the key once now (so no call goes out without it) and
-// registers a controller that re-reads it whenever the Secret changes.
+// loadAPIKey reads the key once now (so no call goes out without it when it
+// is there) and registers a controller that re-reads it whenever the Secret
+// changes. A missing, unreadable or empty Secret is not fatal: the manager
+// runs, serves probes and metrics, every resource says CredentialsMissing,
+// and all recover within seconds of the key appearing.
 func loadAPIKey(mgr ctrl.Manager, api *onomondo.Client, ref types.NamespacedName, onChange []func(context.Context)) error {
+	log := ctrl.Log.WithName("setup")
 	var s corev1.Secret
-	if err := mgr.GetAPIReader().Get(context.Background(), ref, &s); err != nil {
-		return fmt.Errorf("reading the API key Secret %s: %w", ref, err)
+	switch err := mgr.GetAPIReader().Get(context.Background(), ref, &s); {
+	case err != nil:
+		log.Error(err, "cannot read the API key Secret yet; resources wait with CredentialsMissing until it can be read", "secret", ref.String())
+	case len(s.Data["apiKey"]) == 0:
+		log.Info("the API key Secret has no key apiKey yet; resources wait with CredentialsMissing", "secret", ref.String())
+	default:
+		api.SetAPIKey(string(s.Data["apiKey"]))
 	}
-	key := string(s.Data["apiKey"])
-	if key == "" {
-		return errors.New("the API key Secret " + ref.String() + " has no key apiKey")
-	}
-	api.SetAPIKey(key)
 	return (&controller.APIKeyReconciler{Client: mgr.GetClient(), Secret: ref, API: api, OnChange: onChange}).SetupWithManager(mgr)
 }
 

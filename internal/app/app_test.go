@@ -24,10 +24,12 @@ func TestStartupErrors(t *testing.T) {
 		{"plain http", func(o *Options) { o.APIURL = "http://127.0.0.1:8443" }, "plain http"},
 		{"unreadable CA", func(o *Options) { o.APICAFile = "/nonexistent/ca.pem" }, "CA file"},
 		{"CA without certificates", func(o *Options) { o.APICAFile = badCA }, "no PEM certificate"},
-		{"bad secret reference", func(o *Options) { o.APIKeySecret = "just-a-name" }, "NAMESPACE/NAME"},
+		{"bad secret reference", func(o *Options) { o.APIKeySecret = "ns/" }, "NAMESPACE/NAME"},
+		{"a bare secret name without the pod's namespace", func(o *Options) { o.APIKeySecret = "just-a-name" }, "POD_NAMESPACE"},
 		{"no event rate", func(o *Options) { o.EventQPS = 0 }, "--event-qps"},
 		{"no event queue", func(o *Options) { o.EventQueueSize = 0 }, "--event-queue-size"},
 	}
+	t.Setenv(PodNamespaceEnv, "")
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			o := DefaultOptions()
@@ -38,5 +40,19 @@ func TestStartupErrors(t *testing.T) {
 				t.Fatalf("error = %v, want one mentioning %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestABareSecretNameIsInThePodsNamespace(t *testing.T) {
+	t.Setenv(PodNamespaceEnv, "ops")
+	o := DefaultOptions()
+	o.APIKeySecret = "onomondo-api-key"
+	ref, err := o.secretRef()
+	if err != nil || ref.String() != "ops/onomondo-api-key" {
+		t.Fatalf("secretRef = %v, %v; want ops/onomondo-api-key", ref, err)
+	}
+	o.APIKeySecret = "other/key"
+	if ref, err := o.secretRef(); err != nil || ref.String() != "other/key" {
+		t.Fatalf("secretRef = %v, %v; want other/key", ref, err)
 	}
 }

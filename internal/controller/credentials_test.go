@@ -2,6 +2,8 @@ package controller_test
 
 import (
 	"context"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"time"
@@ -20,6 +22,9 @@ import (
 	"github.com/sim-operator/sim-operator/internal/simulator"
 	"github.com/sim-operator/sim-operator/internal/testutil"
 )
+
+// nsCredsMissing has a manager started before its key Secret exists.
+const nsCredsMissing = "creds-missing"
 
 // nsCreds has a manager of its own that reads its key from a Secret and
 // talks to a simulator of its own, whose key the spec revokes.
@@ -117,5 +122,46 @@ var _ = Describe("Credentials (case 7)", func() {
 		v, ok := own.SIM(changing.Spec.IMSI)
 		Expect(ok).To(BeTrue())
 		Expect(v.Voice).To(BeFalse())
+	})
+
+	It("starts without its key Secret, serves probes, says CredentialsMissing, and recovers when the Secret appears", func() {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		Expect(err).NotTo(HaveOccurred())
+		probe := l.Addr().String()
+		Expect(l.Close()).To(Succeed())
+		mctx, stop := context.WithCancel(ctx)
+		DeferCleanup(stop)
+		startManagerWith(mctx, func(o *app.Options) {
+			o.APIKey, o.APIKeySecret = "", nsCredsMissing+"/onomondo-api-key"
+			o.ProbeAddr = probe
+			o.SyncPeriod, o.WatchNamespaces = time.Hour, []string{nsCredsMissing}
+			o.MinBackoff, o.MaxBackoff = time.Minute, 5*time.Minute // only the Secret appearing retries within the spec
+		})
+		Eventually(func() (int, error) {
+			resp, err := http.Get("http://" + probe + "/readyz")
+			if err != nil {
+				return 0, err
+			}
+			defer func() { _ = resp.Body.Close() }()
+			return resp.StatusCode, nil
+		}, 10*time.Second, 50*time.Millisecond).Should(Equal(http.StatusOK))
+
+		imsi := newIMSI()
+		s := newSIM(nsCredsMissing, "waits-for-key", imsi)
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonCredentialsMissing)
+		Expect(s.Status.LastError.Terminal).To(BeFalse())
+		Expect(calls(imsi)).To(BeEmpty(), "nothing is sent without a key")
+
+		By("creating the Secret: the SIM is created within seconds, not after the one-minute backoff")
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: nsCredsMissing, Name: "onomondo-api-key"},
+			StringData: map[string]string{"apiKey": testutil.APIKey}})).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, clientKey(s), s)).To(Succeed())
+			c := condition(s, v1alpha1.ConditionReady)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(controller.ReasonAvailable), c.Message)
+		}, 15*time.Second, 50*time.Millisecond).Should(Succeed())
+		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 200"}))
 	})
 })

@@ -16,6 +16,9 @@ const (
 	// every 403 other than the SIM-level imsi_forbidden). Never terminal: a
 	// new key in the Secret fixes it, and resources retry at once when it changes.
 	ReasonCredentialsRejected = "CredentialsRejected"
+	// ReasonCredentialsMissing: the operator has no API key (its Secret is
+	// missing, unreadable or empty); nothing is sent until one appears.
+	ReasonCredentialsMissing = "CredentialsMissing"
 	// ReasonIdentityMismatch: the spec names a SIM other than the bound one.
 	ReasonIdentityMismatch = "IdentityMismatch"
 )
@@ -49,6 +52,7 @@ type failure struct {
 func classify(err error) failure {
 	var (
 		spec      *specError
+		noKey     *onomondo.MissingKeyError
 		apiErr    *onomondo.APIError
 		transport *onomondo.TransportError
 		budget    *onomondo.BudgetError
@@ -56,6 +60,8 @@ func classify(err error) failure {
 	switch {
 	case errors.As(err, &spec):
 		return failure{reason: spec.reason, terminal: true, notApplied: true}
+	case errors.As(err, &noKey):
+		return failure{reason: ReasonCredentialsMissing, notApplied: true, credentials: true}
 	case errors.As(err, &apiErr):
 		return classifyAnswer(apiErr)
 	case errors.As(err, &transport):
@@ -108,6 +114,11 @@ func answerReason(e *onomondo.APIError) string {
 // CamelCase, else the HTTP status text, else what went wrong on the way
 // (APIUnreachable, ResponseLost), CredentialsRejected for a refused key.
 func Reason(err error) string { return classify(err).reason }
+
+// credentialsReason: a failure that a new API key may fix.
+func credentialsReason(reason string) bool {
+	return reason == ReasonCredentialsRejected || reason == ReasonCredentialsMissing
+}
 
 // goneCode: the API says the object addressed does not exist.
 func goneCode(code string) bool {

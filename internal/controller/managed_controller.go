@@ -118,7 +118,7 @@ func (m *ManagedController[T]) RetryCredentials(ctx context.Context) {
 	var due []client.Object
 	for _, item := range items {
 		obj := item.(T)
-		if c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced); c != nil && c.Reason == ReasonCredentialsRejected {
+		if c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced); c != nil && credentialsReason(c.Reason) {
 			r.schedule.forget(client.ObjectKeyFromObject(obj))
 			due = append(due, obj)
 		}

@@ -442,7 +442,7 @@ func (r *SMSMessageReconciler) RetryCredentials(ctx context.Context) {
 	}
 	var due []client.Object
 	for i := range list.Items {
-		if m := &list.Items[i]; sentReason(m) == ReasonCredentialsRejected {
+		if m := &list.Items[i]; credentialsReason(sentReason(m)) {
 			r.backoff.forget(client.ObjectKeyFromObject(m))
 			due = append(due, m)
 		}

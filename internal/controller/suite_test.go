@@ -65,7 +65,7 @@ var _ = BeforeSuite(func() {
 	Expect(err).NotTo(HaveOccurred())
 	k8sClient, err = client.NewWithWatch(cfg, client.Options{Scheme: app.Scheme})
 	Expect(err).NotTo(HaveOccurred())
-	for _, ns := range []string{nsSpec, nsSpecB, nsDrift, nsSMS, nsManual, nsRestart, nsSIMRestart, nsCreds} {
+	for _, ns := range []string{nsSpec, nsSpecB, nsDrift, nsSMS, nsManual, nsRestart, nsSIMRestart, nsCreds, nsCredsMissing} {
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
 	}
 

@@ -175,6 +175,7 @@ func New(cfg Config) (*Client, error) {
 }
 
 // SetAPIKey replaces the key used by later calls (for Secret rotation).
+// Without a key the client sends nothing and answers MissingKeyError.
 func (c *Client) SetAPIKey(key string) { c.key.Store(&key) }
 
 // SIM is a SIM card as the API reports and accepts it.
@@ -249,6 +250,9 @@ func (c *Client) DeleteConnector(ctx context.Context, id string) error {
 }
 
 func (c *Client) do(ctx context.Context, method, route, path string, in, out any) error {
+	if *c.key.Load() == "" {
+		return &MissingKeyError{Method: method, Route: route}
+	}
 	if err := c.wait(ctx); err != nil {
 		return &BudgetError{Method: method, Route: route, Err: err}
 	}

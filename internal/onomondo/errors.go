@@ -100,3 +100,10 @@ func IsCode(err error, code string) bool {
 	var e *APIError
 	return errors.As(err, &e) && e.Code == code
 }
+
+// MissingKeyError means the client has no API key to send: nothing was sent.
+type MissingKeyError struct{ Method, Route string }
+
+func (e *MissingKeyError) Error() string {
+	return fmt.Sprintf("onomondo: %s %s: no API key configured (the key Secret is missing, unreadable or empty); nothing was sent", e.Method, e.Route)
+}
