@@ -40,9 +40,11 @@ type ManagedStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions: Ready (the object in the API matches the spec) and Synced
+	// conditions: Ready (the object in the API matches the spec), Synced
 	// (the last reconcile succeeded; when False its reason is the API's error
-	// code in CamelCase, such as ImsiForbidden).
+	// code in CamelCase, such as ImsiForbidden), and, following kstatus,
+	// Reconciling (retrying) and Stalled (waiting for someone to act),
+	// each present only while True.
 	// +listType=map
 	// +listMapKey=type
 	// +optional
@@ -51,7 +53,27 @@ type ManagedStatus struct {
 	// lastError is the last API error, cleared by the next success.
 	// +optional
 	LastError *APIErrorStatus `json:"lastError,omitempty"`
+
+	// lastHandledRequestedAt is the last value of the
+	// onomondo.sim-operator.dev/requested-at annotation the operator acted
+	// on: a new value asks for one immediate read and decision.
+	// +optional
+	LastHandledRequestedAt string `json:"lastHandledRequestedAt,omitempty"`
 }
+
+// Annotations that steer a managed resource (SIM, Connector) without a spec change.
+const (
+	// AnnotationPaused set to "true" stops every API call and every write
+	// for the resource, except one status update saying so (Synced=False,
+	// reason ReconcilePaused). Deleting a paused resource waits until the
+	// annotation is removed. Removing it resumes.
+	AnnotationPaused = "onomondo.sim-operator.dev/paused"
+	// AnnotationRequestedAt set to any new value (a timestamp, say) asks for
+	// one immediate read and decision, and lifts a terminal error's block
+	// for the current generation once. status.lastHandledRequestedAt
+	// records the value handled.
+	AnnotationRequestedAt = "onomondo.sim-operator.dev/requested-at"
+)
 
 // DeletionPolicy says what happens to the object in the Onomondo API when
 // its Kubernetes resource is deleted.
@@ -85,6 +107,13 @@ const (
 	ConditionSynced = "Synced"
 	// ConditionSent is the SMSMessage's delivery condition.
 	ConditionSent = "Sent"
+	// ConditionReconciling is True while the operator is still working
+	// towards the spec (retrying after an error); absent otherwise (kstatus).
+	ConditionReconciling = "Reconciling"
+	// ConditionStalled is True when the operator cannot make progress
+	// without someone acting (a terminal API error, a duplicate, rejected
+	// or missing credentials); absent otherwise (kstatus).
+	ConditionStalled = "Stalled"
 )
 
 // APIErrorStatus is the last error the Onomondo API (or the way to it) returned.

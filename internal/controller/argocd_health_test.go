@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"encoding/json"
 	"os"
 	"strings"
 	"time"
@@ -13,6 +14,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
@@ -24,11 +26,8 @@ import (
 // argoHealth runs an Argo CD health script, as Argo CD does with gopher-lua:
 // the live object as the global obj, the returned table's status and message.
 func argoHealth(script string, obj client.Object) (status, message string) {
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
-	Expect(err).NotTo(HaveOccurred())
-	L := lua.NewState()
+	L := luaWith(obj)
 	defer L.Close()
-	L.SetGlobal("obj", toLua(L, u))
 	Expect(L.DoString(script)).To(Succeed())
 	hs, ok := L.Get(-1).(*lua.LTable)
 	Expect(ok).To(BeTrue(), "the script must return a table")
@@ -61,6 +60,49 @@ func toLua(L *lua.LState, v any) lua.LValue {
 	return lua.LNil
 }
 
+// argoActions runs the actions' discovery.lua: each action and whether it is enabled.
+func argoActions(obj client.Object) map[string]bool {
+	L := luaWith(obj)
+	defer L.Close()
+	Expect(L.DoString(script("actions/discovery.lua"))).To(Succeed())
+	out := map[string]bool{}
+	L.Get(-1).(*lua.LTable).ForEach(func(k, v lua.LValue) {
+		out[k.String()] = v.(*lua.LTable).RawGetString("disabled") != lua.LTrue
+	})
+	return out
+}
+
+// runArgoAction runs an action's Lua on the live object and writes the
+// annotations it returns, as Argo CD patches the resource.
+func runArgoAction(name string, obj client.Object) {
+	L := luaWith(get(obj)())
+	defer L.Close()
+	Expect(L.DoString(script("actions/" + name + ".lua"))).To(Succeed())
+	annotations := map[string]any{}
+	if meta, ok := L.Get(-1).(*lua.LTable).RawGetString("metadata").(*lua.LTable); ok {
+		if a, ok := meta.RawGetString("annotations").(*lua.LTable); ok {
+			a.ForEach(func(k, v lua.LValue) { annotations[k.String()] = v.String() })
+		}
+	}
+	for k := range obj.GetAnnotations() {
+		if _, kept := annotations[k]; !kept {
+			annotations[k] = nil
+		}
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{"annotations": annotations}})
+	Expect(err).NotTo(HaveOccurred())
+	Expect(k8sClient.Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch))).To(Succeed())
+}
+
+// luaWith is a Lua state, as Argo CD's, with the object as the global obj.
+func luaWith(obj client.Object) *lua.LState {
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	Expect(err).NotTo(HaveOccurred())
+	L := lua.NewState()
+	L.SetGlobal("obj", toLua(L, u))
+	return L
+}
+
 func script(name string) string {
 	b, err := os.ReadFile("../../config/argocd/" + name)
 	Expect(err).NotTo(HaveOccurred())
@@ -73,15 +115,61 @@ var _ = Describe("Argo CD health checks, over objects the controllers produced",
 	It("ships the tested scripts in the argocd-cm patch", func() {
 		var cm corev1.ConfigMap
 		Expect(yaml.Unmarshal([]byte(script("argocd-cm-patch.yaml")), &cm)).To(Succeed())
-		Expect(cm.Data).To(HaveKeyWithValue("resource.customizations.health.onomondo.sim-operator.dev_SIM", script("health-sim.lua")))
-		Expect(cm.Data).To(HaveKeyWithValue("resource.customizations.health.onomondo.sim-operator.dev_SMSMessage", script("health-smsmessage.lua")))
+		const prefix = "resource.customizations."
+		Expect(cm.Data).To(HaveKeyWithValue(prefix+"health.onomondo.sim-operator.dev_SIM", script("health-managed.lua")))
+		Expect(cm.Data).To(HaveKeyWithValue(prefix+"health.onomondo.sim-operator.dev_Connector", script("health-managed.lua")))
+		Expect(cm.Data).To(HaveKeyWithValue(prefix+"health.onomondo.sim-operator.dev_SMSMessage", script("health-smsmessage.lua")))
+		for _, kind := range []string{"SIM", "Connector"} {
+			var actions struct {
+				Discovery   string `json:"discovery.lua"`
+				Definitions []struct {
+					Name   string `json:"name"`
+					Action string `json:"action.lua"`
+				} `json:"definitions"`
+			}
+			Expect(yaml.Unmarshal([]byte(cm.Data[prefix+"actions.onomondo.sim-operator.dev_"+kind]), &actions)).To(Succeed())
+			Expect(actions.Discovery).To(Equal(script("actions/discovery.lua")))
+			Expect(actions.Definitions).To(HaveLen(3))
+			for _, d := range actions.Definitions {
+				Expect(d.Action).To(Equal(script("actions/"+d.Name+".lua")), d.Name)
+			}
+		}
+	})
+
+	It("offers sync-now, pause and resume, which the operator honours", func() {
+		imsi := newIMSI()
+		s := createReady(newSIM(nsSpec, "argo-actions", imsi))
+		Expect(argoActions(get(s)())).To(Equal(map[string]bool{"sync-now": true, "pause": true, "resume": false}))
+
+		By("sync-now: one immediate read, recorded as handled")
+		before := len(calls(imsi))
+		runArgoAction("sync-now", s)
+		Eventually(func() string { return get(s)().(*v1alpha1.SIM).Status.LastHandledRequestedAt }, 10*time.Second).
+			Should(Equal(s.Annotations[v1alpha1.AnnotationRequestedAt]))
+		Expect(verbs(calls(imsi)[before:])).To(Equal([]string{"GET 200"}))
+
+		By("pause: Suspended in Argo CD, no call even for a spec change")
+		runArgoAction("pause", s)
+		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonReconcilePaused)
+		Expect(argoActions(get(s)())).To(Equal(map[string]bool{"sync-now": false, "pause": false, "resume": true}))
+		st, _ := argoHealth(script("health-managed.lua"), get(s)())
+		Expect(st).To(Equal("Suspended"))
+		before = len(calls(imsi))
+		Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.Voice = ptr.To(false) })).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonReconcilePaused)
+		Consistently(func() int { return len(calls(imsi)) }, 700*time.Millisecond).Should(Equal(before))
+
+		By("resume: the spec change goes out")
+		runArgoAction("resume", s)
+		Eventually(func() bool { return simState(imsi).Voice }, 10*time.Second).Should(BeFalse())
+		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionTrue, controller.ReasonReconcileSuccess)
 	})
 
 	It("judges SIMs: Healthy, Degraded whenever Synced is False (terminal errors, duplicates, retries)", func() {
-		health := func(s *v1alpha1.SIM) string { st, _ := argoHealth(script("health-sim.lua"), get(s)()); return st }
+		health := func(s *v1alpha1.SIM) string { st, _ := argoHealth(script("health-managed.lua"), get(s)()); return st }
 
 		fresh := newSIM(nsSpec, "argo-fresh", newIMSI()) // as applied, before the operator writes status
-		st, _ := argoHealth(script("health-sim.lua"), fresh)
+		st, _ := argoHealth(script("health-managed.lua"), fresh)
 		Expect(st).To(Equal("Progressing"))
 
 		ok := newSIM(nsSpec, "argo-healthy", newIMSI())
@@ -92,7 +180,7 @@ var _ = Describe("Argo CD health checks, over objects the controllers produced",
 		bad := newSIM(nsSpec, "argo-forbidden", "999000000000555")
 		Expect(k8sClient.Create(ctx, bad)).To(Succeed())
 		waitForCondition(bad, v1alpha1.ConditionSynced, metav1.ConditionFalse, "ImsiForbidden")
-		st, msg := argoHealth(script("health-sim.lua"), get(bad)())
+		st, msg := argoHealth(script("health-managed.lua"), get(bad)())
 		Expect(st).To(Equal("Degraded"))
 		Expect(msg).To(ContainSubstring("imsi_forbidden"))
 
@@ -106,7 +194,7 @@ var _ = Describe("Argo CD health checks, over objects the controllers produced",
 		retrying := newSIM(nsSpec, "argo-retrying", imsi)
 		Expect(k8sClient.Create(ctx, retrying)).To(Succeed())
 		waitForCondition(retrying, v1alpha1.ConditionSynced, metav1.ConditionFalse, "ServiceUnavailable")
-		st, msg = argoHealth(script("health-sim.lua"), get(retrying)())
+		st, msg = argoHealth(script("health-managed.lua"), get(retrying)())
 		Expect(st).To(Equal("Degraded"))
 		Expect(msg).To(HavePrefix("retrying: ServiceUnavailable"))
 	})

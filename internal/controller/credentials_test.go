@@ -68,7 +68,7 @@ var _ = Describe("Credentials (case 7)", func() {
 		Expect(s.Status.LastError.Code).To(Equal("key_revoked"))
 		Eventually(func() int { return len(calls(imsi)) }, 5*time.Second).Should(BeNumerically(">=", 3), "retried with backoff")
 		Eventually(func() float64 { return syncedGauge(controller.ReasonCredentialsRejected) }, 5*time.Second).Should(BeNumerically(">=", 1))
-		st, _ := argoHealth(script("health-sim.lua"), get(s)())
+		st, _ := argoHealth(script("health-managed.lua"), get(s)())
 		Expect(st).To(Equal("Degraded"))
 
 		sim.SetFaults(simulator.Faults{})
@@ -105,7 +105,7 @@ var _ = Describe("Credentials (case 7)", func() {
 		waitForCondition(changing, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonCredentialsRejected)
 		waitForCondition(inSync, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonCredentialsRejected)
 		Expect(condition(inSync, v1alpha1.ConditionReady).Status).To(Equal(metav1.ConditionTrue), "the SIM still matched when last seen")
-		st, _ := argoHealth(script("health-sim.lua"), get(inSync)())
+		st, _ := argoHealth(script("health-managed.lua"), get(inSync)())
 		Expect(st).To(Equal("Degraded"), "a stopped drift correction is not Healthy")
 
 		By("putting the new key in the Secret: both recover within seconds, not after the one-minute backoff")

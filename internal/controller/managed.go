@@ -34,6 +34,7 @@ const (
 	ReasonAvailable        = "Available"
 	ReasonReconcileSuccess = "ReconcileSuccess"
 	ReasonDiffers          = "Differs"
+	ReasonReconcilePaused  = "ReconcilePaused"
 	// ReasonDuplicateSIM is the duplicate reason of SIMs; other kinds use "Duplicate"+kind.
 	ReasonDuplicateSIM = "DuplicateSIM"
 )
@@ -116,6 +117,10 @@ func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 	orig := obj.DeepCopyObject().(T)
 	defer func() { retErr = kerrors.NewAggregate([]error{retErr, r.patchStatus(ctx, orig, obj)}) }()
 
+	if paused(obj) {
+		r.markPaused(obj)
+		return ctrl.Result{}, nil // the annotation's removal wakes it
+	}
 	if !obj.GetDeletionTimestamp().IsZero() {
 		return r.reconcileDelete(ctx, obj)
 	}
@@ -127,22 +132,39 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 	if err := r.claim(ctx, obj); err != nil {
 		return r.markClaimFailed(obj, err)
 	}
-	if blockedByTerminalError(obj) {
-		return ctrl.Result{}, nil // only a spec change (a new generation) is worth another call
+	requested := r.takeSyncRequest(obj)
+	if blockedByTerminalError(obj) && !requested {
+		return ctrl.Result{}, nil // only a spec change (a new generation) or a sync request is worth another call
 	}
 	if policies(obj).ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
-		return r.observeOnly(ctx, obj), nil
+		return r.observeOnly(ctx, obj, requested), nil
 	}
 	if err := r.ensureFinalizer(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.converge(ctx, obj), nil
+	return r.converge(ctx, obj, requested), nil
 }
+
+// takeSyncRequest reports whether the requested-at annotation holds a value
+// not handled yet, and records it as handled: one request, one immediate
+// read and decision.
+func (r *managedReconciler[T]) takeSyncRequest(obj T) bool {
+	v := obj.GetAnnotations()[v1alpha1.AnnotationRequestedAt]
+	if v == "" || v == status(obj).LastHandledRequestedAt {
+		return false
+	}
+	status(obj).LastHandledRequestedAt = v
+	r.schedule.forget(client.ObjectKeyFromObject(obj))
+	return true
+}
+
+func paused(obj managedObject) bool { return obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true" }
 
 // converge makes exactly one decision: create, adopt, refuse, update, check
 // for drift, or nothing. status.binding says which object the resource
-// manages; status.atProvider is the model of it the decision is made on.
-func (r *managedReconciler[T]) converge(ctx context.Context, obj T) ctrl.Result {
+// manages; status.atProvider is the model of it the decision is made on. A
+// sync request reads the bound object first.
+func (r *managedReconciler[T]) converge(ctx context.Context, obj T, requested bool) ctrl.Result {
 	key := client.ObjectKeyFromObject(obj)
 	var err error
 	switch {
@@ -152,7 +174,7 @@ func (r *managedReconciler[T]) converge(ctx context.Context, obj T) ctrl.Result 
 		err = r.adopt(ctx, obj, nil)
 	case r.ext.identityError(obj) != nil:
 		err = r.ext.identityError(obj)
-	case r.ext.needsRead(ctx, obj):
+	case requested || r.ext.needsRead(ctx, obj):
 		err = r.checkDrift(ctx, obj)
 	case !r.ext.upToDate(obj):
 		err = r.update(ctx, obj, "Updated", "applied the spec change")
@@ -269,9 +291,9 @@ func (r *managedReconciler[T]) recreate(ctx context.Context, obj T) error {
 
 // observeOnly reads the object and reports it, never writing. Sets Ready
 // (does the real object match the spec?) and Synced. The first read binds.
-func (r *managedReconciler[T]) observeOnly(ctx context.Context, obj T) ctrl.Result {
+func (r *managedReconciler[T]) observeOnly(ctx context.Context, obj T, requested bool) ctrl.Result {
 	key := client.ObjectKeyFromObject(obj)
-	if !r.schedule.resume(key, inSync(obj)) && status(obj).ObservedGeneration == obj.GetGeneration() {
+	if !requested && !r.schedule.resume(key, inSync(obj)) && status(obj).ObservedGeneration == obj.GetGeneration() {
 		return ctrl.Result{RequeueAfter: r.schedule.remaining(key)}
 	}
 	err := r.ext.identityError(obj)
@@ -434,6 +456,39 @@ func (r *managedReconciler[T]) markDuplicate(obj T, owner client.Object) {
 	status(obj).LastError = nil
 	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, "Duplicate"+r.ext.kind(), msg)
 	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, "Duplicate"+r.ext.kind(), msg)
+	setProgress(obj, progressStalled, "Duplicate"+r.ext.kind(), msg)
+}
+
+// markPaused: Synced False, reason ReconcilePaused; Ready as last known.
+func (r *managedReconciler[T]) markPaused(obj T) {
+	status(obj).ObservedGeneration = obj.GetGeneration()
+	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, ReasonReconcilePaused,
+		"paused by the annotation "+v1alpha1.AnnotationPaused+"=true: no API calls and no deletion until it is removed")
+	setProgress(obj, progressDone, "", "")
+}
+
+// progress is where a resource stands for kstatus: done (neither condition),
+// reconciling (retrying), or stalled (waiting for someone to act).
+type progress int
+
+const (
+	progressDone progress = iota
+	progressReconciling
+	progressStalled
+)
+
+// setProgress sets Reconciling or Stalled True, or removes both: kstatus
+// reads them as InProgress and Failed, and a present False means nothing more.
+func setProgress(obj managedObject, p progress, reason, msg string) {
+	conds := &status(obj).Conditions
+	meta.RemoveStatusCondition(conds, v1alpha1.ConditionReconciling)
+	meta.RemoveStatusCondition(conds, v1alpha1.ConditionStalled)
+	switch p {
+	case progressReconciling:
+		setCondition(obj, v1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
+	case progressStalled:
+		setCondition(obj, v1alpha1.ConditionStalled, metav1.ConditionTrue, reason, msg)
+	}
 }
 
 // markSynced records a successful reconcile. Sets Synced True and Ready from
@@ -442,6 +497,7 @@ func (r *managedReconciler[T]) markSynced(obj T) {
 	status(obj).ObservedGeneration = obj.GetGeneration()
 	status(obj).LastError = nil
 	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionTrue, ReasonReconcileSuccess, "")
+	setProgress(obj, progressDone, "", "")
 	if r.ext.upToDate(obj) {
 		setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, ReasonAvailable, "the "+r.ext.kind()+" in the API matches the spec")
 		return
@@ -470,8 +526,14 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 	}
 	r.event(ctx, obj, corev1.EventTypeWarning, "SyncFailed", "%s", err.Error())
 	key := client.ObjectKeyFromObject(obj)
+	retry := retryOf(policies(obj).ManagementPolicy, f)
+	if retry == retryOnSpecChange || retry == retryNextSync || f.credentials {
+		setProgress(obj, progressStalled, f.reason, err.Error())
+	} else {
+		setProgress(obj, progressReconciling, f.reason, err.Error())
+	}
 	var wait time.Duration
-	switch retry := retryOf(policies(obj).ManagementPolicy, f); retry {
+	switch retry {
 	case retryOnSpecChange:
 		logf.FromContext(ctx).Info("terminal error; waiting for a spec change", "reason", f.reason)
 		return ctrl.Result{}

@@ -83,7 +83,8 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	m.wake = make(chan event.GenericEvent)
 	b := ctrl.NewControllerManagedBy(mgr).
-		For(r.newObj(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deletionStarted))).
+		For(r.newObj(), builder.WithPredicates(predicate.Or(predicate.GenerationChangedPredicate{}, deletionStarted,
+			annotationChanged(v1alpha1.AnnotationPaused, v1alpha1.AnnotationRequestedAt)))).
 		Watches(r.newObj(), handler.EnqueueRequestsFromMapFunc(r.sameIdentifier),
 			builder.WithPredicates(r.claimsChanged())).
 		WatchesRawSource(source.Channel(m.wake, &handler.EnqueueRequestForObject{})).
@@ -134,6 +135,24 @@ func wakeAll(ctx context.Context, wake chan<- event.GenericEvent, objs []client.
 		case <-ctx.Done():
 			return
 		}
+	}
+}
+
+// annotationChanged passes the updates that change one of these annotations:
+// pause, resume and sync requests reach the controller without a spec change.
+func annotationChanged(keys ...string) predicate.Funcs {
+	return predicate.Funcs{
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			for _, k := range keys {
+				if e.ObjectOld.GetAnnotations()[k] != e.ObjectNew.GetAnnotations()[k] {
+					return true
+				}
+			}
+			return false
+		},
+		CreateFunc:  func(event.CreateEvent) bool { return false },
+		DeleteFunc:  func(event.DeleteEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return false },
 	}
 }
 

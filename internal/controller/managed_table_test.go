@@ -186,6 +186,14 @@ func wasDuplicate(s *v1alpha1.SIM) {
 	setCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, ReasonDuplicateSIM, "")
 }
 
+func annotated(key, value string) func(*v1alpha1.SIM) {
+	return func(s *v1alpha1.SIM) { s.Annotations = map[string]string{key: value} }
+}
+
+func handledRequest(value string) func(*v1alpha1.SIM) {
+	return func(s *v1alpha1.SIM) { s.Status.LastHandledRequestedAt = value }
+}
+
 func olderBy(d time.Duration) func(*v1alpha1.SIM) {
 	return func(s *v1alpha1.SIM) { s.CreationTimestamp = metav1.NewTime(created.Add(-d)) }
 }
@@ -203,6 +211,11 @@ type want struct {
 	// requeue: zero means no requeue; otherwise at least this long.
 	requeue time.Duration
 	err     bool
+	// progress is the kstatus condition present, "Stalled/Reason" or
+	// "Reconciling/Reason", or "none"; empty: not checked.
+	progress string
+	// handled is status.lastHandledRequestedAt; empty: not checked.
+	handled string
 }
 
 type row struct {
@@ -232,7 +245,7 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 		{name: "a new SIM is created with one POST and bound",
 			obj: simObj("s", byIMSI(imsiA, false)),
 			want: want{calls: []string{"POST " + imsiA}, ready: "True/Available", synced: "True/ReconcileSuccess",
-				binding: &v1alpha1.SIMBinding{IMSI: imsiA}, finalizer: true, events: []string{"Created"}, requeue: time.Minute}},
+				binding: &v1alpha1.SIMBinding{IMSI: imsiA}, finalizer: true, events: []string{"Created"}, requeue: time.Minute, progress: "none"}},
 		{name: "409 adopts a SIM that matches: POST, GET, no PUT",
 			obj: simObj("s", byIMSI(imsiA, true)), api: []onomondo.SIM{live(imsiA, msisdnA, true)},
 			want: want{calls: []string{"POST " + imsiA, "GET " + imsiA}, ready: "True/Available",
@@ -290,14 +303,14 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 		{name: "a refused create is terminal: no retry until the spec changes",
 			obj: simObj("s", byIMSI(imsiA, true)), fail: map[string][]error{"POST": {refused}},
 			want: want{calls: []string{"POST " + imsiA}, ready: "False/VoiceInvalid", synced: "False/VoiceInvalid", terminal: true,
-				finalizer: true, events: []string{"SyncFailed"}}},
+				finalizer: true, events: []string{"SyncFailed"}, progress: "Stalled/VoiceInvalid"}},
 		{name: "a terminal error for this generation makes no call",
 			obj:  simObj("s", byIMSI(imsiA, true), withFinalizer, terminalFailure),
 			want: want{synced: "False/VoiceInvalid", terminal: true}},
 		{name: "a 503 is retried after its Retry-After",
 			obj: simObj("s", byIMSI(imsiA, true)), fail: map[string][]error{"POST": {unavailable}},
 			want: want{calls: []string{"POST " + imsiA}, synced: "False/ServiceUnavailable", finalizer: true,
-				events: []string{"SyncFailed"}, requeue: 30 * time.Second}},
+				events: []string{"SyncFailed"}, requeue: 30 * time.Second, progress: "Reconciling/ServiceUnavailable"}},
 		{name: "a 429 waits for the API's reset without growing the backoff",
 			obj: simObj("s", byIMSI(imsiA, true)), fail: map[string][]error{"POST": {tooMany}},
 			want: want{calls: []string{"POST " + imsiA}, synced: "False/RateLimited", finalizer: true,
@@ -305,7 +318,7 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 		{name: "a rejected key is CredentialsRejected and retried",
 			obj: simObj("s", byIMSI(imsiA, true)), fail: map[string][]error{"POST": {revoked}},
 			want: want{calls: []string{"POST " + imsiA}, synced: "False/CredentialsRejected", finalizer: true,
-				events: []string{"SyncFailed"}, requeue: time.Millisecond}},
+				events: []string{"SyncFailed"}, requeue: time.Millisecond, progress: "Stalled/CredentialsRejected"}},
 
 		// Observe only.
 		{name: "observe-only reads, binds, and is Ready when the SIM matches",
@@ -334,7 +347,7 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 		{name: "an older resource naming the same IMSI owns it: no call",
 			obj:    simObj("s", byIMSI(imsiA, true)),
 			others: []*v1alpha1.SIM{simObj("owner", byIMSI(imsiA, false), olderBy(time.Hour))},
-			want:   want{ready: "False/DuplicateSIM", synced: "False/DuplicateSIM"}},
+			want:   want{ready: "False/DuplicateSIM", synced: "False/DuplicateSIM", progress: "Stalled/DuplicateSIM"}},
 		{name: "an older resource bound to the MSISDN this one names owns it: no call",
 			obj:    simObj("s", v1alpha1.SIMSpec{MSISDN: "+" + msisdnA}),
 			others: []*v1alpha1.SIM{simObj("owner", byIMSI(imsiA, false), olderBy(time.Hour), bound(imsiA, msisdnA, false))},
@@ -370,6 +383,29 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 				events: []string{"Created"}, requeue: time.Minute}},
 		{name: "a claim lookup that fails is an error, with no call",
 			obj: simObj("s", byIMSI(imsiA, true)), intercept: listFails, want: want{err: true}},
+
+		// Pause and sync now.
+		{name: "a paused resource makes no call and says so once",
+			obj:  simObj("s", byIMSI(imsiA, false), bound(imsiA, "", true), synced, newGeneration, annotated(v1alpha1.AnnotationPaused, "true")),
+			want: want{synced: "False/ReconcilePaused", progress: "none"}}, // a spec change waits too
+		{name: "deleting a paused resource waits",
+			obj:  simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting, annotated(v1alpha1.AnnotationPaused, "true")),
+			want: want{synced: "False/ReconcilePaused"}},
+		{name: "a sync request reads an in-sync SIM at once",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), synced, annotated(v1alpha1.AnnotationRequestedAt, "t1")),
+			api: []onomondo.SIM{live(imsiA, "", false)},
+			want: want{calls: []string{"GET " + imsiA, "PUT " + imsiA}, synced: "True/ReconcileSuccess", handled: "t1",
+				events: []string{"DriftCorrected"}, requeue: time.Minute}},
+		{name: "a sync request lifts a terminal block once",
+			obj:  simObj("s", byIMSI(imsiA, true), withFinalizer, terminalFailure, annotated(v1alpha1.AnnotationRequestedAt, "t1")),
+			want: want{calls: []string{"POST " + imsiA}, ready: "True/Available", handled: "t1", events: []string{"Created"}, requeue: time.Minute}},
+		{name: "a sync request already handled does not lift it again",
+			obj:  simObj("s", byIMSI(imsiA, true), withFinalizer, terminalFailure, annotated(v1alpha1.AnnotationRequestedAt, "t1"), handledRequest("t1")),
+			want: want{synced: "False/VoiceInvalid", terminal: true, handled: "t1"}},
+		{name: "a sync request makes an observe-only resource read at once",
+			obj: simObj("s", byIMSI(imsiA, true), observeOnly, bound(imsiA, "", true), synced, annotated(v1alpha1.AnnotationRequestedAt, "t2")),
+			api: []onomondo.SIM{live(imsiA, "", true)},
+			want: want{calls: []string{"GET " + imsiA}, ready: "True/Available", handled: "t2", requeue: time.Minute}},
 
 		// Deletion.
 		{name: "deleting a bound SIM deletes it in the API",
@@ -465,6 +501,26 @@ func (tc row) run(t *testing.T) {
 	}
 	if has := slices.Contains(got.Finalizers, Finalizer); has != (w.finalizer || slices.Contains(tc.obj.Finalizers, Finalizer)) {
 		t.Errorf("finalizers %q", got.Finalizers)
+	}
+	if w.handled != "" && got.Status.LastHandledRequestedAt != w.handled {
+		t.Errorf("lastHandledRequestedAt %q, want %q", got.Status.LastHandledRequestedAt, w.handled)
+	}
+	if w.progress != "" {
+		checkProgress(t, &got, w.progress)
+	}
+}
+
+// checkProgress checks the one kstatus condition present ("none": neither).
+func checkProgress(t *testing.T, s *v1alpha1.SIM, want string) {
+	t.Helper()
+	var got []string
+	for _, typ := range []string{v1alpha1.ConditionReconciling, v1alpha1.ConditionStalled} {
+		if c := meta.FindStatusCondition(s.Status.Conditions, typ); c != nil {
+			got = append(got, fmt.Sprintf("%s/%s", typ, c.Reason))
+		}
+	}
+	if (want == "none" && len(got) > 0) || (want != "none" && !slices.Equal(got, []string{want})) {
+		t.Errorf("kstatus conditions %q, want %s", got, want)
 	}
 }
 

@@ -1,9 +1,10 @@
--- Argo CD health of a SIM (onomondo.sim-operator.dev):
+-- Argo CD health of a SIM or a Connector (onomondo.sim-operator.dev):
+--   Suspended   paused by the onomondo.sim-operator.dev/paused annotation
 --   Degraded    Synced=False, whatever Ready says: the operator cannot act on
---               the SIM (a terminal API error, DuplicateSIM, IdentityMismatch,
---               CredentialsRejected, or retries in progress): drift is not
---               being corrected, so a last known Ready is no longer a promise
---   Healthy     Ready=True and Synced=True: the SIM in the API matches the spec
+--               the object (a terminal API error, a duplicate, IdentityMismatch,
+--               CredentialsRejected/Missing, or retries in progress): drift is
+--               not being corrected, so a last known Ready is no longer a promise
+--   Healthy     Ready=True and Synced=True: the object in the API matches the spec
 --   Progressing anything else (not yet reconciled, differing while observed)
 local hs = { status = "Progressing", message = "waiting for the operator" }
 if obj.status == nil or obj.status.conditions == nil then
@@ -18,6 +19,11 @@ local ready, synced
 for _, c in ipairs(obj.status.conditions) do
   if c.type == "Ready" then ready = c end
   if c.type == "Synced" then synced = c end
+end
+if synced ~= nil and synced.reason == "ReconcilePaused" then
+  hs.status = "Suspended"
+  hs.message = synced.message or "paused"
+  return hs
 end
 if synced ~= nil and synced.status == "False" then
   hs.status = "Degraded"
