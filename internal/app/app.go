@@ -265,6 +265,7 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, rec recorder.Event
 		conns.SetupWithManager,
 		sms.SetupWithManager,
 		func(m ctrl.Manager) error { return controller.RegisterStateCollector(m.GetCache()) },
+		func(ctrl.Manager) error { return registerBuildInfo() },
 		func(m ctrl.Manager) error { return m.AddHealthzCheck("healthz", healthz.Ping) },
 		func(m ctrl.Manager) error { return m.AddReadyzCheck("readyz", healthz.Ping) },
 	} {
@@ -301,12 +302,17 @@ func Main() error {
 	o.BindFlags(flag.CommandLine)
 	zapOpts := zapOptions()
 	zapOpts.BindFlags(flag.CommandLine)
+	version := flag.Bool("version", false, "Print the version, git revision and Go version, and exit.")
 	flag.Parse()
+	if *version {
+		fmt.Println(Build())
+		return nil
+	}
 	ctrl.SetLogger(newLogger(zapOpts))
 	mgr, err := NewManager(ctrl.GetConfigOrDie(), o)
 	if err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "apiURL", o.APIURL, "apiRate", o.APIRate, "syncPeriod", o.SyncPeriod)
+	ctrl.Log.WithName("setup").Info("starting manager", "version", Build().Version, "revision", Build().Revision, "apiURL", o.APIURL, "apiRate", o.APIRate, "syncPeriod", o.SyncPeriod)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }

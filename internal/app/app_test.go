@@ -1,10 +1,14 @@
 package app
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"k8s.io/client-go/rest"
 )
@@ -54,5 +58,26 @@ func TestABareSecretNameIsInThePodsNamespace(t *testing.T) {
 	o.APIKeySecret = "other/key"
 	if ref, err := o.secretRef(); err != nil || ref.String() != "other/key" {
 		t.Fatalf("secretRef = %v, %v; want other/key", ref, err)
+	}
+}
+
+func TestBuildInfoIsExported(t *testing.T) {
+	if err := registerBuildInfo(); err != nil {
+		t.Fatal(err)
+	}
+	if err := registerBuildInfo(); err != nil {
+		t.Fatalf("a second manager in the process: %v", err)
+	}
+	b := Build()
+	want := fmt.Sprintf(`
+# HELP sim_operator_build_info The running build: always 1, with its version, git revision and Go version as labels.
+# TYPE sim_operator_build_info gauge
+sim_operator_build_info{goversion=%q,revision=%q,version=%q} 1
+`, b.GoVersion, b.Revision, b.Version)
+	if err := testutil.GatherAndCompare(metrics.Registry, strings.NewReader(want), "sim_operator_build_info"); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), b.Version) || !strings.Contains(b.String(), b.GoVersion) {
+		t.Fatalf("--version prints %q", b)
 	}
 }

@@ -77,6 +77,9 @@ func recordEvent(ctx context.Context, rec recorder.EventRecorder, obj client.Obj
 func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 	r := m.r
 	r.Client = mgr.GetClient()
+	if err := registerOverdue(r.ext.kind(), r.schedule); err != nil {
+		return err
+	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), r.newObj(), apiIDIndex,
 		func(obj client.Object) []string { return r.ext.claimKeys(obj.(T)) }); err != nil {
 		return err

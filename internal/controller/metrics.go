@@ -171,3 +171,21 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 		}
 	}
 }
+
+// registerOverdue exports sim_operator_drift_check_overdue_seconds{kind}: how
+// long the most overdue resource of the kind has waited past its due time
+// (drift check or retry). It stays near zero while the operator keeps up; a
+// growing value means the API budget or the workers are too small for the
+// fleet. Once per process and kind, like the state collector.
+func registerOverdue(kind string, s *schedule) error {
+	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name:        "sim_operator_drift_check_overdue_seconds",
+		Help:        "How long the most overdue resource of the kind has been waiting past its drift check or retry.",
+		ConstLabels: prometheus.Labels{"kind": kind},
+	}, func() float64 { return s.overdue().Seconds() })
+	err := metrics.Registry.Register(g)
+	if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
+		return nil
+	}
+	return err
+}

@@ -110,6 +110,19 @@ func (s *schedule) throttled(key types.NamespacedName, retryAfter time.Duration)
 	return d
 }
 
+// overdue is how long the most overdue object has been due: near zero while
+// reconciles keep up, growing when the API budget or the workers fall behind.
+func (s *schedule) overdue() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now()
+	var worst time.Duration
+	for _, n := range s.next {
+		worst = max(worst, now.Sub(n))
+	}
+	return worst
+}
+
 // forget drops an object that is gone.
 func (s *schedule) forget(key types.NamespacedName) {
 	s.mu.Lock()

@@ -73,3 +73,18 @@ func TestAResumedObjectIsCheckedWithinOnePeriodNotAtOnce(t *testing.T) {
 		t.Fatal("the resumed object was not due within one period")
 	}
 }
+
+func TestOverdueIsTheLongestWaitPastDue(t *testing.T) {
+	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
+	s := newSchedule(time.Minute, 0, time.Second, time.Minute)
+	s.now = func() time.Time { return now }
+	if s.overdue() != 0 {
+		t.Fatal("an empty schedule is overdue")
+	}
+	s.next[types.NamespacedName{Name: "a"}] = now.Add(-3 * time.Second)
+	s.next[types.NamespacedName{Name: "b"}] = now.Add(-10 * time.Second)
+	s.next[types.NamespacedName{Name: "c"}] = now.Add(time.Hour)
+	if got := s.overdue(); got != 10*time.Second {
+		t.Fatalf("overdue = %s, want 10s", got)
+	}
+}

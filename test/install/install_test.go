@@ -32,6 +32,12 @@ func readBundle(t *testing.T) []*unstructured.Unstructured {
 	if err != nil {
 		t.Fatalf("dist/install.yaml: %v (run make build-installer)", err)
 	}
+	return decode(t, data)
+}
+
+// decode splits a multi-document YAML stream into objects.
+func decode(t *testing.T, data []byte) []*unstructured.Unstructured {
+	t.Helper()
 	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
 	var out []*unstructured.Unstructured
 	for {
@@ -59,6 +65,17 @@ func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {
 // Every object of the bundle is accepted by a real apiserver, as
 // `kubectl apply --server-side -f dist/install.yaml` would send it.
 func TestBundleAppliesToAnAPIServer(t *testing.T) {
+	kinds := applyAll(t, startAPIServer(t), readBundle(t))
+	for _, k := range []string{"Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service"} {
+		if kinds[k] == 0 {
+			t.Errorf("the bundle has no %s", k)
+		}
+	}
+}
+
+// startAPIServer starts envtest's apiserver for the test, or skips it.
+func startAPIServer(t *testing.T) client.Client {
+	t.Helper()
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		t.Skip("KUBEBUILDER_ASSETS not set; `make test` sets it")
 	}
@@ -67,13 +84,18 @@ func TestBundleAppliesToAnAPIServer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer func() { _ = env.Stop() }()
+	t.Cleanup(func() { _ = env.Stop() })
 	c, err := client.New(cfg, client.Options{Scheme: app.Scheme})
 	if err != nil {
 		t.Fatal(err)
 	}
-	objs := readBundle(t)
-	// Namespaces first, as kubectl orders them.
+	return c
+}
+
+// applyAll applies the objects server-side, namespaces first (as kubectl
+// orders them), and counts them by kind.
+func applyAll(t *testing.T, c client.Client, objs []*unstructured.Unstructured) map[string]int {
+	t.Helper()
 	slices.SortStableFunc(objs, func(a, b *unstructured.Unstructured) int {
 		return boolInt(b.GetKind() == "Namespace") - boolInt(a.GetKind() == "Namespace")
 	})
@@ -84,11 +106,7 @@ func TestBundleAppliesToAnAPIServer(t *testing.T) {
 			t.Errorf("%s %s: %v", obj.GetKind(), obj.GetName(), err)
 		}
 	}
-	for _, k := range []string{"Namespace", "CustomResourceDefinition", "ServiceAccount", "ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding", "Deployment", "Service"} {
-		if kinds[k] == 0 {
-			t.Errorf("the bundle has no %s", k)
-		}
-	}
+	return kinds
 }
 
 func boolInt(b bool) int {
@@ -101,8 +119,22 @@ func boolInt(b bool) int {
 // The Deployment meets the restricted Pod Security Standard and runs with
 // resources, probes and leader election.
 func TestDeploymentIsRestricted(t *testing.T) {
+	d := checkRestricted(t, readBundle(t))
+	args := strings.Join(d.Spec.Template.Spec.Containers[0].Args, " ")
+	for _, want := range []string{"--leader-elect", "--api-key-secret=onomondo-api-key", "--metrics-bind-address=:8443"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args %q lack %s", args, want)
+		}
+	}
+}
+
+// checkRestricted checks the one Deployment against the restricted Pod
+// Security Standard, resources, probes and the POD_NAMESPACE the key
+// Secret's namespace comes from, and returns it.
+func checkRestricted(t *testing.T, objs []*unstructured.Unstructured) *appsv1.Deployment {
+	t.Helper()
 	var d *appsv1.Deployment
-	for _, obj := range readBundle(t) {
+	for _, obj := range objs {
 		if obj.GetKind() == "Deployment" {
 			d = typed[appsv1.Deployment](t, obj)
 		}
@@ -137,20 +169,50 @@ func TestDeploymentIsRestricted(t *testing.T) {
 		if ctr.LivenessProbe == nil || ctr.ReadinessProbe == nil {
 			t.Errorf("%s: liveness and readiness probes are not both set", ctr.Name)
 		}
-		args := strings.Join(ctr.Args, " ")
-		for _, want := range []string{"--leader-elect", "--api-key-secret=" + operatorNS + "/", "--metrics-bind-address=:8443"} {
-			if !strings.Contains(args, want) {
-				t.Errorf("%s: args %q lack %s", ctr.Name, args, want)
-			}
+		if !slices.ContainsFunc(ctr.Env, func(e corev1.EnvVar) bool {
+			return e.Name == app.PodNamespaceEnv && e.ValueFrom != nil && e.ValueFrom.FieldRef != nil &&
+				e.ValueFrom.FieldRef.FieldPath == "metadata.namespace"
+		}) {
+			t.Errorf("%s: %s does not come from the downward API", ctr.Name, app.PodNamespaceEnv)
 		}
 	}
+	return d
 }
 
 // RBAC is least privilege: no wildcards; Secrets only through a Role in the
 // operator's namespace; events create/patch; leases for leader election.
 func TestRBACIsLeastPrivilege(t *testing.T) {
+	checkRBAC(t, readBundle(t), operatorNS)
+	checkAggregated(t, readBundle(t))
+}
+
+// checkAggregated: the viewer, editor and admin roles of each kind reach the
+// built-in view, edit and admin roles through their aggregation labels.
+func checkAggregated(t *testing.T, objs []*unstructured.Unstructured) {
+	t.Helper()
+	found := map[string]int{}
+	for _, obj := range objs {
+		for role, builtin := range map[string]string{"viewer": "view", "editor": "edit", "admin": "admin"} {
+			if obj.GetKind() == "ClusterRole" && strings.Contains(obj.GetName(), "-"+role) {
+				found[role]++
+				if obj.GetLabels()["rbac.authorization.k8s.io/aggregate-to-"+builtin] != "true" {
+					t.Errorf("ClusterRole %s does not aggregate to %s", obj.GetName(), builtin)
+				}
+			}
+		}
+	}
+	for _, role := range []string{"viewer", "editor", "admin"} {
+		if found[role] != 3 {
+			t.Errorf("%d %s roles, want one for each of SIM, SMSMessage, Connector", found[role], role)
+		}
+	}
+}
+
+// checkRBAC checks the roles of an install in namespace ns.
+func checkRBAC(t *testing.T, objs []*unstructured.Unstructured, ns string) {
+	t.Helper()
 	var events, leases, secrets bool
-	for _, obj := range readBundle(t) {
+	for _, obj := range objs {
 		var rules []rbacv1.PolicyRule
 		switch obj.GetKind() {
 		case "ClusterRole":
@@ -166,8 +228,8 @@ func TestRBACIsLeastPrivilege(t *testing.T) {
 				t.Errorf("%s %s has a wildcard rule %+v", obj.GetKind(), obj.GetName(), r)
 			}
 			if slices.Contains(r.Resources, "secrets") {
-				if obj.GetKind() != "Role" || obj.GetNamespace() != operatorNS {
-					t.Errorf("%s %s/%s grants secrets; only a Role in %s may", obj.GetKind(), obj.GetNamespace(), obj.GetName(), operatorNS)
+				if obj.GetKind() != "Role" || obj.GetNamespace() != ns {
+					t.Errorf("%s %s/%s grants secrets; only a Role in %s may", obj.GetKind(), obj.GetNamespace(), obj.GetName(), ns)
 				}
 				if slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" && v != "list" && v != "watch" }) {
 					t.Errorf("secrets verbs %v go beyond reading", r.Verbs)

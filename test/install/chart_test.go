@@ -1,0 +1,319 @@
+package install_test
+
+import (
+	"bytes"
+	"flag"
+	"os"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/yaml"
+
+	"helm.sh/helm/v3/pkg/chart/loader"
+	"helm.sh/helm/v3/pkg/chartutil"
+	"helm.sh/helm/v3/pkg/engine"
+	"helm.sh/helm/v3/pkg/lint"
+	"helm.sh/helm/v3/pkg/lint/support"
+
+	"github.com/sim-operator/sim-operator/internal/app"
+)
+
+const chartDir = "../../dist/chart"
+
+// The two variants the tests render: the defaults, and a namespaced install
+// with monitoring, a created key Secret and an extra CA.
+var (
+	defaults = map[string]any{}
+	teamOps  = map[string]any{
+		"watchNamespaces": []any{"team-a", "team-b"},
+		"apiKey":          map[string]any{"create": true, "value": "test-key"},
+		"api":             map[string]any{"caBundle": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"},
+		"metrics": map[string]any{
+			"serviceMonitor": map[string]any{"enabled": true},
+			"prometheusRule": map[string]any{"enabled": true},
+			"dashboard":      map[string]any{"enabled": true},
+		},
+	}
+)
+
+// renderChart renders the chart with Helm's engine, as `helm template` does.
+func renderChart(t *testing.T, release, namespace string, values map[string]any) []*unstructured.Unstructured {
+	t.Helper()
+	chrt, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vals, err := chartutil.ToRenderValues(chrt, values, chartutil.ReleaseOptions{Name: release, Namespace: namespace, IsInstall: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := engine.Render(chrt, vals)
+	if err != nil {
+		t.Fatal(err)
+	}
+	names := make([]string, 0, len(files))
+	for name := range files {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	var out []*unstructured.Unstructured
+	for _, name := range names {
+		if strings.HasSuffix(name, ".yaml") {
+			out = append(out, decode(t, []byte(files[name]))...)
+		}
+	}
+	return out
+}
+
+func TestChartLints(t *testing.T) {
+	for name, values := range map[string]map[string]any{"defaults": defaults, "namespaced and monitored": teamOps} {
+		linter := lint.All(chartDir, values, "sim-operator", false)
+		for _, m := range linter.Messages {
+			if m.Severity >= support.WarningSev {
+				t.Errorf("%s: %s", name, m)
+			}
+		}
+	}
+}
+
+// Both variants apply to a real apiserver (the monitoring kinds, whose CRDs
+// an envtest apiserver lacks, are parsed but not applied), are restricted,
+// and are least privilege.
+func TestChartAppliesRestrictedAndLeastPrivilege(t *testing.T) {
+	c := startAPIServer(t)
+	for _, tc := range []struct {
+		release, ns string
+		values      map[string]any
+	}{{"sim-operator", "sim-operator", defaults}, {"team-ops", "team-ops", teamOps}} {
+		objs := renderChart(t, tc.release, tc.ns, tc.values)
+		ns := &unstructured.Unstructured{}
+		ns.SetAPIVersion("v1")
+		ns.SetKind("Namespace")
+		ns.SetName(tc.ns)
+		var apply []*unstructured.Unstructured
+		for _, obj := range objs {
+			if obj.GetAPIVersion() != "monitoring.coreos.com/v1" {
+				apply = append(apply, obj)
+			}
+		}
+		for _, watched := range toStrings(tc.values["watchNamespaces"]) {
+			n := ns.DeepCopy()
+			n.SetName(watched)
+			apply = append(apply, n)
+		}
+		kinds := applyAll(t, c, append(apply, ns))
+		for _, k := range []string{"CustomResourceDefinition", "ServiceAccount", "Role", "RoleBinding", "Deployment", "Service"} {
+			if kinds[k] == 0 {
+				t.Errorf("%s: no %s", tc.release, k)
+			}
+		}
+		checkRestricted(t, objs)
+		checkRBAC(t, objs, tc.ns)
+		checkAggregated(t, objs)
+	}
+}
+
+func toStrings(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, e := range list {
+		out = append(out, e.(string))
+	}
+	return out
+}
+
+// Listed namespaces get a Role each and no ClusterRole reaches SIMs; the
+// monitoring objects carry exactly the shipped alerts and dashboard.
+func TestChartNamespacedAndMonitored(t *testing.T) {
+	objs := renderChart(t, "team-ops", "team-ops", teamOps)
+	var roles []string
+	for _, obj := range objs {
+		switch obj.GetKind() {
+		case "Role":
+			if slices.ContainsFunc(typed[rbacv1.Role](t, obj).Rules, grantsSIMs) {
+				roles = append(roles, obj.GetNamespace())
+			}
+		case "ClusterRole":
+			if !strings.Contains(obj.GetName(), "-viewer") && !strings.Contains(obj.GetName(), "-editor") &&
+				!strings.Contains(obj.GetName(), "-admin") && slices.ContainsFunc(typed[rbacv1.ClusterRole](t, obj).Rules, grantsSIMs) {
+				t.Errorf("ClusterRole %s reaches SIMs in every namespace", obj.GetName())
+			}
+		}
+	}
+	if !slices.Equal(roles, []string{"team-a", "team-b"}) {
+		t.Errorf("manager Roles in %v, want team-a and team-b", roles)
+	}
+	args := strings.Join(deploymentArgs(t, objs), " ")
+	for _, want := range []string{"--watch-namespaces=team-a,team-b", "--api-ca-file=/etc/onomondo/ca/ca.pem", "--api-key-secret=onomondo-api-key"} {
+		if !strings.Contains(args, want) {
+			t.Errorf("args %q lack %s", args, want)
+		}
+	}
+	alerts, err := os.ReadFile("../../config/monitoring/alerts.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wantRules map[string]any
+	if err := yaml.Unmarshal(alerts, &wantRules); err != nil {
+		t.Fatal(err)
+	}
+	dashboard, err := os.ReadFile("../../config/monitoring/dashboard.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := map[string]bool{}
+	for _, obj := range objs {
+		switch {
+		case obj.GetKind() == "PrometheusRule":
+			found["PrometheusRule"] = true
+			spec, _, _ := unstructured.NestedMap(obj.Object, "spec")
+			if !equalYAML(t, spec, wantRules) {
+				t.Error("the PrometheusRule is not config/monitoring/alerts.yaml")
+			}
+		case obj.GetKind() == "ServiceMonitor":
+			found["ServiceMonitor"] = true
+		case obj.GetKind() == "ConfigMap" && obj.GetLabels()["grafana_dashboard"] == "1":
+			found["dashboard"] = true
+			cm := typed[corev1.ConfigMap](t, obj)
+			if cm.Data["sim-operator.json"] != string(dashboard) {
+				t.Error("the dashboard ConfigMap is not config/monitoring/dashboard.json")
+			}
+		case obj.GetKind() == "Secret":
+			found["Secret"] = true
+		}
+	}
+	for _, k := range []string{"PrometheusRule", "ServiceMonitor", "dashboard", "Secret"} {
+		if !found[k] {
+			t.Errorf("no %s rendered", k)
+		}
+	}
+}
+
+func grantsSIMs(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "sims") }
+
+func equalYAML(t *testing.T, a, b any) bool {
+	t.Helper()
+	ya, err := yaml.Marshal(a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	yb, err := yaml.Marshal(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return bytes.Equal(ya, yb)
+}
+
+func deploymentArgs(t *testing.T, objs []*unstructured.Unstructured) []string {
+	t.Helper()
+	return checkRestricted(t, objs).Spec.Template.Spec.Containers[0].Args
+}
+
+// chartValueOf sets each manager flag through the chart's values: the
+// value path and a non-default value. A flag missing here fails the test.
+var chartValueOf = map[string]struct {
+	path  string
+	value any
+	want  string
+}{
+	"api-url":                   {"api.url", "https://api.example.com", "https://api.example.com"},
+	"api-ca-file":               {"api.caBundle", "pem", "/etc/onomondo/ca/ca.pem"},
+	"api-insecure-http":         {"api.insecureHTTP", true, "true"},
+	"api-key-secret":            {"apiKey.secretName", "my-key", "my-key"},
+	"api-timeout":               {"api.timeout", "7s", "7s"},
+	"api-rate":                  {"api.rate", 3.5, "3.5"},
+	"api-burst":                 {"api.burst", 4, "4"},
+	"sync-period":               {"sync.period", "30m", "30m"},
+	"sync-jitter":               {"sync.jitter", 0.25, "0.25"},
+	"max-concurrent-reconciles": {"maxConcurrentReconciles", 16, "16"},
+	"min-backoff":               {"backoff.min", "2s", "2s"},
+	"max-backoff":               {"backoff.max", "10m", "10m"},
+	"kube-api-qps":              {"kubeAPI.qps", 75, "75"},
+	"kube-api-burst":            {"kubeAPI.burst", 150, "150"},
+	"event-qps":                 {"events.qps", 5, "5"},
+	"event-burst":               {"events.burst", 50, "50"},
+	"event-queue-size":          {"events.queueSize", 1000, "1000"},
+	"sms-record-retention":      {"smsRecordRetention", "48h", "48h"},
+	"watch-namespaces":          {"watchNamespaces", []any{"a", "b"}, "a,b"},
+	"metrics-bind-address":      {"metrics.port", 9443, ":9443"},
+	"metrics-secure":            {"metrics.secure", false, "false"},
+	"health-probe-bind-address": {"health.port", 9081, ":9081"},
+	"leader-elect":              {"leaderElection.enabled", false, "false"},
+	"enable-http2":              {"metrics.enableHTTP2", true, "true"},
+	"pprof-bind-address":        {"pprof.address", ":6060", ":6060"},
+	"zap-log-level":             {"logging.level", "debug", "debug"},
+	"zap-devel":                 {"logging.development", true, "true"},
+}
+
+// Every flag of the manager has a value in the chart, and setting it
+// reaches the manager's arguments.
+func TestChartHasAValueForEveryManagerFlag(t *testing.T) {
+	fs := flag.NewFlagSet("manager", flag.ContinueOnError)
+	o := app.DefaultOptions()
+	o.BindFlags(fs)
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := chartValueOf[f.Name]; !ok {
+			t.Errorf("the manager's --%s has no chart value", f.Name)
+		}
+	})
+	values := map[string]any{}
+	for _, v := range chartValueOf {
+		set(values, v.path, v.value)
+	}
+	args := deploymentArgs(t, renderChart(t, "sim-operator", "sim-operator", values))
+	for name, v := range chartValueOf {
+		if !slices.Contains(args, "--"+name+"="+v.want) {
+			t.Errorf("%s=%v: args %q lack --%s=%s", v.path, v.value, args, name, v.want)
+		}
+	}
+}
+
+// set sets a dotted path in nested maps.
+func set(m map[string]any, path string, v any) {
+	keys := strings.Split(path, ".")
+	for _, k := range keys[:len(keys)-1] {
+		next, ok := m[k].(map[string]any)
+		if !ok {
+			next = map[string]any{}
+			m[k] = next
+		}
+		m = next
+	}
+	m[keys[len(keys)-1]] = v
+}
+
+// The chart's CRDs are the kustomize ones, kept on uninstall by default.
+func TestChartCRDsAreTheGeneratedOnes(t *testing.T) {
+	var crds []*unstructured.Unstructured
+	for _, obj := range renderChart(t, "sim-operator", "sim-operator", defaults) {
+		if obj.GetKind() == "CustomResourceDefinition" {
+			crds = append(crds, obj)
+		}
+	}
+	var bundle []*unstructured.Unstructured
+	for _, obj := range readBundle(t) {
+		if obj.GetKind() == "CustomResourceDefinition" {
+			bundle = append(bundle, obj)
+		}
+	}
+	if len(crds) != len(bundle) || len(crds) == 0 {
+		t.Fatalf("chart has %d CRDs, the bundle %d", len(crds), len(bundle))
+	}
+	for i := range crds {
+		if crds[i].GetAnnotations()["helm.sh/resource-policy"] != "keep" {
+			t.Errorf("%s is not kept on uninstall", crds[i].GetName())
+		}
+		if !equalYAML(t, crds[i].Object["spec"], bundle[i].Object["spec"]) {
+			t.Errorf("%s differs from dist/install.yaml's", crds[i].GetName())
+		}
+	}
+	off := renderChart(t, "sim-operator", "sim-operator", map[string]any{"crds": map[string]any{"enabled": false}})
+	if slices.ContainsFunc(off, func(o *unstructured.Unstructured) bool { return o.GetKind() == "CustomResourceDefinition" }) {
+		t.Error("crds.enabled=false still renders CRDs")
+	}
+}
