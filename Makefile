@@ -1,5 +1,10 @@
 # Image URL to use all building/pushing image targets
-IMG ?= ghcr.io/sim-operator/sim-operator:v0.1.0
+IMAGE_REPO ?= ghcr.io/sim-operator/sim-operator
+IMG ?= $(IMAGE_REPO):v0.1.0
+# VERSION and REVISION are stamped into the manager (--version, sim_operator_build_info).
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo dev)
+REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS = -X github.com/sim-operator/sim-operator/internal/app.Version=$(VERSION) -X github.com/sim-operator/sim-operator/internal/app.Revision=$(REVISION)
 # YEAR defines the year value used for substituting the YEAR placeholder in the boilerplate header.
 YEAR ?= 2026
 
@@ -105,7 +110,7 @@ simulator: ## Serve the Onomondo API simulator over HTTPS on 127.0.0.1:8443 (API
 
 .PHONY: build
 build: manifests generate fmt vet ## Build manager binary.
-	go build -o bin/manager main.go
+	go build -ldflags "$(LDFLAGS)" -o bin/manager main.go
 
 .PHONY: run
 run: manifests generate fmt vet ## Run a controller from your host.
@@ -118,7 +123,8 @@ run: manifests generate fmt vet ## Run a controller from your host.
 # make docker-build IMG=<img> BASE_IMAGE=docker.io/library/golang:1.26
 .PHONY: docker-build
 docker-build: ## Build docker image with the manager.
-	$(CONTAINER_TOOL) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) -t ${IMG} .
+	$(CONTAINER_TOOL) build $(if $(BASE_IMAGE),--build-arg BASE_IMAGE=$(BASE_IMAGE)) \
+		--build-arg VERSION=$(VERSION) --build-arg REVISION=$(REVISION) -t ${IMG} .
 
 .PHONY: docker-push
 docker-push: ## Push docker image with the manager.
@@ -146,6 +152,16 @@ build-installer: manifests generate kustomize ## Generate a consolidated YAML wi
 	mkdir -p dist
 	cd config/manager && "$(KUSTOMIZE)" edit set image controller=${IMG}
 	"$(KUSTOMIZE)" build config/default > dist/install.yaml
+
+.PHONY: release
+release: manifests generate kustomize ## make release VERSION=x.y.z: dist/release/vX.Y.Z/ with install.yaml pinned to $(IMAGE_REPO):vX.Y.Z and the packaged chart.
+	@[[ "$(VERSION)" =~ ^[0-9]+\.[0-9]+\.[0-9]+$$ ]] || { echo "make release: VERSION=x.y.z is required (got '$(VERSION)')"; exit 1; }
+	rm -rf bin/release && mkdir -p bin/release dist/release/v$(VERSION)
+	cp -r config bin/release/config
+	cd bin/release/config/manager && "$(KUSTOMIZE)" edit set image controller=$(IMAGE_REPO):v$(VERSION)
+	"$(KUSTOMIZE)" build bin/release/config/default > dist/release/v$(VERSION)/install.yaml
+	go run ./hack/chartpkg --chart dist/chart --version $(VERSION) --app-version v$(VERSION) --out dist/release/v$(VERSION)
+	@echo "make release: dist/release/v$(VERSION)/ is ready; build and push the image with make docker-build docker-push IMG=$(IMAGE_REPO):v$(VERSION) VERSION=$(VERSION)"
 
 ##@ Deployment
 

@@ -403,8 +403,8 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 			obj:  simObj("s", byIMSI(imsiA, true), withFinalizer, terminalFailure, annotated(v1alpha1.AnnotationRequestedAt, "t1"), handledRequest("t1")),
 			want: want{synced: "False/VoiceInvalid", terminal: true, handled: "t1"}},
 		{name: "a sync request makes an observe-only resource read at once",
-			obj: simObj("s", byIMSI(imsiA, true), observeOnly, bound(imsiA, "", true), synced, annotated(v1alpha1.AnnotationRequestedAt, "t2")),
-			api: []onomondo.SIM{live(imsiA, "", true)},
+			obj:  simObj("s", byIMSI(imsiA, true), observeOnly, bound(imsiA, "", true), synced, annotated(v1alpha1.AnnotationRequestedAt, "t2")),
+			api:  []onomondo.SIM{live(imsiA, "", true)},
 			want: want{calls: []string{"GET " + imsiA}, ready: "True/Available", handled: "t2", requeue: time.Minute}},
 
 		// Deletion.
