@@ -112,6 +112,10 @@ simulator: ## Serve the Onomondo API simulator over HTTPS on 127.0.0.1:8443 (API
 build: manifests generate fmt vet ## Build manager binary.
 	go build -ldflags "$(LDFLAGS)" -o bin/manager main.go
 
+.PHONY: plugin
+plugin: ## Build the kubectl plugin (bin/kubectl-sim; put it on PATH as kubectl-sim, or go install ./cmd/kubectl-sim).
+	go build -ldflags "$(LDFLAGS)" -o bin/kubectl-sim ./cmd/kubectl-sim
+
 .PHONY: run
 run: manifests generate fmt vet ## Run a controller from your host.
 	go run ./main.go

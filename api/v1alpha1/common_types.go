@@ -73,6 +73,11 @@ const (
 	// for the current generation once. status.lastHandledRequestedAt
 	// records the value handled.
 	AnnotationRequestedAt = "onomondo.sim-operator.dev/requested-at"
+	// AnnotationObserveFirst set to "true" (kubectl sim import writes it)
+	// says the object already exists in the API: the operator's first call is
+	// a GET that adopts it, never a POST, so applying an imported fleet costs
+	// one call and no write per SIM when the manifests match.
+	AnnotationObserveFirst = "onomondo.sim-operator.dev/observe-first"
 )
 
 // DeletionPolicy says what happens to the object in the Onomondo API when

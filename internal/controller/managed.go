@@ -192,11 +192,13 @@ func (r *managedReconciler[T]) converge(ctx context.Context, obj T, requested bo
 }
 
 // mayExist: the object was seen in the API (observed, or managed by an older
-// resource this one was a duplicate of), so taking it over starts with a GET,
-// not a POST: a resource renamed in Git takes its SIM over with no create.
+// resource this one was a duplicate of), or the manifest says it exists (an
+// import), so taking it over starts with a GET, not a POST: a resource
+// renamed in Git takes its SIM over with no create.
 func (r *managedReconciler[T]) mayExist(obj T) bool {
 	c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced)
-	return r.ext.observed(obj) || (c != nil && c.Reason == "Duplicate"+r.ext.kind())
+	return r.ext.observed(obj) || (c != nil && c.Reason == "Duplicate"+r.ext.kind()) ||
+		obj.GetAnnotations()[v1alpha1.AnnotationObserveFirst] == "true"
 }
 
 // create makes the object with one POST. An "exists" answer means adopt it

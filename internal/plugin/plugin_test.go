@@ -1,0 +1,405 @@
+package plugin
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/rest"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	"sigs.k8s.io/yaml"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/app"
+	"github.com/sim-operator/sim-operator/internal/simulator"
+	"github.com/sim-operator/sim-operator/internal/testutil"
+)
+
+// fixture is a control plane, the simulator and a running manager, and the
+// flags that point kubectl sim at them.
+type fixture struct {
+	c     client.Client
+	sim   *testutil.SimServer
+	flags []string
+}
+
+func start(t *testing.T) *fixture {
+	t.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Skip("KUBEBUILDER_ASSETS not set; `make test` sets it")
+	}
+	env := &envtest.Environment{CRDDirectoryPaths: []string{"../../config/crd/bases"}, ErrorIfCRDPathMissing: true}
+	cfg, err := env.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = env.Stop() })
+	user, err := env.AddUser(envtest.User{Name: "fleet-owner", Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubeconfig, err := user.KubeConfig()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "kubeconfig"), kubeconfig, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sim := testutil.Start(t, simulator.Options{})
+	if err := os.WriteFile(filepath.Join(dir, "ca.pem"), sim.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	o := app.DefaultOptions()
+	o.APIURL, o.APICAFile, o.APIKey, o.APIRate = sim.URL(), filepath.Join(dir, "ca.pem"), testutil.APIKey, -1
+	o.MetricsAddr, o.ProbeAddr = "0", "0"
+	o.MinBackoff, o.MaxBackoff = 20*time.Millisecond, 500*time.Millisecond
+	o.SeveralManagersInProcess = true
+	o.KubeAPIQPS, o.KubeAPIBurst = 2000, 4000
+	mgr, err := app.NewManager(cfg, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	t.Cleanup(cancel)
+	go func() { _ = mgr.Start(ctx) }()
+	fast := rest.CopyConfig(cfg)
+	fast.QPS, fast.Burst = 2000, 4000 // applying 980 manifests, not client-go's 5/s
+	c, err := client.New(fast, client.Options{Scheme: scheme})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ONOMONDO_API_KEY", testutil.APIKey)
+	return &fixture{c: c, sim: sim, flags: []string{
+		"--kubeconfig", filepath.Join(dir, "kubeconfig"),
+		"--api-url", sim.URL(), "--api-ca-file", filepath.Join(dir, "ca.pem"),
+	}}
+}
+
+// run runs kubectl sim with the fixture's flags; it returns stdout, stderr
+// and the error (an ExitError for diff's changes).
+func (f *fixture) run(t *testing.T, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := NewRootCommand(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	cmd.SetArgs(append(args, f.flagsFor(args[0])...))
+	err := cmd.ExecuteContext(context.Background())
+	return out.String(), errOut.String(), err
+}
+
+// flagsFor leaves out the API flags for the commands that do not take them.
+func (f *fixture) flagsFor(command string) []string {
+	if command == "import" || command == "diff" {
+		return f.flags
+	}
+	return f.flags[:2]
+}
+
+func (f *fixture) createNamespace(t *testing.T, name string) {
+	t.Helper()
+	if err := f.c.Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// waitFor polls until cond holds, at most 60 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestImportApplyDiffStatusAndSteer(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	f.createNamespace(t, "fleet")
+
+	t0 := time.Now()
+	By := func(s string) { t.Logf("%5.1fs %s", time.Since(t0).Seconds(), s) }
+	By("a vendor CSV of 1,000 rows: 980 live SIMs, 20 invalid, unknown or forbidden")
+	var csvRows [][]string
+	csvRows = append(csvRows, []string{"IMSI", "MSISDN", "Name", "Labels", "Plan"})
+	for i := range 980 {
+		imsi := fmt.Sprintf("23873%010d", i)
+		live := simulator.SIM{IMSI: imsi, Voice: i%2 == 0, SMS: i%3 == 0, Data: i%5 != 0}
+		live.DataThrottling = live.Data && i%7 == 0
+		msisdn := ""
+		if i%4 == 0 {
+			msisdn = fmt.Sprintf("4570%06d", i)
+			live.MSISDN = msisdn
+		}
+		f.sim.PutSIM(live)
+		name := ""
+		if i%10 == 0 {
+			name = fmt.Sprintf("tracker-%03d", i)
+		}
+		labels := "fleet=trackers;site=cph"
+		if i%100 == 10 {
+			labels += ";tier=gold"
+		}
+		csvRows = append(csvRows, []string{imsi, msisdn, name, labels, "m2m-basic"})
+	}
+	for i := range 7 {
+		csvRows = append(csvRows, []string{fmt.Sprintf("2387%d", i), "", "", "", ""}) // too short
+	}
+	for i := range 7 {
+		csvRows = append(csvRows, []string{fmt.Sprintf("23879%010d", i), "", "", "", ""}) // not in the API
+	}
+	for i := range 6 {
+		csvRows = append(csvRows, []string{fmt.Sprintf("99900%010d", i), "", "", "", ""}) // another account's
+	}
+	dir := t.TempDir()
+	csvPath := filepath.Join(dir, "vendor.csv")
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.WriteAll(csvRows)
+	if err := os.WriteFile(csvPath, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	By("importing: one GET per row, 980 manifests, 20 rows rejected with why")
+	out := filepath.Join(dir, "fleet")
+	before := len(f.sim.Requests())
+	_, summary, err := f.run(t, "import", "--csv", csvPath, "--out", out, "-n", "fleet", "--rate", "0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gets := len(f.sim.Requests()) - before; gets != 993 {
+		t.Errorf("%d API calls, want one GET per valid row (993)", gets)
+	}
+	for _, want := range []string{"imported 980", "invalid 7", "not found 7", "forbidden 6", "rejected.csv"} {
+		if !strings.Contains(squash(summary), want) {
+			t.Errorf("summary lacks %q:\n%s", want, summary)
+		}
+	}
+	rejected, err := os.ReadFile(filepath.Join(out, "rejected.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(string(rejected), "\n"); n != 21 {
+		t.Errorf("rejected.csv has %d lines, want a header and 20 rows:\n%s", n, rejected)
+	}
+	manifests := snapshot(t, out)
+	if len(manifests) != 981 {
+		t.Fatalf("%d files, want 980 manifests and kustomization.yaml", len(manifests))
+	}
+	if !strings.Contains(manifests["kustomization.yaml"], "fleet/tracker-000.yaml") {
+		t.Error("kustomization.yaml does not list the manifests")
+	}
+
+	By("re-running the import over the directory changes no byte")
+	if _, _, err := f.run(t, "import", "--csv", csvPath, "--out", out, "-n", "fleet", "--rate", "0"); err != nil {
+		t.Fatal(err)
+	}
+	if again := snapshot(t, out); !mapsEqual(again, manifests) {
+		t.Error("a second import over the same directory wrote different files")
+	}
+
+	By("applying the manifests: every SIM Ready with no POST or PUT and at most one GET each")
+	mark := len(f.sim.Requests())
+	var sims []*v1alpha1.SIM
+	for name, data := range manifests {
+		if name == "kustomization.yaml" {
+			continue
+		}
+		s, err := readSIMs([]string{filepath.Join(out, name)}, "fleet")
+		if err != nil || len(s) != 1 {
+			t.Fatalf("%s: %v", name, err)
+		}
+		u := &unstructured.Unstructured{}
+		if err := yamlToUnstructured(data, u); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.c.Patch(ctx, u, client.Apply, client.FieldOwner("kubectl"), client.ForceOwnership); err != nil { //nolint:staticcheck
+			t.Fatal(err)
+		}
+		sims = append(sims, s[0])
+	}
+	waitFor(t, "980 imported SIMs Ready", func() bool {
+		var list v1alpha1.SIMList
+		if f.c.List(ctx, &list, client.InNamespace("fleet")) != nil {
+			return false
+		}
+		ready := 0
+		for _, s := range list.Items {
+			if meta.IsStatusConditionTrue(s.Status.Conditions, v1alpha1.ConditionReady) {
+				ready++
+			}
+		}
+		return ready == 980
+	})
+	perSIM := map[string]int{}
+	for _, r := range f.sim.Requests()[mark:] {
+		if r.Method != "GET" {
+			t.Errorf("applying the import wrote to the API: %s %s %d", r.Method, r.Path, r.Status)
+		}
+		perSIM[r.Path]++
+	}
+	for path, n := range perSIM {
+		if n > 1 {
+			t.Errorf("%s was read %d times", path, n)
+		}
+	}
+
+	By("diff: an unchanged manifest is nothing; a changed one names exactly the changed field")
+	one := filepath.Join(out, "fleet", "tracker-000.yaml")
+	stdout, _, err := f.run(t, "diff", "-f", one)
+	if err != nil || !strings.Contains(squash(stdout), "tracker-000 nothing") {
+		t.Errorf("diff of an unchanged manifest: %v\n%s", err, stdout)
+	}
+	changed := strings.Replace(manifests["fleet/tracker-000.yaml"], "voice: true", "voice: false", 1)
+	if changed == manifests["fleet/tracker-000.yaml"] {
+		t.Fatal("tracker-000 has no voice: true to change")
+	}
+	if err := os.WriteFile(one, []byte(changed), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	stdout, _, err = f.run(t, "diff", "-f", one)
+	var exit ExitError
+	if !errors.As(err, &exit) || exit != 1 {
+		t.Errorf("diff with a change: error %v, want exit 1", err)
+	}
+	if !strings.Contains(squash(stdout), "tracker-000 update PUT voice: true → false\n") || strings.Contains(stdout, "sms:") {
+		t.Errorf("diff does not name exactly voice:\n%s", stdout)
+	}
+	bad := strings.Replace(changed, "dataThrottling: false", "dataThrottling: true", 1)
+	bad = strings.Replace(bad, "data: true", "data: false", 1)
+	if err := os.WriteFile(one, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if stdout, _, _ = f.run(t, "diff", "-f", one); !strings.Contains(stdout, "refused") || !strings.Contains(stdout, "spec.dataThrottling") {
+		t.Errorf("diff of a manifest admission refuses:\n%s", stdout)
+	}
+
+	By("pause, retry and resume set the annotations the operator honours")
+	stdout, _, err = f.run(t, "pause", "tracker-010", "-n", "fleet")
+	if err != nil || !strings.Contains(squash(stdout), "fleet tracker-010 pause done") {
+		t.Errorf("pause: %v\n%s", err, stdout)
+	}
+	s := &v1alpha1.SIM{}
+	waitFor(t, "tracker-010 paused", func() bool {
+		_ = f.c.Get(ctx, client.ObjectKey{Namespace: "fleet", Name: "tracker-010"}, s)
+		c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionSynced)
+		return c != nil && c.Reason == "ReconcilePaused"
+	})
+	stdout, _, err = f.run(t, "resume", "-l", "tier=gold", "-n", "fleet")
+	if err != nil || strings.Count(stdout, " resume ") != 10 {
+		t.Errorf("resume -l tier=gold: %v\n%s", err, stdout)
+	}
+	if _, _, err := f.run(t, "retry", "tracker-010", "-n", "fleet"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "tracker-010 resumed and its retry handled", func() bool {
+		_ = f.c.Get(ctx, client.ObjectKey{Namespace: "fleet", Name: "tracker-010"}, s)
+		c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionSynced)
+		return c != nil && c.Reason == "ReconcileSuccess" && s.Status.LastHandledRequestedAt != "" &&
+			s.Status.LastHandledRequestedAt == s.Annotations[v1alpha1.AnnotationRequestedAt]
+	})
+	if _, paused := s.Annotations[v1alpha1.AnnotationPaused]; paused {
+		t.Error("resume left the paused annotation")
+	}
+}
+
+func TestStatusTable(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	f.createNamespace(t, "ops")
+	for _, s := range []*v1alpha1.SIM{
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "a"}, Spec: v1alpha1.SIMSpec{IMSI: "238730000000001"}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "b"}, Spec: v1alpha1.SIMSpec{IMSI: "238730000000002", SIMSettings: v1alpha1.SIMSettings{SMS: ptr.To(false)}}},
+		{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "c"}, Spec: v1alpha1.SIMSpec{IMSI: "999000000000001"}},
+	} {
+		if err := f.c.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := &v1alpha1.SMSMessage{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "hello"},
+		Spec: v1alpha1.SMSMessageSpec{To: "+4512345678", From: "Ops", Text: "hi"}}
+	if err := f.c.Create(ctx, m); err != nil {
+		t.Fatal(err)
+	}
+	want := `NAMESPACE   ACCOUNT   SIMS   READY   SYNCED   CONNECTORS   SMS
+ops         default   3      2       2        0            1
+
+NOT READY       COUNT   EXAMPLES
+ImsiForbidden   1       ops/c
+
+NOT SYNCED      COUNT   EXAMPLES
+ImsiForbidden   1       ops/c
+
+SMS        COUNT   EXAMPLES
+Accepted   1       ops/hello
+`
+	var got string
+	for deadline := time.Now().Add(30 * time.Second); got != want && time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		got, _, _ = f.run(t, "status", "-n", "ops")
+	}
+	if got != want {
+		t.Fatalf("status:\n%s\nwant:\n%s", got, want)
+	}
+	yamlOut, _, err := f.run(t, "status", "-n", "ops", "-o", "yaml")
+	if err != nil || !strings.Contains(yamlOut, "reason: ImsiForbidden") {
+		t.Errorf("status -o yaml: %v\n%s", err, yamlOut)
+	}
+}
+
+// snapshot reads every file under dir, by path relative to it.
+func snapshot(t *testing.T, dir string) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	err := filepath.WalkDir(dir, func(path string, d os.DirEntry, err error) error {
+		if err != nil || d.IsDir() || d.Name() == "rejected.csv" {
+			return err
+		}
+		data, err := os.ReadFile(path)
+		rel, _ := filepath.Rel(dir, path)
+		out[filepath.ToSlash(rel)] = string(data)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func mapsEqual(a, b map[string]string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	keys := make([]string, 0, len(a))
+	for k := range a {
+		keys = append(keys, k)
+	}
+	return !slices.ContainsFunc(keys, func(k string) bool { return a[k] != b[k] })
+}
+
+func yamlToUnstructured(data string, u *unstructured.Unstructured) error {
+	return yaml.Unmarshal([]byte(data), &u.Object)
+}
+
+// squash collapses the runs of spaces a table aligns columns with.
+func squash(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		lines[i] = strings.Join(strings.Fields(l), " ")
+	}
+	return strings.Join(lines, "\n")
+}
