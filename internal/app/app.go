@@ -13,7 +13,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -116,7 +115,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.APICAFile, "api-ca-file", o.APICAFile, "PEM bundle to trust for the API, in addition to the system roots.")
 	fs.BoolVar(&o.APIInsecureHTTP, "api-insecure-http", o.APIInsecureHTTP, "Allow an http:// --api-url (local development only).")
 	fs.StringVar(&o.APIKeySecret, "api-key-secret", o.APIKeySecret,
-		"NAMESPACE/NAME of a Secret whose key apiKey holds the API key; re-read when it changes. Without it, $"+APIKeyEnv+" is used.")
+		"NAME (in $"+PodNamespaceEnv+") or NAMESPACE/NAME of a Secret whose key apiKey holds the API key; read every 5 s. Without it, $"+APIKeyEnv+" is used.")
 	fs.DurationVar(&o.APITimeout, "api-timeout", o.APITimeout, "Timeout of one API call.")
 	fs.Float64Var(&o.APIRate, "api-rate", o.APIRate, "Client-side API budget in requests per second, shared by all controllers (the hosted API allows 10).")
 	fs.IntVar(&o.APIBurst, "api-burst", o.APIBurst, "Burst of the client-side API budget.")
@@ -199,11 +198,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		if secret, err = o.secretRef(); err != nil {
 			return nil, err
 		}
-		// Cache only the one Secret: RBAC is a Role in its namespace.
-		cacheOpts.ByObject[&corev1.Secret{}] = cache.ByObject{
-			Namespaces: map[string]cache.Config{secret.Namespace: {}},
-			Field:      fields.OneTermEqualSelector("metadata.name", secret.Name),
-		}
+
 	}
 	var tlsOpts []func(*tls.Config)
 	if !o.EnableHTTP2 {
@@ -277,22 +272,18 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, rec recorder.Event
 }
 
 // loadAPIKey reads the key once now (so no call goes out without it when it
-// is there) and registers a controller that re-reads it whenever the Secret
-// changes. A missing, unreadable or empty Secret is not fatal: the manager
-// runs, serves probes and metrics, every resource says CredentialsMissing,
-// and all recover within seconds of the key appearing.
+// is there) and keeps reading it (see controller.APIKeyReader). A missing,
+// unreadable or empty Secret is not fatal: the manager runs, serves probes
+// and metrics, every resource says CredentialsMissing, and all recover
+// within seconds of the key appearing.
 func loadAPIKey(mgr ctrl.Manager, api *onomondo.Client, ref types.NamespacedName, onChange []func(context.Context)) error {
-	log := ctrl.Log.WithName("setup")
-	var s corev1.Secret
-	switch err := mgr.GetAPIReader().Get(context.Background(), ref, &s); {
-	case err != nil:
-		log.Error(err, "cannot read the API key Secret yet; resources wait with CredentialsMissing until it can be read", "secret", ref.String())
-	case len(s.Data["apiKey"]) == 0:
-		log.Info("the API key Secret has no key apiKey yet; resources wait with CredentialsMissing", "secret", ref.String())
-	default:
-		api.SetAPIKey(string(s.Data["apiKey"]))
+	r := &controller.APIKeyReader{Reader: mgr.GetAPIReader(), Secret: ref, API: api}
+	if !r.Sync(context.Background()) {
+		ctrl.Log.WithName("setup").Info("no API key in the Secret yet; resources wait with CredentialsMissing until it appears",
+			"secret", ref.String())
 	}
-	return (&controller.APIKeyReconciler{Client: mgr.GetClient(), Secret: ref, API: api, OnChange: onChange}).SetupWithManager(mgr)
+	r.OnChange = onChange // after the first read: nothing failed yet, and the cache is not started
+	return mgr.Add(r)
 }
 
 // Main parses flags and runs the operator until a signal arrives.

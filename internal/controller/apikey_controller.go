@@ -2,54 +2,84 @@ package controller
 
 import (
 	"context"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
 )
 
 // KeySetter takes a new API key.
 type KeySetter interface{ SetAPIKey(string) }
 
-// APIKeyReconciler hands the API key to the client whenever its Secret changes.
-type APIKeyReconciler struct {
-	client.Client
-	Secret types.NamespacedName
-	API    KeySetter
+// DefaultKeyPollInterval is how often the key Secret is read.
+const DefaultKeyPollInterval = 5 * time.Second
+
+// APIKeyReader hands the API key to the client whenever its Secret changes.
+// It reads the one named Secret with a GET every Interval, never a list or
+// a watch: RBAC needs only `get` on that object, and a missing or forbidden
+// Secret never stops the manager (an informer that cannot sync would): the
+// resources wait with CredentialsMissing and proceed within one interval of
+// the key appearing.
+type APIKeyReader struct {
+	// Reader reads without a cache (the manager's APIReader).
+	Reader   client.Reader
+	Secret   types.NamespacedName
+	API      KeySetter
+	Interval time.Duration
 	// OnChange runs after a new key is set: the controllers retry at once
-	// the resources the old key failed for.
+	// the resources the old key (or its absence) failed for.
 	OnChange []func(context.Context)
+
+	current string
 }
 
 // The Secret is read in the operator's own namespace only: a Role, not a ClusterRole.
-// +kubebuilder:rbac:groups="",namespace=sim-operator-system,resources=secrets,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",namespace=sim-operator-system,resources=secrets,verbs=get
 
-// Reconcile copies data.apiKey into the client; a missing Secret or key keeps the old key.
-func (r *APIKeyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var s corev1.Secret
-	if err := r.Get(ctx, req.NamespacedName, &s); err != nil {
-		return ctrl.Result{}, client.IgnoreNotFound(err)
+// Start reads the Secret now and every Interval until ctx ends.
+func (r *APIKeyReader) Start(ctx context.Context) error {
+	interval := r.Interval
+	if interval <= 0 {
+		interval = DefaultKeyPollInterval
 	}
-	if key := string(s.Data["apiKey"]); key != "" {
-		r.API.SetAPIKey(key)
-		logf.FromContext(ctx).Info("API key loaded from Secret", "secret", req.NamespacedName.String())
-		for _, f := range r.OnChange {
-			f(ctx)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		r.Sync(ctx)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
 		}
 	}
-	return ctrl.Result{}, nil
 }
 
-// SetupWithManager watches the one Secret.
-func (r *APIKeyReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&corev1.Secret{}, builder.WithPredicates(predicate.NewPredicateFuncs(func(o client.Object) bool {
-			return o.GetNamespace() == r.Secret.Namespace && o.GetName() == r.Secret.Name
-		}))).
-		Named("apikey").
-		Complete(r)
+// NeedLeaderElection: every replica needs the key, the standby included.
+func (r *APIKeyReader) NeedLeaderElection() bool { return false }
+
+// Sync reads the Secret once and hands a new, non-empty apiKey to the
+// client; a missing Secret or key keeps the key it has (a rotation mistake
+// does not take the fleet offline). It reports whether the key changed.
+func (r *APIKeyReader) Sync(ctx context.Context) bool {
+	var s corev1.Secret
+	log := logf.FromContext(ctx).WithValues("secret", r.Secret.String())
+	if err := r.Reader.Get(ctx, r.Secret, &s); err != nil {
+		if r.current == "" {
+			log.V(1).Info("cannot read the API key Secret yet", "error", err.Error())
+		}
+		return false
+	}
+	key := string(s.Data["apiKey"])
+	if key == "" || key == r.current {
+		return false
+	}
+	r.current = key
+	r.API.SetAPIKey(key)
+	log.Info("API key loaded from Secret")
+	for _, f := range r.OnChange {
+		f(ctx)
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package controller_test
 
 import (
+	"context"
 	"sync"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -8,7 +9,6 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/sim-operator/sim-operator/internal/controller"
 )
@@ -26,27 +26,31 @@ func (k *keyRecorder) SetAPIKey(key string) {
 }
 
 var _ = Describe("API key Secret", func() {
-	It("hands each new apiKey to the client, and keeps the old one when the key is missing", func() {
+	It("hands each new apiKey to the client, keeps the old one when the key is missing, and says when it changed", func() {
 		ref := types.NamespacedName{Namespace: nsSpec, Name: "onomondo-api-key"}
 		keys := &keyRecorder{}
-		r := &controller.APIKeyReconciler{Client: k8sClient, Secret: ref, API: keys}
+		changes := 0
+		r := &controller.APIKeyReader{Reader: k8sClient, Secret: ref, API: keys,
+			OnChange: []func(context.Context){func(context.Context) { changes++ }}}
+		By("no Secret yet: no key, and no error")
+		Expect(r.Sync(ctx)).To(BeFalse())
+
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ref.Namespace, Name: ref.Name},
 			StringData: map[string]string{"apiKey": "first"}}
 		Expect(k8sClient.Create(ctx, secret)).To(Succeed())
-		_, err := r.Reconcile(ctx, ctrl.Request{NamespacedName: ref})
-		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Sync(ctx)).To(BeTrue())
+		Expect(r.Sync(ctx)).To(BeFalse(), "the same key again is no change")
 
 		By("rotating the key")
 		secret.StringData = map[string]string{"apiKey": "second"}
 		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
-		_, err = r.Reconcile(ctx, ctrl.Request{NamespacedName: ref})
-		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Sync(ctx)).To(BeTrue())
 
-		By("emptying it")
+		By("emptying it keeps the last key")
 		secret.Data, secret.StringData = map[string][]byte{}, nil
 		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
-		_, err = r.Reconcile(ctx, ctrl.Request{NamespacedName: ref})
-		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Sync(ctx)).To(BeFalse())
 		Expect(keys.keys).To(Equal([]string{"first", "second"}))
+		Expect(changes).To(Equal(2))
 	})
 })
