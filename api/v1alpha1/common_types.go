@@ -20,6 +20,13 @@ import metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 // ManagedPolicies are the spec fields every kind that mirrors an API object shares.
 type ManagedPolicies struct {
+	// accountRef names the Account (in this namespace) or ClusterAccount
+	// whose API and key the calls use; unset, the operator's default account.
+	// It cannot change once the object is bound: move a SIM between accounts
+	// by releasing it (deletionPolicy: Orphan) and adopting it in the other.
+	// +optional
+	AccountRef *AccountReference `json:"accountRef,omitempty"`
+
 	// deletionPolicy says what deleting this resource does to the object in
 	// the API: Delete removes it, Orphan leaves it as it is.
 	// +kubebuilder:default=Delete

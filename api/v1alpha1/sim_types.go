@@ -117,6 +117,7 @@ type SIMStatus struct {
 
 // SIM is one Onomondo SIM card, declared: the operator makes the real SIM's
 // voice, SMS, data and data-throttling settings match the spec.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.binding) || (has(self.spec.accountRef) == has(oldSelf.spec.accountRef) && (!has(self.spec.accountRef) || self.spec.accountRef == oldSelf.spec.accountRef))",message="spec.accountRef cannot change once the SIM is bound: release it (deletionPolicy: Orphan, delete) and adopt it with a resource of the other account"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=sim,categories=onomondo

@@ -57,6 +57,11 @@ type SMSMessageSpec struct {
 	// +kubebuilder:validation:MaxLength=1600
 	Text string `json:"text"`
 
+	// accountRef names the Account (in this namespace) or ClusterAccount
+	// the message is sent through; unset, the operator's default account.
+	// +optional
+	AccountRef *AccountReference `json:"accountRef,omitempty"`
+
 	// ttlSecondsAfterFinished deletes the resource this many seconds after
 	// it finished (sent or failed for good), like a Job's.
 	// +kubebuilder:validation:Minimum=0

@@ -73,6 +73,11 @@ type Options struct {
 	SeveralManagersInProcess bool
 	// WatchNamespaces limits the operator to these namespaces (all if empty).
 	WatchNamespaces []string
+	// DefaultAccount serves resources without spec.accountRef with the
+	// flag-configured API and key; false makes every resource name an account.
+	DefaultAccount bool
+	// AccountKeyRefresh is how often an account's key is read again from its Secret.
+	AccountKeyRefresh time.Duration
 	// SMSRecordRetention is how long a sent message is remembered, so that a
 	// re-created copy of it is not sent again (0: not remembered).
 	SMSRecordRetention time.Duration
@@ -103,6 +108,8 @@ func DefaultOptions() Options {
 		EventBurst:              100,
 		EventQueueSize:          20000,
 		SMSRecordRetention:      controller.DefaultSMSRecordRetention,
+		DefaultAccount:          true,
+		AccountKeyRefresh:       30 * time.Second,
 		MetricsAddr:             "0",
 		SecureMetrics:           true,
 		ProbeAddr:               ":8081",
@@ -131,6 +138,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.EventBurst, "event-burst", o.EventBurst, "Burst of event writes.")
 	fs.IntVar(&o.EventQueueSize, "event-queue-size", o.EventQueueSize,
 		"Events of each type (Warning, Normal) that may wait for --event-qps; beyond it new events are dropped and counted in sim_operator_events_total{outcome=\"dropped\"}.")
+	fs.BoolVar(&o.DefaultAccount, "default-account", o.DefaultAccount,
+		"Serve resources without spec.accountRef with --api-url and --api-key-secret (false: every resource must name an Account or ClusterAccount).")
+	fs.DurationVar(&o.AccountKeyRefresh, "account-key-refresh", o.AccountKeyRefresh,
+		"How often an Account's key is read again from its Secret (a rotated key takes effect within this).")
 	fs.DurationVar(&o.SMSRecordRetention, "sms-record-retention", o.SMSRecordRetention,
 		"How long a sent SMSMessage is remembered (one ConfigMap each), so that an object re-created with the same namespace, name and spec is not sent again (0: never remembered).")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to manage (default: all).", func(v string) error {
@@ -166,7 +177,7 @@ func (o *Options) secretRef() (types.NamespacedName, error) {
 // NewManager checks the options and builds a manager with the controllers.
 // Errors name the flag to fix.
 func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
-	if o.APIKeySecret == "" && o.APIKey == "" {
+	if o.DefaultAccount && o.APIKeySecret == "" && o.APIKey == "" {
 		return nil, fmt.Errorf("no API key: set --api-key-secret NAMESPACE/NAME or $%s", APIKeyEnv)
 	}
 	if o.EventQPS == 0 || o.EventQueueSize < 1 {
@@ -230,11 +241,16 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.Add(rec); err != nil {
 		return nil, err
 	}
-	retry, err := setupControllers(mgr, api, rec, o)
+	accounts := &controller.Accounts{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Default: api,
+		Metrics: onomondo.NewMetrics(metrics.Registry), Timeout: o.APITimeout, KeyTTL: o.AccountKeyRefresh}
+	if !o.DefaultAccount {
+		accounts.Default = nil
+	}
+	retry, err := setupControllers(mgr, api, accounts, rec, o)
 	if err != nil {
 		return nil, err
 	}
-	if o.APIKeySecret != "" {
+	if o.DefaultAccount && o.APIKeySecret != "" {
 		if err := loadAPIKey(mgr, api, secret, retry); err != nil {
 			return nil, err
 		}
@@ -244,7 +260,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 
 // setupControllers registers the controllers, the state metrics and the
 // probes, and returns what retries the resources a rejected key failed.
-func setupControllers(mgr ctrl.Manager, api *onomondo.Client, rec recorder.EventRecorder, o Options) ([]func(context.Context), error) {
+func setupControllers(mgr ctrl.Manager, api *onomondo.Client, accounts *controller.Accounts, rec recorder.EventRecorder, o Options) ([]func(context.Context), error) {
 	c := mgr.GetClient()
 	managed := controller.ManagedOptions{
 		SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
@@ -254,7 +270,11 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, rec recorder.Event
 	conns := controller.NewConnectorController(c, api, rec, managed)
 	sms := controller.NewSMSMessageReconciler(c, api, rec, controller.SMSOptions{MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles, RecordRetention: o.SMSRecordRetention})
+	sims.UseAccounts(accounts)
+	conns.UseAccounts(accounts)
+	sms.UseAccounts(accounts)
 	for _, setup := range []func(ctrl.Manager) error{
+		(&controller.AccountReconciler{Client: c, Accounts: accounts}).SetupWithManager,
 		controller.IndexSMSBySIM,
 		sims.SetupWithManager,
 		conns.SetupWithManager,

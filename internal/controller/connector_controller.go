@@ -48,7 +48,10 @@ type connectorExternal struct{ api ConnectorAPI }
 func (connectorExternal) kind() string                    { return "Connector" }
 func (connectorExternal) id(c *v1alpha1.Connector) string { return c.Spec.ID }
 func (connectorExternal) claimKeys(c *v1alpha1.Connector) []string {
-	return []string{"connector:" + c.Spec.ID}
+	if foreignAccount(c.Namespace, c.Spec.AccountRef) {
+		return nil
+	}
+	return []string{v1alpha1.AccountKey(c.Namespace, c.Spec.AccountRef) + "|connector:" + c.Spec.ID}
 }
 func (connectorExternal) logValues(c *v1alpha1.Connector) []any {
 	return []any{"connectorID", c.Spec.ID}
@@ -66,7 +69,7 @@ func (connectorExternal) exists(err error) bool {
 	return onomondo.IsCode(err, onomondo.CodeConnectorConflict)
 }
 func (e connectorExternal) remove(ctx context.Context, c *v1alpha1.Connector) error {
-	return e.api.DeleteConnector(ctx, c.Spec.ID)
+	return apiFrom[ConnectorAPI](ctx, e.api).DeleteConnector(ctx, c.Spec.ID)
 }
 
 // upToDate compares only the keys the spec writes: keys the API adds are not drift.
@@ -94,14 +97,14 @@ func (e connectorExternal) create(ctx context.Context, c *v1alpha1.Connector) er
 	if err := checkConfig(c); err != nil {
 		return err
 	}
-	return e.write(c, e.api.CreateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
+	return e.write(c, apiFrom[ConnectorAPI](ctx, e.api).CreateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
 }
 
 func (e connectorExternal) update(ctx context.Context, c *v1alpha1.Connector) error {
 	if err := checkConfig(c); err != nil {
 		return err
 	}
-	return e.write(c, e.api.UpdateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
+	return e.write(c, apiFrom[ConnectorAPI](ctx, e.api).UpdateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
 }
 
 // write records an accepted body as what the API now holds.
@@ -113,7 +116,7 @@ func (connectorExternal) write(c *v1alpha1.Connector, err error) error {
 }
 
 func (e connectorExternal) observe(ctx context.Context, c *v1alpha1.Connector) error {
-	body, err := e.api.GetConnector(ctx, c.Spec.ID)
+	body, err := apiFrom[ConnectorAPI](ctx, e.api).GetConnector(ctx, c.Spec.ID)
 	if err == nil {
 		c.Status.AtProvider = &runtime.RawExtension{Raw: body}
 	}

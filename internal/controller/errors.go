@@ -52,6 +52,7 @@ type failure struct {
 func classify(err error) failure {
 	var (
 		spec      *specError
+		account   *accountError
 		noKey     *onomondo.MissingKeyError
 		apiErr    *onomondo.APIError
 		transport *onomondo.TransportError
@@ -60,6 +61,9 @@ func classify(err error) failure {
 	switch {
 	case errors.As(err, &spec):
 		return failure{reason: spec.reason, terminal: true, notApplied: true}
+	case errors.As(err, &account):
+		return failure{reason: account.reason, terminal: account.terminal, notApplied: true,
+			credentials: account.reason == ReasonSecretNotFound || account.reason == ReasonSecretForbidden}
 	case errors.As(err, &noKey):
 		return failure{reason: ReasonCredentialsMissing, notApplied: true, credentials: true}
 	case errors.As(err, &apiErr):

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
 // Finalizer holds a resource until its object is deleted in the API (or orphaned).
@@ -92,6 +93,14 @@ type managedReconciler[T managedObject] struct {
 	newList  func() client.ObjectList
 	recorder recorder.EventRecorder
 	schedule *schedule
+	// accounts resolves a resource's account to its API client; nil: the
+	// external's own client serves every resource.
+	accounts accountResolver
+}
+
+// accountResolver is what the reconcilers need of Accounts.
+type accountResolver interface {
+	Resolve(ctx context.Context, namespace string, ref *v1alpha1.AccountReference) (*onomondo.Client, error)
 }
 
 // newManagedReconciler builds the reconciler of one kind; setup (or a test)
@@ -129,6 +138,10 @@ func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 
 // reconcileNormal converges a live resource. Sets Ready and Synced.
 func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl.Result, error) {
+	ctx, err := r.withAccount(ctx, obj)
+	if err != nil {
+		return r.markFailed(ctx, obj, err), nil // the account is refused or unusable: no call at all
+	}
 	if err := r.claim(ctx, obj); err != nil {
 		return r.markClaimFailed(obj, err)
 	}
@@ -143,6 +156,19 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 		return ctrl.Result{}, err
 	}
 	return r.converge(ctx, obj, requested), nil
+}
+
+// withAccount resolves the resource's account and carries its client in
+// the context for the external's calls.
+func (r *managedReconciler[T]) withAccount(ctx context.Context, obj T) (context.Context, error) {
+	if r.accounts == nil {
+		return ctx, nil
+	}
+	api, err := r.accounts.Resolve(ctx, obj.GetNamespace(), policies(obj).AccountRef)
+	if err != nil {
+		return ctx, err
+	}
+	return withAPI(ctx, api), nil
 }
 
 // takeSyncRequest reports whether the requested-at annotation holds a value
@@ -331,8 +357,12 @@ func (r *managedReconciler[T]) reconcileDelete(ctx context.Context, obj T) (ctrl
 	case p.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
 		r.event(ctx, obj, corev1.EventTypeNormal, "Orphaned", "left %s %s in the Onomondo API (deletionPolicy: Orphan)", r.ext.kind(), r.ext.id(obj))
 	default:
-		if err := r.ext.remove(ctx, obj); err != nil && !isGoneForDeletion(err) {
-			return r.markFailed(ctx, obj, err), nil
+		ctx, err := r.withAccount(ctx, obj)
+		if err == nil {
+			err = r.ext.remove(ctx, obj)
+		}
+		if err != nil && !isGoneForDeletion(err) {
+			return r.markFailed(ctx, obj, err), nil // the finalizer stays: nothing is deleted through an unknown account
 		}
 		r.event(ctx, obj, corev1.EventTypeNormal, "Deleted", "deleted %s %s in the Onomondo API", r.ext.kind(), r.ext.id(obj))
 	}
@@ -411,8 +441,8 @@ func (r *managedReconciler[T]) claimants(ctx context.Context, obj T) (owner, suc
 		}
 		for _, item := range items {
 			other := item.(T)
-			if other.GetUID() == obj.GetUID() {
-				continue
+			if other.GetUID() == obj.GetUID() || refusedAccount(other) {
+				continue // a resource refused its account claims nothing in it
 			}
 			if r.olderThan(other, obj) && (owner == nil || r.olderThan(other, owner.(T))) {
 				owner = other
@@ -423,6 +453,14 @@ func (r *managedReconciler[T]) claimants(ctx context.Context, obj T) (owner, suc
 		}
 	}
 	return owner, successor, nil
+}
+
+// refusedAccount: the resource may not use the account it names, so it
+// can own nothing there (else an older refused resource in one namespace
+// could block another namespace's use of its own account).
+func refusedAccount(obj managedObject) bool {
+	c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced)
+	return c != nil && c.Reason == ReasonAccountNotAllowed
 }
 
 // olderThan orders claims: the older resource first; within the same second

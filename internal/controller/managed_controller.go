@@ -60,6 +60,9 @@ type ManagedController[T managedObject] struct {
 	more func(*builder.Builder) *builder.Builder
 }
 
+// UseAccounts makes each resource's calls go through its account's client.
+func (m *ManagedController[T]) UseAccounts(a *Accounts) { m.r.accounts = a }
+
 // recordEvent records a Kubernetes event and logs the same line (with the
 // resource's namespace/name and identifiers from the context's logger).
 func recordEvent(ctx context.Context, rec recorder.EventRecorder, obj client.Object, typ, reason, format string, args ...any) {
@@ -100,11 +103,13 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 }
 
 // claimsChanged passes the events after which another resource may own, or
-// no longer own, what a resource claims: one appearing or going, and a
-// change of the identifiers it claims (a binding learnt from the API).
+// no longer own, what a resource claims: one appearing or going, a change
+// of the identifiers it claims (a binding learnt from the API), and its
+// account being refused or allowed.
 func (r *managedReconciler[T]) claimsChanged() predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-		return !slices.Equal(r.ext.claimKeys(e.ObjectOld.(T)), r.ext.claimKeys(e.ObjectNew.(T)))
+		old, cur := e.ObjectOld.(T), e.ObjectNew.(T)
+		return !slices.Equal(r.ext.claimKeys(old), r.ext.claimKeys(cur)) || refusedAccount(old) != refusedAccount(cur)
 	}}
 }
 

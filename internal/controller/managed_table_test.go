@@ -226,7 +226,20 @@ type row struct {
 	fail   map[string][]error
 	// intercept injects apiserver failures.
 	intercept interceptor.Funcs
-	want      want
+	// accounts resolves accounts; nil: the default account serves all.
+	accounts accountResolver
+	want     want
+}
+
+// fakeAccounts refuses or allows every account; allowed, the row's fake API serves.
+type fakeAccounts struct{ err error }
+
+func (f fakeAccounts) Resolve(context.Context, string, *v1alpha1.AccountReference) (*onomondo.Client, error) {
+	return nil, f.err
+}
+
+func refusedBy(s *v1alpha1.SIM) {
+	setCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, ReasonAccountNotAllowed, "")
 }
 
 func live(imsi, msisdn string, voice bool) onomondo.SIM {
@@ -412,6 +425,22 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 			api:  []onomondo.SIM{live(imsiA, "", true)},
 			want: want{calls: []string{"GET " + imsiA}, ready: "True/Available", handled: "t2", requeue: time.Minute}},
 
+		// Accounts.
+		{name: "an account the namespace may not use is refused with no call",
+			obj: simObj("s", byIMSI(imsiA, true)), accounts: fakeAccounts{err: &accountError{reason: ReasonAccountNotAllowed, terminal: true, msg: "no"}},
+			want: want{synced: "False/AccountNotAllowed", terminal: true, events: []string{"SyncFailed"}, progress: "Stalled/AccountNotAllowed"}},
+		{name: "an account that is gone is retried, with no call",
+			obj: simObj("s", byIMSI(imsiA, true)), accounts: fakeAccounts{err: &accountError{reason: ReasonAccountNotFound, msg: "gone"}},
+			want: want{synced: "False/AccountNotFound", events: []string{"SyncFailed"}, requeue: time.Millisecond}},
+		{name: "an older resource refused its account owns nothing in it",
+			obj:      simObj("s", byIMSI(imsiA, true)),
+			others:   []*v1alpha1.SIM{simObj("refused", byIMSI(imsiA, true), olderBy(time.Hour), refusedBy)},
+			accounts: fakeAccounts{},
+			want:     want{calls: []string{"POST " + imsiA}, ready: "True/Available", finalizer: true, events: []string{"Created"}, requeue: time.Minute}},
+		{name: "deleting through an account that is gone keeps the finalizer",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), accounts: fakeAccounts{err: &accountError{reason: ReasonAccountNotFound, msg: "gone"}},
+			want: want{synced: "False/AccountNotFound", events: []string{"SyncFailed"}, requeue: time.Millisecond}},
+
 		// Deletion.
 		{name: "deleting a bound SIM deletes it in the API",
 			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), api: []onomondo.SIM{live(imsiA, "", true)},
@@ -470,6 +499,7 @@ func (tc row) run(t *testing.T) {
 	c := fakeClient(tc.intercept, objs...)
 	rec := &fakeRecorder{}
 	r := newSIMReconciler(c, api, rec, ManagedOptions{SyncPeriod: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: time.Second})
+	r.accounts = tc.accounts
 
 	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(tc.obj)})
 	w := tc.want

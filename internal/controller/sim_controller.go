@@ -86,13 +86,19 @@ func (simExternal) id(s *v1alpha1.SIM) string {
 }
 
 // claimKeys are the IMSIs and MSISDNs the spec names, the binding holds and
-// the API last reported ("+" dropped), each once. Once bound, the binding is
+// the API last reported ("+" dropped), each once, within the resource's
+// account: two accounts are two organisations, so the same IMSI through
+// different accounts is no duplicate. Once bound, the binding is
 // the resource's IMSI claim: an IMSI typed into the spec later claims
 // nothing (it is refused as IdentityMismatch if it is another SIM's).
 func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
 	var keys []string
+	if foreignAccount(s.Namespace, s.Spec.AccountRef) {
+		return nil
+	}
+	acct := v1alpha1.AccountKey(s.Namespace, s.Spec.AccountRef) + "|"
 	add := func(kind, v string) {
-		if k := kind + ":" + normMSISDN(v); v != "" && !slices.Contains(keys, k) {
+		if k := acct + kind + ":" + normMSISDN(v); v != "" && !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
 	}
@@ -196,14 +202,14 @@ func (simExternal) describe(s *v1alpha1.SIM) string {
 // create POSTs the SIM: the spec's settings, the API's defaults for the rest.
 func (e simExternal) create(ctx context.Context, s *v1alpha1.SIM) error {
 	w := e.desired(s, nil)
-	return e.write(s, w, e.api.CreateSIM(ctx, e.id(s), w))
+	return e.write(s, w, apiFrom[SIMAPI](ctx, e.api).CreateSIM(ctx, e.id(s), w))
 }
 
 // update PUTs every setting: the spec's where it sets one, what the SIM has
 // (status.atProvider) where it does not.
 func (e simExternal) update(ctx context.Context, s *v1alpha1.SIM) error {
 	w := e.desired(s, s.Status.AtProvider)
-	return e.write(s, w, e.api.UpdateSIM(ctx, e.id(s), w))
+	return e.write(s, w, apiFrom[SIMAPI](ctx, e.api).UpdateSIM(ctx, e.id(s), w))
 }
 
 // desired is the body of a write to the bound SIM (or the one the spec names).
@@ -229,7 +235,7 @@ func (simExternal) write(s *v1alpha1.SIM, w onomondo.SIM, err error) error {
 }
 
 func (e simExternal) observe(ctx context.Context, s *v1alpha1.SIM) error {
-	current, err := e.api.GetSIM(ctx, e.id(s))
+	current, err := apiFrom[SIMAPI](ctx, e.api).GetSIM(ctx, e.id(s))
 	if err == nil {
 		s.Status.AtProvider = observation(current)
 	}
@@ -237,7 +243,7 @@ func (e simExternal) observe(ctx context.Context, s *v1alpha1.SIM) error {
 }
 
 func (e simExternal) remove(ctx context.Context, s *v1alpha1.SIM) error {
-	return e.api.DeleteSIM(ctx, e.id(s))
+	return apiFrom[SIMAPI](ctx, e.api).DeleteSIM(ctx, e.id(s))
 }
 
 func (simExternal) exists(err error) bool { return onomondo.IsCode(err, onomondo.CodeIMSIConflict) }

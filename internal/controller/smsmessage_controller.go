@@ -73,6 +73,7 @@ type SMSMessageReconciler struct {
 	backoff  *schedule
 	records  *smsRecords
 	wake     chan event.GenericEvent
+	accounts accountResolver
 	// outcomes remembers results that could not be written yet, by attempt ID,
 	// so that a failed status write does not turn a known outcome into DeliveryUnknown.
 	outcomes sync.Map
@@ -141,6 +142,19 @@ func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	to, err := r.recipient(ctx, sms)
 	if to == "" {
 		return ctrl.Result{}, err
+	}
+	if r.accounts != nil {
+		api, err := r.accounts.Resolve(ctx, sms.Namespace, sms.Spec.AccountRef)
+		if err != nil {
+			// Not sent: the account is refused or unusable. Wait, and try
+			// again after a backoff unless only a spec change can help.
+			f := classify(err)
+			if werr := r.waitFor(ctx, sms, f.reason, err.Error()); werr != nil || f.terminal {
+				return ctrl.Result{}, werr
+			}
+			return ctrl.Result{RequeueAfter: r.backoff.failed(req.NamespacedName, 0)}, nil
+		}
+		ctx = withAPI(ctx, api)
 	}
 	return r.send(ctx, sms, to)
 }
@@ -257,7 +271,7 @@ func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessag
 		return ctrl.Result{}, err
 	}
 
-	err := r.api.SendSMS(ctx, to, onomondo.SMS{From: sms.Spec.From, Text: sms.Spec.Text})
+	err := apiFrom[SMSAPI](ctx, r.api).SendSMS(ctx, to, onomondo.SMS{From: sms.Spec.From, Text: sms.Spec.Text})
 	res := r.recordOutcome(ctx, sms, err)
 	r.remember(ctx, sms)
 	r.outcomes.Store(sms.Status.AttemptID, sms.Status.DeepCopy())
@@ -431,6 +445,9 @@ func IndexSMSBySIM(mgr ctrl.Manager) error {
 			return nil
 		})
 }
+
+// UseAccounts sends each message through its account's client.
+func (r *SMSMessageReconciler) UseAccounts(a *Accounts) { r.accounts = a }
 
 // RetryCredentials retries at once, without their backoff, the messages not
 // sent because the API refused the key.

@@ -239,6 +239,8 @@ var chartValueOf = map[string]struct {
 	"event-burst":               {"events.burst", 50, "50"},
 	"event-queue-size":          {"events.queueSize", 1000, "1000"},
 	"sms-record-retention":      {"smsRecordRetention", "48h", "48h"},
+	"default-account":           {"accounts.defaultAccount", false, "false"},
+	"account-key-refresh":       {"accounts.keyRefresh", "1m", "1m"},
 	"watch-namespaces":          {"watchNamespaces", []any{"a", "b"}, "a,b"},
 	"metrics-bind-address":      {"metrics.port", 9443, ":9443"},
 	"metrics-secure":            {"metrics.secure", false, "false"},

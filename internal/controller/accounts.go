@@ -1,0 +1,215 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/onomondo"
+)
+
+// Reasons a resource's account cannot be used.
+const (
+	ReasonAccountNotFound   = "AccountNotFound"
+	ReasonAccountNotAllowed = "AccountNotAllowed"
+	ReasonSecretNotFound    = "SecretNotFound"
+	ReasonSecretForbidden   = "SecretForbidden"
+)
+
+// accountError says why a resource's account cannot be used; no call is made.
+type accountError struct {
+	reason, msg string
+	// terminal: only a spec change (or the account's) can fix it.
+	terminal bool
+}
+
+func (e *accountError) Error() string { return e.msg }
+
+// Accounts resolves a resource's account to an API client with the
+// account's own URL, key and rate budget. A client is made when an account
+// is first used, remade when its spec changes, and dropped when it goes;
+// budgets are per client, so one saturated account never delays another.
+type Accounts struct {
+	// Client reads Accounts, ClusterAccounts and Namespaces (cached).
+	Client client.Client
+	// Reader reads the key Secrets, one get on the named object each.
+	Reader client.Reader
+	// Default is the flag-configured account's client; nil turns it off.
+	Default *onomondo.Client
+	// Metrics are shared by every account's client.
+	Metrics *onomondo.Metrics
+	// Timeout bounds one API call.
+	Timeout time.Duration
+	// KeyTTL is how long a key read from its Secret is used before it is
+	// read again (so that a rotated key takes effect).
+	KeyTTL time.Duration
+
+	mu      sync.Mutex
+	clients map[string]*accountClient
+}
+
+type accountClient struct {
+	api    *onomondo.Client
+	spec   v1alpha1.AccountSpec
+	secret types.NamespacedName
+	key    string
+	readAt time.Time
+}
+
+// Resolve returns the client the resource's calls go through.
+func (a *Accounts) Resolve(ctx context.Context, namespace string, ref *v1alpha1.AccountReference) (*onomondo.Client, error) {
+	if ref == nil {
+		if a.Default == nil {
+			return nil, &accountError{reason: ReasonAccountNotAllowed, terminal: true,
+				msg: "the operator's default account is turned off: set spec.accountRef"}
+		}
+		return a.Default, nil
+	}
+	spec, secret, err := a.lookup(ctx, namespace, ref)
+	if err != nil {
+		return nil, err
+	}
+	return a.client(ctx, v1alpha1.AccountKey(namespace, ref), spec, secret)
+}
+
+// lookup finds the account and checks that the namespace may use it.
+func (a *Accounts) lookup(ctx context.Context, namespace string, ref *v1alpha1.AccountReference) (v1alpha1.AccountSpec, types.NamespacedName, error) {
+	notFound := func(err error) error {
+		if apierrors.IsNotFound(err) {
+			return &accountError{reason: ReasonAccountNotFound, msg: fmt.Sprintf("%s %s does not exist", ref.Kind, ref.Name)}
+		}
+		return err
+	}
+	if ref.Kind != "ClusterAccount" {
+		if ref.Namespace != "" && ref.Namespace != namespace {
+			return v1alpha1.AccountSpec{}, types.NamespacedName{}, &accountError{reason: ReasonAccountNotAllowed, terminal: true,
+				msg: fmt.Sprintf("Account %s/%s serves only namespace %s; use one in %s or a ClusterAccount", ref.Namespace, ref.Name, ref.Namespace, namespace)}
+		}
+		var acct v1alpha1.Account
+		if err := a.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, &acct); err != nil {
+			return v1alpha1.AccountSpec{}, types.NamespacedName{}, notFound(err)
+		}
+		return acct.Spec, types.NamespacedName{Namespace: namespace, Name: acct.Spec.APIKeySecretRef.Name}, nil
+	}
+	var acct v1alpha1.ClusterAccount
+	if err := a.Client.Get(ctx, client.ObjectKey{Name: ref.Name}, &acct); err != nil {
+		return v1alpha1.AccountSpec{}, types.NamespacedName{}, notFound(err)
+	}
+	allowed, err := a.selects(ctx, acct.Spec.NamespaceSelector, namespace)
+	if err != nil {
+		return v1alpha1.AccountSpec{}, types.NamespacedName{}, err
+	}
+	if !allowed {
+		return v1alpha1.AccountSpec{}, types.NamespacedName{}, &accountError{reason: ReasonAccountNotAllowed, terminal: true,
+			msg: fmt.Sprintf("ClusterAccount %s does not select namespace %s", ref.Name, namespace)}
+	}
+	return acct.Spec.AccountSpec, types.NamespacedName{Namespace: acct.Spec.APIKeySecretRef.Namespace, Name: acct.Spec.APIKeySecretRef.Name}, nil
+}
+
+// selects: an empty selector selects no namespace.
+func (a *Accounts) selects(ctx context.Context, sel *metav1.LabelSelector, namespace string) (bool, error) {
+	if sel == nil || (len(sel.MatchLabels) == 0 && len(sel.MatchExpressions) == 0) {
+		return false, nil
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil {
+		return false, nil
+	}
+	var ns corev1.Namespace
+	if err := a.Client.Get(ctx, client.ObjectKey{Name: namespace}, &ns); err != nil {
+		return false, client.IgnoreNotFound(err)
+	}
+	return s.Matches(labels.Set(ns.Labels)), nil
+}
+
+// client returns the account's client, made or remade as its spec needs,
+// with a key read from the Secret at most KeyTTL ago.
+func (a *Accounts) client(ctx context.Context, key string, spec v1alpha1.AccountSpec, secret types.NamespacedName) (*onomondo.Client, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.clients == nil {
+		a.clients = map[string]*accountClient{}
+	}
+	c := a.clients[key]
+	if c == nil || c.spec != spec || c.secret != secret {
+		api, err := onomondo.New(onomondo.Config{BaseURL: spec.APIURL, CAPEM: []byte(spec.CABundle), Timeout: a.Timeout,
+			Rate: float64(max(spec.Rate, 1)), Burst: int(max(spec.Burst, 1)), Metrics: a.Metrics})
+		if err != nil {
+			return nil, &accountError{reason: "AccountInvalid", terminal: true, msg: fmt.Sprintf("account %s: %v", key, err)}
+		}
+		c = &accountClient{api: api, spec: spec, secret: secret}
+		a.clients[key] = c
+	}
+	if time.Since(c.readAt) >= a.KeyTTL || c.key == "" {
+		k, err := a.readKey(ctx, secret, spec.APIKeySecretRef.Key)
+		if err != nil {
+			return nil, err
+		}
+		if k != c.key {
+			c.key = k
+			c.api.SetAPIKey(k)
+		}
+		c.readAt = time.Now()
+	}
+	return c.api, nil
+}
+
+func (a *Accounts) readKey(ctx context.Context, ref types.NamespacedName, key string) (string, error) {
+	if key == "" {
+		key = "apiKey"
+	}
+	var s corev1.Secret
+	err := a.Reader.Get(ctx, ref, &s)
+	switch {
+	case apierrors.IsForbidden(err):
+		return "", &accountError{reason: ReasonSecretForbidden,
+			msg: fmt.Sprintf("the operator may not read Secret %s: bind the account-secret-reader role to it there (see docs/operations.md)", ref)}
+	case apierrors.IsNotFound(err):
+		return "", &accountError{reason: ReasonSecretNotFound, msg: fmt.Sprintf("Secret %s does not exist", ref)}
+	case err != nil:
+		return "", err
+	case len(s.Data[key]) == 0:
+		return "", &accountError{reason: ReasonSecretNotFound, msg: fmt.Sprintf("Secret %s has no key %s", ref, key)}
+	}
+	return string(s.Data[key]), nil
+}
+
+// Forget drops an account's client: it was deleted.
+func (a *Accounts) Forget(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.clients, key)
+}
+
+// foreignAccount: the reference names another namespace's Account, which
+// the resource may never use (so it claims nothing).
+func foreignAccount(namespace string, ref *v1alpha1.AccountReference) bool {
+	return ref != nil && ref.Kind != "ClusterAccount" && ref.Namespace != "" && ref.Namespace != namespace
+}
+
+// apiContextKey carries the resolved client through a reconcile.
+type apiContextKey struct{}
+
+func withAPI(ctx context.Context, api *onomondo.Client) context.Context {
+	if api == nil {
+		return ctx
+	}
+	return context.WithValue(ctx, apiContextKey{}, api)
+}
+
+// apiFrom is the reconcile's resolved client, else the default one.
+func apiFrom[T any](ctx context.Context, def T) T {
+	if api, ok := ctx.Value(apiContextKey{}).(T); ok {
+		return api
+	}
+	return def
+}
