@@ -14,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
 // accountIndex indexes SIMs, Connectors and SMSMessages by their account key.
@@ -69,6 +70,9 @@ func (r *AccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			return ctrl.Result{}, err
 		}
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ae.reason, ae.msg
+	} else if rejected(r.Accounts.existing(key)) {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonCredentialsRejected,
+			"the API refused the key at the last call: put a valid key in the Secret"
 	}
 	meta.SetStatusCondition(&st.Conditions, cond)
 	n, err := r.count(ctx, key)
@@ -82,6 +86,15 @@ func (r *AccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		}
 	}
 	return ctrl.Result{RequeueAfter: countEvery}, nil
+}
+
+// rejected: the account's last answer refused the key.
+func rejected(api *onomondo.Client) bool {
+	if api == nil {
+		return false
+	}
+	status, code := api.LastAnswer()
+	return status != 0 && classify(&onomondo.APIError{StatusCode: status, Code: code}).credentials
 }
 
 func (r *AccountReconciler) gone(key string, err error) (ctrl.Result, error) {

@@ -142,7 +142,7 @@ func (a *Accounts) client(ctx context.Context, key string, spec v1alpha1.Account
 	c := a.clients[key]
 	if c == nil || c.spec != spec || c.secret != secret {
 		api, err := onomondo.New(onomondo.Config{BaseURL: spec.APIURL, CAPEM: []byte(spec.CABundle), Timeout: a.Timeout,
-			Rate: float64(max(spec.Rate, 1)), Burst: int(max(spec.Burst, 1)), Metrics: a.Metrics})
+			Rate: float64(max(spec.Rate, 1)), Burst: int(max(spec.Burst, 1)), Metrics: a.Metrics, Account: key})
 		if err != nil {
 			return nil, &accountError{reason: "AccountInvalid", terminal: true, msg: fmt.Sprintf("account %s: %v", key, err)}
 		}
@@ -181,6 +181,16 @@ func (a *Accounts) readKey(ctx context.Context, ref types.NamespacedName, key st
 		return "", &accountError{reason: ReasonSecretNotFound, msg: fmt.Sprintf("Secret %s has no key %s", ref, key)}
 	}
 	return string(s.Data[key]), nil
+}
+
+// existing is the account's client if one was made.
+func (a *Accounts) existing(key string) *onomondo.Client {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c := a.clients[key]; c != nil {
+		return c.api
+	}
+	return nil
 }
 
 // Forget drops an account's client: it was deleted.

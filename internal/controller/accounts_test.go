@@ -135,6 +135,18 @@ var _ = Describe("Accounts and tenancy", Ordered, func() {
 		DeferCleanup(func() { orgA.SetAPIKey("org-a-key") })
 		Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.Voice = ptr.To(false) })).To(Succeed())
 		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonCredentialsRejected)
+		By("the Account says the API refuses its key")
+		acct := &v1alpha1.Account{}
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: nsTenantA, Name: "a"}, acct)).To(Succeed())
+		acct.Annotations = map[string]string{"test/touch": time.Now().String()} // a change wakes its reconcile now, not in a minute
+		Expect(k8sClient.Update(ctx, acct)).To(Succeed())
+		Eventually(func(g Gomega) {
+			g.Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: nsTenantA, Name: "a"}, acct)).To(Succeed())
+			c := meta.FindStatusCondition(acct.Status.Conditions, v1alpha1.ConditionReady)
+			g.Expect(c).NotTo(BeNil())
+			g.Expect(c.Reason).To(Equal(controller.ReasonCredentialsRejected))
+		}, 10*time.Second, 50*time.Millisecond).Should(Succeed())
+
 
 		secret := keySecret(nsTenantA, "org-a", "org-a-key-2")
 		Expect(k8sClient.Update(ctx, secret)).To(Succeed())

@@ -18,13 +18,25 @@ import (
 
 var (
 	simsDesc = prometheus.NewDesc("sim_operator_sims",
-		"SIM resources by their Ready condition's status and reason.", []string{"ready", "reason"}, nil)
+		"SIM resources by their Ready condition's status and reason, and their account.", []string{"ready", "reason", "account"}, nil)
 	smsDesc = prometheus.NewDesc("sim_operator_sms_messages",
-		"SMSMessage resources by their Sent condition's reason (Pending before the first attempt).", []string{"state"}, nil)
+		"SMSMessage resources by their Sent condition's reason (Pending before the first attempt), and their account.", []string{"state", "account"}, nil)
 	syncedDesc = prometheus.NewDesc("sim_operator_resources_synced",
 		"SIM and Connector resources by their Synced condition's status and reason (CredentialsRejected, DuplicateSIM, an API code, …).",
-		[]string{"kind", "synced", "reason"}, nil)
+		[]string{"kind", "synced", "reason", "account"}, nil)
 )
+
+// state is a resource's label values: its condition's status and reason (or
+// an SMS's state) and its account ("default", Account/NS/NAME, ClusterAccount/NAME).
+type state [3]string
+
+// accountLabel is the account label value of a resource's accountRef.
+func accountLabel(namespace string, ref *v1alpha1.AccountReference) string {
+	if k := v1alpha1.AccountKey(namespace, ref); k != "" {
+		return k
+	}
+	return "default"
+}
 
 // StateCollector counts resources by condition. Informer event handlers keep
 // the counts current, so a scrape costs the number of states, not the number
@@ -39,22 +51,22 @@ type StateCollector struct {
 
 // stateCounts is each resource's state label values and how many share them.
 type stateCounts struct {
-	of    map[types.NamespacedName][2]string
-	count map[[2]string]int
+	of    map[types.NamespacedName]state
+	count map[state]int
 }
 
-func (c *stateCounts) set(key types.NamespacedName, state [2]string) {
+func (c *stateCounts) set(key types.NamespacedName, st state) {
 	if c.of == nil {
-		c.of, c.count = map[types.NamespacedName][2]string{}, map[[2]string]int{}
+		c.of, c.count = map[types.NamespacedName]state{}, map[state]int{}
 	}
 	if old, ok := c.of[key]; ok {
-		if old == state {
+		if old == st {
 			return
 		}
 		c.drop(old)
 	}
-	c.of[key] = state
-	c.count[state]++
+	c.of[key] = st
+	c.count[st]++
 }
 
 func (c *stateCounts) remove(key types.NamespacedName) {
@@ -64,34 +76,37 @@ func (c *stateCounts) remove(key types.NamespacedName) {
 	}
 }
 
-func (c *stateCounts) drop(state [2]string) {
-	if c.count[state]--; c.count[state] == 0 {
-		delete(c.count, state)
+func (c *stateCounts) drop(st state) {
+	if c.count[st]--; c.count[st] == 0 {
+		delete(c.count, st)
 	}
 }
 
 // simState is a SIM's Ready status and reason ("Unknown", "" before the first reconcile).
-func simState(s *v1alpha1.SIM) [2]string {
+func simState(s *v1alpha1.SIM) state {
+	acct := accountLabel(s.Namespace, s.Spec.AccountRef)
 	if cond := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady); cond != nil {
-		return [2]string{string(cond.Status), cond.Reason}
+		return state{string(cond.Status), cond.Reason, acct}
 	}
-	return [2]string{"Unknown", ""}
+	return state{"Unknown", "", acct}
 }
 
 // syncedState is a resource's Synced status and reason ("Unknown", "" before the first reconcile).
-func syncedState[T managedObject](obj T) [2]string {
+func syncedState[T managedObject](obj T) state {
+	acct := accountLabel(obj.GetNamespace(), policies(obj).AccountRef)
 	if cond := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced); cond != nil {
-		return [2]string{string(cond.Status), cond.Reason}
+		return state{string(cond.Status), cond.Reason, acct}
 	}
-	return [2]string{"Unknown", ""}
+	return state{"Unknown", "", acct}
 }
 
 // smsState is a message's Sent reason ("Pending" before the first attempt).
-func smsState(m *v1alpha1.SMSMessage) [2]string {
+func smsState(m *v1alpha1.SMSMessage) state {
+	acct := accountLabel(m.Namespace, m.Spec.AccountRef)
 	if cond := meta.FindStatusCondition(m.Status.Conditions, v1alpha1.ConditionSent); cond != nil {
-		return [2]string{cond.Reason}
+		return state{cond.Reason, acct}
 	}
-	return [2]string{"Pending"}
+	return state{"Pending", acct}
 }
 
 // RegisterStateCollector follows SIMs and SMSMessages in the manager's cache
@@ -119,7 +134,7 @@ func RegisterStateCollector(c cache.Cache) error {
 }
 
 // follow keeps counts current from the informer of kind's kind.
-func follow[T client.Object](c cache.Cache, sc *StateCollector, kind T, counts *stateCounts, state func(T) [2]string) error {
+func follow[T client.Object](c cache.Cache, sc *StateCollector, kind T, counts *stateCounts, stateOf func(T) state) error {
 	inf, err := c.GetInformer(context.Background(), kind)
 	if err != nil {
 		return err
@@ -128,7 +143,7 @@ func follow[T client.Object](c cache.Cache, sc *StateCollector, kind T, counts *
 		if o, ok := obj.(T); ok {
 			sc.mu.Lock()
 			defer sc.mu.Unlock()
-			counts.set(client.ObjectKeyFromObject(o), state(o))
+			counts.set(client.ObjectKeyFromObject(o), stateOf(o))
 		}
 	}
 	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
@@ -160,14 +175,14 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for k, n := range c.sims.count {
-		ch <- prometheus.MustNewConstMetric(simsDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
+		ch <- prometheus.MustNewConstMetric(simsDesc, prometheus.GaugeValue, float64(n), k[0], k[1], k[2])
 	}
 	for k, n := range c.sms.count {
-		ch <- prometheus.MustNewConstMetric(smsDesc, prometheus.GaugeValue, float64(n), k[0])
+		ch <- prometheus.MustNewConstMetric(smsDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
 	}
 	for kind, counts := range map[string]*stateCounts{"SIM": &c.simsSynced, "Connector": &c.connSynced} {
 		for k, n := range counts.count {
-			ch <- prometheus.MustNewConstMetric(syncedDesc, prometheus.GaugeValue, float64(n), kind, k[0], k[1])
+			ch <- prometheus.MustNewConstMetric(syncedDesc, prometheus.GaugeValue, float64(n), kind, k[0], k[1], k[2])
 		}
 	}
 }

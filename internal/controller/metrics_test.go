@@ -11,18 +11,18 @@ import (
 func TestStateCountsFollowTransitions(t *testing.T) {
 	var c stateCounts
 	a, b := types.NamespacedName{Namespace: "ns", Name: "a"}, types.NamespacedName{Namespace: "ns", Name: "b"}
-	unknown, ready, failed := [2]string{"Unknown", ""}, [2]string{"True", "Available"}, [2]string{"False", "ImsiForbidden"}
+	unknown, ready, failed := state{"Unknown", "", "default"}, state{"True", "Available", "default"}, state{"False", "ImsiForbidden", "default"}
 	steps := []struct {
 		name string
 		do   func()
-		want map[[2]string]int
+		want map[state]int
 	}{
-		{"two new SIMs", func() { c.set(a, unknown); c.set(b, unknown) }, map[[2]string]int{unknown: 2}},
-		{"one becomes Ready", func() { c.set(a, ready) }, map[[2]string]int{unknown: 1, ready: 1}},
-		{"the same state again counts once", func() { c.set(a, ready) }, map[[2]string]int{unknown: 1, ready: 1}},
-		{"the other fails", func() { c.set(b, failed) }, map[[2]string]int{ready: 1, failed: 1}},
-		{"the failed one is deleted", func() { c.remove(b) }, map[[2]string]int{ready: 1}},
-		{"deleting it twice changes nothing", func() { c.remove(b) }, map[[2]string]int{ready: 1}},
+		{"two new SIMs", func() { c.set(a, unknown); c.set(b, unknown) }, map[state]int{unknown: 2}},
+		{"one becomes Ready", func() { c.set(a, ready) }, map[state]int{unknown: 1, ready: 1}},
+		{"the same state again counts once", func() { c.set(a, ready) }, map[state]int{unknown: 1, ready: 1}},
+		{"the other fails", func() { c.set(b, failed) }, map[state]int{ready: 1, failed: 1}},
+		{"the failed one is deleted", func() { c.remove(b) }, map[state]int{ready: 1}},
+		{"deleting it twice changes nothing", func() { c.remove(b) }, map[state]int{ready: 1}},
 	}
 	for _, s := range steps {
 		s.do()

@@ -13,6 +13,7 @@ package onomondo
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -72,6 +73,8 @@ type Config struct {
 	Now func() time.Time
 	// Metrics count calls, latency and budget waits; unregistered if nil.
 	Metrics *Metrics
+	// Account labels this client's metrics ("default" if empty).
+	Account string
 }
 
 // String hides the API key.
@@ -98,9 +101,26 @@ type Client struct {
 	limiter *rate.Limiter
 	now     func() time.Time
 	metrics *Metrics
+	account string
 
 	mu        sync.Mutex
 	holdUntil time.Time // the API said its budget is spent until then
+	last      atomic.Pointer[answer]
+}
+
+// answer is the status and code of an answer.
+type answer struct {
+	status int
+	code   string
+}
+
+// LastAnswer is the HTTP status and the API's code of the last answer (0
+// before any): whether the key was accepted at the last call.
+func (c *Client) LastAnswer() (status int, code string) {
+	if a := c.last.Load(); a != nil {
+		return a.status, a.code
+	}
+	return 0, ""
 }
 
 // String hides the API key.
@@ -166,6 +186,7 @@ func New(cfg Config) (*Client, error) {
 		http:    &http.Client{Transport: transport, Timeout: cfg.Timeout},
 		now:     cfg.Now,
 		metrics: cfg.Metrics,
+		account: cmp.Or(cfg.Account, "default"),
 	}
 	if cfg.Rate > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)
@@ -281,19 +302,22 @@ func (c *Client) do(ctx context.Context, method, route, path string, in, out any
 	start := time.Now()
 	resp, err := c.http.Do(req)
 	if err != nil {
-		c.metrics.observe(method, route, "error", time.Since(start))
+		c.metrics.observe(c.account, method, route, "error", time.Since(start))
 		return &TransportError{Method: method, Route: route, Written: written.Load(), Err: scrubURL(err)}
 	}
 	defer func() { _ = resp.Body.Close() }()
 	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	c.metrics.observe(method, route, strconv.Itoa(resp.StatusCode), time.Since(start))
+	c.metrics.observe(c.account, method, route, strconv.Itoa(resp.StatusCode), time.Since(start))
 	c.noteRateLimit(resp)
 	if err != nil {
 		return &TransportError{Method: method, Route: route, Written: true, Err: scrubURL(err)}
 	}
 	if resp.StatusCode/100 != 2 {
-		return c.apiError(method, route, resp, raw)
+		e := c.apiError(method, route, resp, raw)
+		c.last.Store(&answer{status: e.StatusCode, code: e.Code})
+		return e
 	}
+	c.last.Store(&answer{status: resp.StatusCode})
 	if out != nil {
 		if err := json.Unmarshal(raw, out); err != nil {
 			return &TransportError{Method: method, Route: route, Written: true,

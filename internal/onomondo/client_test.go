@@ -385,9 +385,9 @@ func TestMetricsUseRouteTemplates(t *testing.T) {
 	c := newClient(t, s, onomondo.Config{Metrics: onomondo.NewMetrics(reg)})
 	_, _ = c.GetSIM(context.Background(), imsi)
 	want := `
-# HELP onomondo_api_requests_total Calls to the Onomondo API by method, route template and HTTP status code ("error" when no answer arrived).
+# HELP onomondo_api_requests_total Calls to the Onomondo API by account, method, route template and HTTP status code ("error" when no answer arrived).
 # TYPE onomondo_api_requests_total counter
-onomondo_api_requests_total{code="404",method="GET",route="/sim/:id"} 1
+onomondo_api_requests_total{account="default",code="404",method="GET",route="/sim/:id"} 1
 `
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), "onomondo_api_requests_total"); err != nil {
 		t.Fatal(err)

@@ -21,13 +21,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "onomondo_api_requests_total",
-			Help: "Calls to the Onomondo API by method, route template and HTTP status code (\"error\" when no answer arrived).",
-		}, []string{"method", "route", "code"}),
+			Help: "Calls to the Onomondo API by account, method, route template and HTTP status code (\"error\" when no answer arrived).",
+		}, []string{"account", "method", "route", "code"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "onomondo_api_request_duration_seconds",
-			Help:    "Latency of calls to the Onomondo API.",
+			Help:    "Latency of calls to the Onomondo API, by account.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 13),
-		}, []string{"method", "route"}),
+		}, []string{"account", "method", "route"}),
 		budgetWait: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name:    "onomondo_api_ratelimit_wait_seconds",
 			Help:    "Time calls waited for the client-side API budget or an API rate-limit reset.",
@@ -54,7 +54,7 @@ func registered[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 	return c
 }
 
-func (m *Metrics) observe(method, route, code string, d time.Duration) {
-	m.requests.WithLabelValues(method, route, code).Inc()
-	m.latency.WithLabelValues(method, route).Observe(d.Seconds())
+func (m *Metrics) observe(account, method, route, code string, d time.Duration) {
+	m.requests.WithLabelValues(account, method, route, code).Inc()
+	m.latency.WithLabelValues(account, method, route).Observe(d.Seconds())
 }
