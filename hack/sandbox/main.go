@@ -93,6 +93,9 @@ func run(demo bool, state, samples string) error {
 		}
 		fmt.Println("\nOnomondo API calls made:")
 		sb.PrintAPICalls(os.Stdout)
+		if err := accountsDemo(ctx, sb); err != nil {
+			return err
+		}
 		fmt.Println("\nsandbox ready")
 		return nil
 	}
@@ -101,5 +104,27 @@ func run(demo bool, state, samples string) error {
 	fmt.Println("sandbox ready")
 	<-ctx.Done()
 	fmt.Println("\nsandbox: stopping and cleaning up")
+	return nil
+}
+
+// accountsDemo applies config/samples/accounts: two organisations in two
+// namespaces, and a namespace refused the other's account.
+func accountsDemo(ctx context.Context, sb *sandbox.Sandbox) error {
+	objs, err := sb.ApplySamples(ctx, "config/samples/accounts")
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := sb.WaitReady(wctx, objs); err != nil {
+		return err
+	}
+	fmt.Println("\n$ kubectl apply -f config/samples/accounts/   # two organisations, acme and globex")
+	fmt.Println("$ kubectl get sims -A")
+	if err := sb.PrintSIMs(ctx, os.Stdout); err != nil {
+		return err
+	}
+	fmt.Println("\nAPI calls each organisation received (globex/borrowed made none: AccountNotAllowed):")
+	sb.PrintOrgAPICalls(os.Stdout)
 	return nil
 }

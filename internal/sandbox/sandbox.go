@@ -57,6 +57,10 @@ type Options struct {
 	NoManager bool
 }
 
+// OrgKeys are the keys of the other organisations the simulator serves
+// (config/samples/accounts): each has its own SIM table.
+var OrgKeys = []string{"acme-sandbox-key", "globex-sandbox-key"}
+
 // SimulatorInfo is written to simulator.json.
 type SimulatorInfo struct {
 	URL    string `json:"url"`
@@ -103,7 +107,7 @@ func Start(ctx context.Context, o Options) (sb *Sandbox, err error) {
 	}
 	// The default inventory accepts every IMSI in config/samples and rejects
 	// the documented test ranges (999…, 000…).
-	if sb.Sim, err = testutil.StartSimulator(simulator.Options{APIKey: APIKey}); err != nil {
+	if sb.Sim, err = testutil.StartSimulator(simulator.Options{APIKey: APIKey}, OrgKeys...); err != nil {
 		return nil, err
 	}
 	sb.SimInfo = SimulatorInfo{URL: sb.Sim.URL(), APIKey: APIKey, CAFile: filepath.Join(o.StateDir, simulatorCAFile)}
@@ -173,7 +177,8 @@ func (sb *Sandbox) stop() {
 	}
 }
 
-// ApplySamples creates every object in the YAML files of dir (not recursive).
+// ApplySamples creates every object in the YAML files of dir (not
+// recursive). Accounts are pointed at the sandbox's simulator.
 func (sb *Sandbox) ApplySamples(ctx context.Context, dir string) ([]*unstructured.Unstructured, error) {
 	files, err := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	if err != nil {
@@ -189,6 +194,10 @@ func (sb *Sandbox) ApplySamples(ctx context.Context, dir string) ([]*unstructure
 			return nil, err
 		}
 		for _, obj := range objs {
+			if obj.GetKind() == "Account" {
+				_ = unstructured.SetNestedField(obj.Object, sb.Sim.URL(), "spec", "apiURL")
+				_ = unstructured.SetNestedField(obj.Object, string(sb.Sim.CAPEM), "spec", "caBundle")
+			}
 			if err := sb.Client.Create(ctx, obj); err != nil {
 				return nil, fmt.Errorf("%s: %s %s: %w", f, obj.GetKind(), obj.GetName(), err)
 			}
@@ -264,7 +273,10 @@ func (sb *Sandbox) ready(ctx context.Context, obj *unstructured.Unstructured) (b
 	}
 	raw, _ := json.Marshal(live.Object["status"])
 	_ = json.Unmarshal(raw, &status)
-	return meta.IsStatusConditionTrue(status.Conditions, cond), nil
+	// Settled: done, or refused its account (the accounts demo shows one).
+	refused := meta.FindStatusCondition(status.Conditions, v1alpha1.ConditionSynced)
+	return meta.IsStatusConditionTrue(status.Conditions, cond) ||
+		(refused != nil && refused.Reason == "AccountNotAllowed"), nil
 }
 
 // readyColumns are the READY and REASON columns: the Ready condition's status and reason.
@@ -347,6 +359,16 @@ func (sb *Sandbox) PrintConnectors(ctx context.Context, w io.Writer) error {
 }
 
 // PrintAPICalls writes the simulator's request log.
+// PrintOrgAPICalls writes the calls each other organisation received.
+func (sb *Sandbox) PrintOrgAPICalls(w io.Writer) {
+	for _, key := range OrgKeys {
+		fmt.Fprintf(w, "organisation %s:\n", key)
+		for _, r := range sb.Sim.Orgs[key].Requests() {
+			fmt.Fprintf(w, "  %s %s → %d\n", r.Method, r.Path, r.Status)
+		}
+	}
+}
+
 func (sb *Sandbox) PrintAPICalls(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
 	fmt.Fprintln(tw, "TIME\tMETHOD\tPATH\tSTATUS")

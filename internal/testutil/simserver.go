@@ -3,6 +3,7 @@
 package testutil
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -18,22 +19,38 @@ type SimServer struct {
 	*simulator.Simulator
 	Server *httptest.Server
 	CAPEM  []byte
+	// Orgs are the other organisations served on the same address, by key.
+	Orgs map[string]*simulator.Simulator
 }
 
-// StartSimulator serves a new simulator over TLS; Close stops it.
-func StartSimulator(opts simulator.Options) (*SimServer, error) {
+// StartSimulator serves a new simulator over TLS; Close stops it. Each of
+// otherKeys is one more organisation, with its own SIM table, on the same
+// address (simulator.Orgs).
+func StartSimulator(opts simulator.Options, otherKeys ...string) (*SimServer, error) {
 	if opts.APIKey == "" {
 		opts.APIKey = APIKey
 	}
 	sim := simulator.New(opts)
-	srv := httptest.NewUnstartedServer(sim)
+	var handler http.Handler = sim
+	orgs := map[string]*simulator.Simulator{}
+	if len(otherKeys) > 0 {
+		all := simulator.Orgs{opts.APIKey: sim}
+		for _, k := range otherKeys {
+			o := opts
+			o.APIKey = k
+			orgs[k] = simulator.New(o)
+			all[k] = orgs[k]
+		}
+		handler = all
+	}
+	srv := httptest.NewUnstartedServer(handler)
 	cfg, caPEM, err := simulator.SelfSignedTLS()
 	if err != nil {
 		return nil, err
 	}
 	srv.TLS = cfg
 	srv.StartTLS()
-	return &SimServer{Simulator: sim, Server: srv, CAPEM: caPEM}, nil
+	return &SimServer{Simulator: sim, Server: srv, CAPEM: caPEM, Orgs: orgs}, nil
 }
 
 // Close stops the server.
