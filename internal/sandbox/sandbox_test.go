@@ -105,7 +105,7 @@ func TestSandboxDemo(t *testing.T) {
 			gauges[key] = m.GetGauge().GetValue()
 		}
 	}
-	if gauges["sim_operator_sims,ready=True,reason=Available"] != 3 || gauges["sim_operator_sms_messages,state=Accepted"] != 2 {
+	if gauges["sim_operator_sims,account=default,ready=True,reason=Available"] != 3 || gauges["sim_operator_sms_messages,account=default,state=Accepted"] != 2 {
 		t.Errorf("state gauges = %v", gauges)
 	}
 
