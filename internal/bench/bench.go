@@ -20,7 +20,6 @@ package bench
 import (
 	"context"
 	"fmt"
-	"k8s.io/utils/ptr"
 	"net"
 	"os"
 	"os/exec"
@@ -29,6 +28,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"k8s.io/utils/ptr"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -57,6 +58,9 @@ type Config struct {
 	SIMs int
 	// RateLimitedSIMs is the fleet size of the rate-limited scenario (0 skips it).
 	RateLimitedSIMs int
+	// AccountSIMs is the SIMs in each saturated account of the accounts
+	// scenario (0 skips it).
+	AccountSIMs int
 	// SyncPeriod of the main manager; the steady state is measured over one.
 	SyncPeriod time.Duration
 	// KubeQPS, KubeBurst and Concurrency apply to the operator and to the floor's plain client alike.
@@ -120,6 +124,13 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 			return nil, err
 		}
 		res.RateLimited = rl
+	}
+	if c.AccountSIMs > 0 {
+		acc, err := e.accounts(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res.Accounts = acc
 	}
 	res.Finished = time.Now().UTC()
 	e.stop() // flushes the audit log
@@ -196,7 +207,7 @@ func (e *env) startControlPlane(ctx context.Context, auditLog string) error {
 	if e.admin, err = client.New(e.restCfg, client.Options{Scheme: app.Scheme}); err != nil {
 		return err
 	}
-	for _, ns := range []string{nsMain, nsFloor, nsRateLimited} {
+	for _, ns := range []string{nsMain, nsFloor, nsRateLimited, nsAccounts} {
 		if err := e.admin.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return err
 		}
@@ -339,7 +350,7 @@ func watchReadiness(ctx context.Context, cfg *rest.Config) (*readiness, error) {
 		}
 		cond := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady)
 		ok = cond != nil && cond.Status == metav1.ConditionTrue && cond.ObservedGeneration == s.Generation &&
-			s.Status.AtProvider != nil && ptr.Equal(s.Status.AtProvider.Data, s.Spec.Data)
+			s.Status.AtProvider != nil && (s.Spec.Data == nil || ptr.Equal(s.Status.AtProvider.Data, s.Spec.Data))
 		r.set(s.Namespace+"/"+s.Name, ok)
 	}
 	if _, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{

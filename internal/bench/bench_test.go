@@ -1,6 +1,7 @@
 package bench_test
 
 import (
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -26,7 +27,7 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	}
 	res, err := bench.Run(t.Context(), bench.Config{
 		RepoRoot: "../..", ManagerBin: bin, WorkDir: dir,
-		SIMs: 20, RateLimitedSIMs: 8, SyncPeriod: 6 * time.Second, // first drift checks come after 3 s: none in the create phase
+		SIMs: 20, RateLimitedSIMs: 8, AccountSIMs: 10, SyncPeriod: 6 * time.Second, // first drift checks come after 3 s: none in the create phase
 		KubeQPS: 200, KubeBurst: 400, Concurrency: 4,
 		Log: t.Logf,
 	})
@@ -51,8 +52,18 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	if res.SpecChange.APICalls["PUT"] != 1 || res.SpecChange.APICalls["POST"] != 0 || res.SpecChange.Writes != 1 {
 		t.Errorf("spec change: API calls %v, writes %.2f; want one PUT and one status write per SIM", res.SpecChange.APICalls, res.SpecChange.Writes)
 	}
-	if res.Memory.PeakRSSMiB <= 0 || res.RateLimited == nil {
-		t.Errorf("missing measurements: %+v %+v", res.Memory, res.RateLimited)
+	if res.Memory.PeakRSSMiB <= 0 || res.RateLimited == nil || res.Accounts == nil {
+		t.Errorf("missing measurements: %+v %+v %+v", res.Memory, res.RateLimited, res.Accounts)
+	}
+	if a := res.Accounts; a != nil {
+		for _, run := range a.Saturated {
+			if run.Calls != 10 {
+				t.Errorf("account %s: %d API calls, want one POST per SIM", run.Account, run.Calls)
+			}
+		}
+		if math.IsNaN(a.UnsaturatedChangeSeconds) {
+			t.Error("the idle account's spec change never reached its API")
+		}
 	}
 	for _, p := range []string{"kube-apiserver", "etcd", "manager", "bench"} {
 		if res.Create.CPUSeconds[p] <= 0 {

@@ -32,6 +32,8 @@ type Results struct {
 	SpecChange  *ScenarioResult    `json:"specChange"`
 	Memory      *MemoryResult      `json:"memory"`
 	RateLimited *RateLimitedResult `json:"rateLimited,omitempty"`
+	// Accounts is the two-account run.
+	Accounts *AccountsResult `json:"accounts,omitempty"`
 }
 
 // FloorResult is the plain client's time for the minimal writes.
@@ -249,6 +251,14 @@ func (r *Results) Print(w io.Writer) {
 			rl.SIMs, rl.Seconds, rl.IdealSeconds, rl.VsIdeal, rl.Calls, rl.TooMany)
 		fmt.Fprintf(w, "  %d more, limit lowered to 5/s mid-run: %.1fs, ideal %.1fs, %d × 429 after lowering\n",
 			rl.LoweredSIMs, rl.LoweredSeconds, rl.LoweredIdealSeconds, rl.LoweredTooMany)
+	}
+	if a := r.Accounts; a != nil {
+		fmt.Fprintf(w, "\naccounts (%d SIMs in each of two accounts, each with its own budget of %g calls/s):\n", a.SIMsPerAccount, a.Rate)
+		for _, run := range a.Saturated {
+			fmt.Fprintf(w, "  account %s: %d API calls in %.1fs, ideal (calls ÷ rate) %.1fs, %.2f× ideal\n",
+				run.Account, run.Calls, run.Seconds, run.IdealSeconds, run.VsIdeal)
+		}
+		fmt.Fprintf(w, "  meanwhile a spec change in a third, idle account reached its API in %.2fs\n", a.UnsaturatedChangeSeconds)
 	}
 }
 
