@@ -8,6 +8,7 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -120,6 +121,24 @@ var _ = Describe("Accounts and tenancy", Ordered, func() {
 		selected := createReady(simIn(nsTenantB, "selected", imsi, &v1alpha1.AccountReference{Kind: "ClusterAccount", Name: "shared"}))
 		Expect(orgCalls(orgB, imsi)).To(Equal([]string{"POST"}))
 		Expect(selected.Finalizers).To(ContainElement(controller.Finalizer))
+	})
+
+	It("sends an SMS and manages a Connector through their account", func() {
+		m := newSMS(nsTenantA, "through-a")
+		m.Spec.AccountRef = &v1alpha1.AccountReference{Kind: "Account", Name: "a"}
+		Expect(k8sClient.Create(ctx, m)).To(Succeed())
+		waitForSent(m, metav1.ConditionTrue, controller.ReasonAccepted)
+		Expect(orgA.SMS()).To(ContainElement(HaveField("Text", m.Spec.Text)))
+		Expect(accepted(m.Spec.Text)).To(BeZero(), "the default account sent it")
+
+		c := &v1alpha1.Connector{ObjectMeta: metav1.ObjectMeta{Namespace: nsTenantB, Name: "hook"}, Spec: v1alpha1.ConnectorSpec{
+			ID: "tenant-b-hook", Config: runtime.RawExtension{Raw: []byte(`{"type":"webhook"}`)},
+			ManagedPolicies: v1alpha1.ManagedPolicies{AccountRef: &v1alpha1.AccountReference{Kind: "Account", Name: "b"}}}}
+		createReady(c)
+		_, inB := orgB.Connector("tenant-b-hook")
+		_, inDefault := sim.Connector("tenant-b-hook")
+		Expect(inB).To(BeTrue())
+		Expect(inDefault).To(BeFalse())
 	})
 
 	It("refuses, at admission, moving a bound SIM to another account", func() {
