@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -89,16 +88,9 @@ func (o *options) targets(cmd *cobra.Command, c client.Client, kind string, name
 	default:
 		return nil, fmt.Errorf("--kind %q: want sim or connector", kind)
 	}
-	var opts []client.ListOption
-	if !allNamespaces {
-		opts = append(opts, client.InNamespace(o.namespace()))
-	}
-	if selector != "" {
-		sel, err := labels.Parse(selector)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+	opts, err := o.listOptions(selector, allNamespaces)
+	if err != nil {
+		return nil, err
 	}
 	if err := c.List(cmd.Context(), list, opts...); err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -120,4 +121,20 @@ func (o *options) apiClient(ctx context.Context) (*onomondo.Client, error) {
 		rate = -1
 	}
 	return onomondo.New(onomondo.Config{BaseURL: o.apiURL, CAFile: o.apiCAFile, APIKey: key, Rate: rate, Burst: 1})
+}
+
+// listOptions are -n (or -A) and -l as list options.
+func (o *options) listOptions(selector string, allNamespaces bool) ([]client.ListOption, error) {
+	var opts []client.ListOption
+	if !allNamespaces {
+		opts = append(opts, client.InNamespace(o.namespace()))
+	}
+	if selector != "" {
+		sel, err := labels.Parse(selector)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+	}
+	return opts, nil
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
@@ -98,16 +97,9 @@ func newStatusCommand(o *options) *cobra.Command {
 
 // summarise lists SIMs, Connectors and SMSMessages and counts them.
 func (o *options) summarise(ctx context.Context, c client.Client, selector string, allNamespaces bool) (*Summary, error) {
-	var opts []client.ListOption
-	if !allNamespaces {
-		opts = append(opts, client.InNamespace(o.namespace()))
-	}
-	if selector != "" {
-		sel, err := labels.Parse(selector)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, client.MatchingLabelsSelector{Selector: sel})
+	opts, err := o.listOptions(selector, allNamespaces)
+	if err != nil {
+		return nil, err
 	}
 	var sims v1alpha1.SIMList
 	var conns v1alpha1.ConnectorList
