@@ -174,6 +174,27 @@ func (o *Options) secretRef() (types.NamespacedName, error) {
 	return types.NamespacedName{Namespace: ns, Name: name}, nil
 }
 
+// lastApplied is the annotation `kubectl apply` (and Argo CD's client-side
+// apply) writes: a second copy of the whole manifest on every object.
+const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
+
+// stripUnread drops from cached objects what no controller reads: managed
+// fields and the last-applied annotation (often the largest part of an
+// applied object's metadata). The cache holds every SIM of the fleet.
+func stripUnread(obj any) (any, error) {
+	obj, err := cache.TransformStripManagedFields()(obj)
+	if err != nil {
+		return obj, err
+	}
+	if o, ok := obj.(client.Object); ok {
+		if a := o.GetAnnotations(); a[lastApplied] != "" {
+			delete(a, lastApplied)
+			o.SetAnnotations(a)
+		}
+	}
+	return obj, nil
+}
+
 // NewManager checks the options and builds a manager with the controllers.
 // Errors name the flag to fix.
 func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
@@ -194,7 +215,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
 
-	cacheOpts := cache.Options{DefaultTransform: cache.TransformStripManagedFields(), ByObject: map[client.Object]cache.ByObject{
+	cacheOpts := cache.Options{DefaultTransform: stripUnread, ByObject: map[client.Object]cache.ByObject{
 		// Only the SMS records among ConfigMaps.
 		&corev1.ConfigMap{}: {Label: labels.SelectorFromSet(labels.Set{controller.LabelSMSRecord: "true"})},
 	}}

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
@@ -79,5 +82,19 @@ sim_operator_build_info{goversion=%q,revision=%q,version=%q} 1
 	}
 	if !strings.Contains(b.String(), b.Version) || !strings.Contains(b.String(), b.GoVersion) {
 		t.Fatalf("--version prints %q", b)
+	}
+}
+
+func TestTheCacheDropsWhatNoControllerReads(t *testing.T) {
+	s := &v1alpha1.SIM{}
+	s.SetAnnotations(map[string]string{lastApplied: `{"apiVersion":"onomondo.sim-operator.dev/v1alpha1","kind":"SIM"}`, "team": "iot"})
+	s.SetManagedFields([]metav1.ManagedFieldsEntry{{Manager: "kubectl"}})
+	out, err := stripUnread(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := out.(*v1alpha1.SIM)
+	if _, kept := got.Annotations[lastApplied]; kept || got.Annotations["team"] != "iot" || len(got.ManagedFields) != 0 {
+		t.Fatalf("annotations %v, managed fields %v: want only the last-applied copy and managed fields gone", got.Annotations, got.ManagedFields)
 	}
 }

@@ -33,12 +33,19 @@ func (w window) has(t time.Time) bool { return !t.Before(w.from) && !t.After(w.t
 
 func imsiOf(prefix, i int) string { return fmt.Sprintf("2387%d%010d", prefix, i) }
 
+// benchSIM is a SIM as `kubectl apply` creates it: with the
+// last-applied-configuration annotation holding the manifest again.
 func benchSIM(ns string, prefix, i int) *v1alpha1.SIM {
-	return &v1alpha1.SIM{
+	s := &v1alpha1.SIM{
+		TypeMeta:   metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "SIM"},
 		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: fmt.Sprintf("sim-%d-%06d", prefix, i)},
 		Spec: v1alpha1.SIMSpec{IMSI: imsiOf(prefix, i), SIMSettings: v1alpha1.SIMSettings{
 			Voice: ptr.To(true), SMS: ptr.To(true), Data: ptr.To(true)}},
 	}
+	manifest, _ := json.Marshal(map[string]any{"apiVersion": s.APIVersion, "kind": s.Kind,
+		"metadata": map[string]any{"name": s.Name, "namespace": s.Namespace}, "spec": s.Spec})
+	s.Annotations = map[string]string{"kubectl.kubernetes.io/last-applied-configuration": string(manifest) + "\n"}
+	return s
 }
 
 // parallel runs fn for 0..n-1 on the configured number of workers.

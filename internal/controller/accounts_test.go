@@ -8,8 +8,8 @@ import (
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/runtime"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -165,7 +165,6 @@ var _ = Describe("Accounts and tenancy", Ordered, func() {
 			g.Expect(c).NotTo(BeNil())
 			g.Expect(c.Reason).To(Equal(controller.ReasonCredentialsRejected))
 		}, 10*time.Second, 50*time.Millisecond).Should(Succeed())
-
 
 		secret := keySecret(nsTenantA, "org-a", "org-a-key-2")
 		Expect(k8sClient.Update(ctx, secret)).To(Succeed())
