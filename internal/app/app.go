@@ -285,7 +285,7 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, accounts *controll
 	c := mgr.GetClient()
 	managed := controller.ManagedOptions{
 		SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
-		MaxConcurrentReconciles: o.MaxConcurrentReconciles,
+		MaxConcurrentReconciles: o.MaxConcurrentReconciles, APIRate: o.APIRate,
 	}
 	sims := controller.NewSIMController(c, api, rec, managed)
 	conns := controller.NewConnectorController(c, api, rec, managed)

@@ -193,14 +193,22 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 // growing value means the API budget or the workers are too small for the
 // fleet. Once per process and kind, like the state collector.
 func registerOverdue(kind string, s *schedule) error {
-	g := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name:        "sim_operator_drift_check_overdue_seconds",
-		Help:        "How long the most overdue resource of the kind has been waiting past its drift check or retry.",
-		ConstLabels: prometheus.Labels{"kind": kind},
-	}, func() float64 { return s.overdue().Seconds() })
-	err := metrics.Registry.Register(g)
-	if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
-		return nil
+	for _, g := range []prometheus.Collector{
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "sim_operator_drift_check_overdue_seconds",
+			Help:        "How long the most overdue resource of the kind has been waiting past its drift check or retry.",
+			ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 { return s.overdue().Seconds() }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name:        "sim_operator_drift_period_seconds",
+			Help:        "The drift period in force: --sync-period, or longer when the fleet's drift checks would take more than half of the API budget.",
+			ConstLabels: prometheus.Labels{"kind": kind},
+		}, func() float64 { return s.effective().Seconds() }),
+	} {
+		err := metrics.Registry.Register(g)
+		if are := (prometheus.AlreadyRegisteredError{}); err != nil && !errors.As(err, &are) {
+			return err
+		}
 	}
-	return err
+	return nil
 }

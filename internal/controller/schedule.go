@@ -19,6 +19,12 @@ type schedule struct {
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	now        func() time.Time
+	// driftBudget is the drift checks' share of the API budget, in calls
+	// per second (0: unlimited). When SIMs ÷ period would ask for more, the
+	// period stretches to SIMs ÷ driftBudget, and onStretch says so once.
+	driftBudget float64
+	onStretch   func(effective time.Duration, objects int)
+	stretched   bool
 
 	mu       sync.Mutex
 	next     map[types.NamespacedName]time.Time
@@ -50,7 +56,7 @@ func (s *schedule) resume(key types.NamespacedName, inSync bool) bool {
 	defer s.mu.Unlock()
 	n, ok := s.next[key]
 	if !ok && inSync {
-		s.next[key] = s.now().Add(time.Duration(rand.Int64N(int64(s.period) + 1)))
+		s.next[key] = s.now().Add(time.Duration(rand.Int64N(int64(s.effectiveLocked()) + 1)))
 		return false
 	}
 	return !ok || !s.now().Before(n)
@@ -68,7 +74,7 @@ func (s *schedule) synced(key types.NamespacedName) time.Duration {
 	if _, seen := s.next[key]; !seen {
 		spread = 0.5
 	}
-	d := time.Duration(float64(s.period) * (1 - spread + 2*spread*rand.Float64()))
+	d := time.Duration(float64(s.effectiveLocked()) * (1 - spread + 2*spread*rand.Float64()))
 	s.next[key] = s.now().Add(d)
 	delete(s.failures, key)
 	return d
@@ -108,6 +114,31 @@ func (s *schedule) throttled(key types.NamespacedName, retryAfter time.Duration)
 	delete(s.failures, key)
 	s.next[key] = s.now().Add(d)
 	return d
+}
+
+// effective is the drift period in force: the configured one, or longer
+// when the fleet's checks would take more than their share of the budget,
+// so that user intents never queue behind drift checks.
+func (s *schedule) effective() time.Duration {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.effectiveLocked()
+}
+
+func (s *schedule) effectiveLocked() time.Duration {
+	p := s.period
+	if s.driftBudget > 0 {
+		if need := time.Duration(float64(len(s.next)) / s.driftBudget * float64(time.Second)); need > p {
+			p = need
+		}
+	}
+	if stretched := p > s.period; stretched != s.stretched {
+		s.stretched = stretched
+		if stretched && s.onStretch != nil {
+			s.onStretch(p, len(s.next))
+		}
+	}
+	return p
 }
 
 // overdue is how long the most overdue object has been due: near zero while

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -86,5 +87,30 @@ func TestOverdueIsTheLongestWaitPastDue(t *testing.T) {
 	s.next[types.NamespacedName{Name: "c"}] = now.Add(time.Hour)
 	if got := s.overdue(); got != 10*time.Second {
 		t.Fatalf("overdue = %s, want 10s", got)
+	}
+}
+
+func TestAFleetTooLargeForTheBudgetStretchesTheDriftPeriodOnce(t *testing.T) {
+	s := newSchedule(10*time.Second, 0, time.Second, time.Minute)
+	s.driftBudget = 5 // half of a 10 calls/s budget
+	var said []time.Duration
+	s.onStretch = func(effective time.Duration, _ int) { said = append(said, effective) }
+	for i := range 40 { // 40 SIMs every 10 s is 4/s: within the share
+		s.synced(types.NamespacedName{Name: fmt.Sprint(i)})
+	}
+	if s.effective() != 10*time.Second || len(said) != 0 {
+		t.Fatalf("effective %s, said %v: 4 checks a second fit half of 10", s.effective(), said)
+	}
+	for i := range 1000 {
+		s.synced(types.NamespacedName{Name: fmt.Sprint(i)})
+	}
+	if got := s.effective(); got != 200*time.Second {
+		t.Fatalf("effective period %s, want 1000 SIMs ÷ 5/s = 200s", got)
+	}
+	if d := s.synced(types.NamespacedName{Name: "1"}); d < 200*time.Second || d > 201*time.Second {
+		t.Fatalf("next check in %s, want the stretched period", d)
+	}
+	if len(said) != 1 || said[0] <= 10*time.Second {
+		t.Fatalf("said %v, want it said once, when the period first stretched", said)
 	}
 }
