@@ -148,6 +148,20 @@ func TestChartNamespacedAndMonitored(t *testing.T) {
 	if !slices.Equal(roles, []string{"team-a", "team-b"}) {
 		t.Errorf("manager Roles in %v, want team-a and team-b", roles)
 	}
+	// What a Role cannot grant, and the manager's informers need cluster-wide.
+	var clusterScoped []string
+	for _, obj := range objs {
+		if obj.GetKind() == "ClusterRole" {
+			for _, r := range typed[rbacv1.ClusterRole](t, obj).Rules {
+				clusterScoped = append(clusterScoped, r.Resources...)
+			}
+		}
+	}
+	for _, want := range []string{"clusteraccounts", "namespaces"} {
+		if !slices.Contains(clusterScoped, want) {
+			t.Errorf("no ClusterRole lets the namespaced manager read %s", want)
+		}
+	}
 	args := strings.Join(deploymentArgs(t, objs), " ")
 	for _, want := range []string{"--watch-namespaces=team-a,team-b", "--api-ca-file=/etc/onomondo/ca/ca.pem", "--api-key-secret=onomondo-api-key"} {
 		if !strings.Contains(args, want) {
