@@ -403,3 +403,33 @@ func squash(s string) string {
 	}
 	return strings.Join(lines, "\n")
 }
+
+func TestImportThroughAnAccount(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	f.createNamespace(t, "team")
+	t.Setenv("ONOMONDO_API_KEY", "") // the key must come from the Account's Secret
+	for _, obj := range []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "onomondo"}, StringData: map[string]string{"apiKey": testutil.APIKey}},
+		&v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "acme"}, Spec: v1alpha1.AccountSpec{
+			APIURL: f.sim.URL(), CABundle: string(f.sim.CAPEM), APIKeySecretRef: v1alpha1.SecretKeyReference{Name: "onomondo"}}},
+	} {
+		if err := f.c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.sim.PutSIM(simulator.SIM{IMSI: "238730000000777", Voice: true, SMS: false, Data: true})
+	csvPath := filepath.Join(t.TempDir(), "one.csv")
+	if err := os.WriteFile(csvPath, []byte("imsi\n238730000000777\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errOut bytes.Buffer
+	cmd := NewRootCommand(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	cmd.SetArgs([]string{"import", "--csv", csvPath, "--account", "acme", "-n", "team", "--kubeconfig", f.flags[1]})
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if !strings.Contains(out.String(), "imsi: \"238730000000777\"") || !strings.Contains(out.String(), "sms: false") {
+		t.Errorf("the manifest does not reproduce the SIM:\n%s", out.String())
+	}
+}

@@ -4,6 +4,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -41,8 +43,8 @@ type options struct {
 	streams genericiooptions.IOStreams
 	kube    *genericclioptions.ConfigFlags
 	// The Onomondo API, for import and diff.
-	apiURL, apiCAFile, apiKeySecret string
-	rate                            float64
+	apiURL, apiCAFile, apiKeySecret, account string
+	rate                                     float64
 }
 
 // NewRootCommand is `kubectl sim`.
@@ -68,6 +70,8 @@ func (o *options) addAPIFlags(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&o.apiCAFile, "api-ca-file", "", "PEM bundle to trust for the API, in addition to the system roots.")
 	cmd.Flags().StringVar(&o.apiKeySecret, "api-key-secret", "",
 		"NAMESPACE/NAME of a Secret whose key apiKey holds the API key (else $ONOMONDO_API_KEY). The key is never printed.")
+	cmd.Flags().StringVar(&o.account, "account", "",
+		"Use an account's API URL, CA and key: NAME (an Account in the namespace) or ClusterAccount/NAME.")
 	cmd.Flags().Float64Var(&o.rate, "rate", onomondo.DefaultRate, "API calls per second (the hosted API allows 10).")
 }
 
@@ -97,30 +101,62 @@ func (o *options) namespace() string {
 // apiClient is the operator's own API client, with the key from the Secret
 // the flags name or from $ONOMONDO_API_KEY.
 func (o *options) apiClient(ctx context.Context) (*onomondo.Client, error) {
-	key := os.Getenv("ONOMONDO_API_KEY")
+	cfg := onomondo.Config{BaseURL: o.apiURL, CAFile: o.apiCAFile, APIKey: os.Getenv("ONOMONDO_API_KEY"), Rate: o.rate, Burst: 1}
+	if cfg.Rate <= 0 {
+		cfg.Rate = -1
+	}
+	secret, key := types.NamespacedName{}, "apiKey"
 	if o.apiKeySecret != "" {
 		ns, name, ok := strings.Cut(o.apiKeySecret, "/")
 		if !ok {
 			return nil, fmt.Errorf("--api-key-secret %q: want NAMESPACE/NAME", o.apiKeySecret)
 		}
+		secret = types.NamespacedName{Namespace: ns, Name: name}
+	}
+	if o.account != "" {
+		spec, ref, err := o.accountSpec(ctx)
+		if err != nil {
+			return nil, err
+		}
+		cfg.BaseURL, cfg.CAFile, cfg.CAPEM = spec.APIURL, "", []byte(spec.CABundle)
+		secret, key = ref, spec.APIKeySecretRef.Key
+	}
+	if secret.Name != "" {
 		c, err := o.kubeClient()
 		if err != nil {
 			return nil, err
 		}
 		var s corev1.Secret
-		if err := c.Get(ctx, client.ObjectKey{Namespace: ns, Name: name}, &s); err != nil {
-			return nil, fmt.Errorf("reading the API key Secret: %w", err)
+		if err := c.Get(ctx, secret, &s); err != nil {
+			return nil, fmt.Errorf("reading the API key Secret %s: %w", secret, err)
 		}
-		key = string(s.Data["apiKey"])
+		cfg.APIKey = string(s.Data[cmp.Or(key, "apiKey")])
 	}
-	if key == "" {
-		return nil, errors.New("no API key: set --api-key-secret NAMESPACE/NAME or $ONOMONDO_API_KEY")
+	if cfg.APIKey == "" {
+		return nil, errors.New("no API key: set --account, --api-key-secret NAMESPACE/NAME or $ONOMONDO_API_KEY")
 	}
-	rate := o.rate
-	if rate <= 0 {
-		rate = -1
+	return onomondo.New(cfg)
+}
+
+// accountSpec reads the --account named and where its key Secret is.
+func (o *options) accountSpec(ctx context.Context) (v1alpha1.AccountSpec, types.NamespacedName, error) {
+	c, err := o.kubeClient()
+	if err != nil {
+		return v1alpha1.AccountSpec{}, types.NamespacedName{}, err
 	}
-	return onomondo.New(onomondo.Config{BaseURL: o.apiURL, CAFile: o.apiCAFile, APIKey: key, Rate: rate, Burst: 1})
+	if name, ok := strings.CutPrefix(o.account, "ClusterAccount/"); ok {
+		var a v1alpha1.ClusterAccount
+		if err := c.Get(ctx, client.ObjectKey{Name: name}, &a); err != nil {
+			return v1alpha1.AccountSpec{}, types.NamespacedName{}, fmt.Errorf("--account: %w", err)
+		}
+		ref := a.Spec.APIKeySecretRef
+		return a.Spec.AccountSpec, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, nil
+	}
+	var a v1alpha1.Account
+	if err := c.Get(ctx, client.ObjectKey{Namespace: o.namespace(), Name: o.account}, &a); err != nil {
+		return v1alpha1.AccountSpec{}, types.NamespacedName{}, fmt.Errorf("--account: %w", err)
+	}
+	return a.Spec, types.NamespacedName{Namespace: a.Namespace, Name: a.Spec.APIKeySecretRef.Name}, nil
 }
 
 // listOptions are -n (or -A) and -l as list options.
