@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,13 +20,13 @@ import (
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 )
 
-// defaultAccount is the operator's flag-configured account, the only one
-// until resources name another.
+// defaultAccount is how status names the operator's flag-configured account.
 const defaultAccount = "default"
 
 // Summary is the fleet at a glance, as `kubectl sim status -o yaml` prints it.
 type Summary struct {
-	// Namespaces are the counts per namespace and account.
+	// Namespaces are the counts per namespace and account (default,
+	// Account/NS/NAME or ClusterAccount/NAME).
 	Namespaces []NamespaceSummary `json:"namespaces"`
 	// NotReady and NotSynced are the reasons SIMs (and Connectors) are not
 	// Ready or Synced, most frequent first, with a few example names.
@@ -110,16 +111,17 @@ func (o *options) summarise(ctx context.Context, c client.Client, selector strin
 		}
 	}
 	byNS := map[string]*NamespaceSummary{}
-	ns := func(name string) *NamespaceSummary {
-		if byNS[name] == nil {
-			byNS[name] = &NamespaceSummary{Namespace: name, Account: defaultAccount}
+	ns := func(name string, ref *v1alpha1.AccountReference) *NamespaceSummary {
+		account := cmp.Or(v1alpha1.AccountKey(name, ref), defaultAccount)
+		if byNS[name+" "+account] == nil {
+			byNS[name+" "+account] = &NamespaceSummary{Namespace: name, Account: account}
 		}
-		return byNS[name]
+		return byNS[name+" "+account]
 	}
 	notReady, notSynced, sms := reasons{}, reasons{}, reasons{}
 	for i := range sims.Items {
 		s := &sims.Items[i]
-		n := ns(s.Namespace)
+		n := ns(s.Namespace, s.Spec.AccountRef)
 		n.SIMs++
 		name := s.Namespace + "/" + s.Name
 		if tally(s.Status.Conditions, v1alpha1.ConditionReady, name, notReady) {
@@ -131,14 +133,14 @@ func (o *options) summarise(ctx context.Context, c client.Client, selector strin
 	}
 	for i := range conns.Items {
 		cn := &conns.Items[i]
-		ns(cn.Namespace).Connectors++
+		ns(cn.Namespace, cn.Spec.AccountRef).Connectors++
 		name := "connector " + cn.Namespace + "/" + cn.Name
 		tally(cn.Status.Conditions, v1alpha1.ConditionReady, name, notReady)
 		tally(cn.Status.Conditions, v1alpha1.ConditionSynced, name, notSynced)
 	}
 	for i := range msgs.Items {
 		m := &msgs.Items[i]
-		ns(m.Namespace).SMS++
+		ns(m.Namespace, m.Spec.AccountRef).SMS++
 		reason := "Pending"
 		if c := meta.FindStatusCondition(m.Status.Conditions, v1alpha1.ConditionSent); c != nil {
 			reason = c.Reason
