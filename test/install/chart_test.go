@@ -2,16 +2,23 @@ package install_test
 
 import (
 	"bytes"
+	"context"
 	"flag"
 	"os"
 	"slices"
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
 	"helm.sh/helm/v3/pkg/chart/loader"
@@ -24,6 +31,8 @@ import (
 )
 
 const chartDir = "../../dist/chart"
+
+func init() { utilruntime.Must(apiextensionsv1.AddToScheme(app.Scheme)) }
 
 // The two variants the tests render: the defaults, and a namespaced install
 // with monitoring, a created key Secret and an extra CA.
@@ -81,11 +90,11 @@ func TestChartLints(t *testing.T) {
 	}
 }
 
-// Both variants apply to a real apiserver (the monitoring kinds, whose CRDs
-// an envtest apiserver lacks, are parsed but not applied), are restricted,
-// and are least privilege.
+// Both variants apply, every object of them, to a real apiserver, are
+// restricted, and are least privilege.
 func TestChartAppliesRestrictedAndLeastPrivilege(t *testing.T) {
 	c := startAPIServer(t)
+	installMonitoringCRDs(t, c)
 	for _, tc := range []struct {
 		release, ns string
 		values      map[string]any
@@ -95,12 +104,7 @@ func TestChartAppliesRestrictedAndLeastPrivilege(t *testing.T) {
 		ns.SetAPIVersion("v1")
 		ns.SetKind("Namespace")
 		ns.SetName(tc.ns)
-		var apply []*unstructured.Unstructured
-		for _, obj := range objs {
-			if obj.GetAPIVersion() != "monitoring.coreos.com/v1" {
-				apply = append(apply, obj)
-			}
-		}
+		apply := slices.Clone(objs)
 		for _, watched := range toStrings(tc.values["watchNamespaces"]) {
 			n := ns.DeepCopy()
 			n.SetName(watched)
@@ -112,9 +116,46 @@ func TestChartAppliesRestrictedAndLeastPrivilege(t *testing.T) {
 				t.Errorf("%s: no %s", tc.release, k)
 			}
 		}
+		if tc.release == "team-ops" && (kinds["ServiceMonitor"] != 1 || kinds["PrometheusRule"] != 1) {
+			t.Errorf("team-ops: applied %v, want its ServiceMonitor and PrometheusRule too", kinds)
+		}
 		checkRestricted(t, objs)
 		checkRBAC(t, objs, tc.ns)
 		checkAggregated(t, objs)
+	}
+}
+
+// installMonitoringCRDs installs stand-ins for the Prometheus Operator's
+// ServiceMonitor and PrometheusRule CRDs (open schemas: the chart's objects
+// are checked against the kinds, not the operator's full schema).
+func installMonitoringCRDs(t *testing.T, c client.Client) {
+	t.Helper()
+	for _, kind := range []string{"ServiceMonitor", "PrometheusRule"} {
+		plural := strings.ToLower(kind) + "s"
+		crd := &apiextensionsv1.CustomResourceDefinition{
+			ObjectMeta: metav1.ObjectMeta{Name: plural + ".monitoring.coreos.com"},
+			Spec: apiextensionsv1.CustomResourceDefinitionSpec{
+				Group: "monitoring.coreos.com", Scope: apiextensionsv1.NamespaceScoped,
+				Names: apiextensionsv1.CustomResourceDefinitionNames{Kind: kind, ListKind: kind + "List", Plural: plural, Singular: strings.ToLower(kind)},
+				Versions: []apiextensionsv1.CustomResourceDefinitionVersion{{Name: "v1", Served: true, Storage: true,
+					Schema: &apiextensionsv1.CustomResourceValidation{OpenAPIV3Schema: &apiextensionsv1.JSONSchemaProps{
+						Type: "object", XPreserveUnknownFields: ptr.To(true)}}}},
+			},
+		}
+		if err := c.Create(context.Background(), crd); err != nil {
+			t.Fatal(err)
+		}
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			_ = c.Get(context.Background(), client.ObjectKeyFromObject(crd), crd)
+			if slices.ContainsFunc(crd.Status.Conditions, func(c apiextensionsv1.CustomResourceDefinitionCondition) bool {
+				return c.Type == apiextensionsv1.Established && c.Status == apiextensionsv1.ConditionTrue
+			}) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never became established", crd.Name)
+			}
+		}
 	}
 }
 
