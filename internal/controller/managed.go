@@ -429,30 +429,46 @@ func (r *managedReconciler[T]) claim(ctx context.Context, obj T) error {
 // across namespaces: the oldest of those older than obj (it owns the
 // object), and any live one (a successor to hand the object over to).
 func (r *managedReconciler[T]) claimants(ctx context.Context, obj T) (owner, successor client.Object, err error) {
-	for _, key := range r.ext.claimKeys(obj) {
-		list := r.newList()
-		// Read-only: no copies of the cached objects.
-		if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, nil, err
+	others, err := r.otherClaimants(ctx, obj)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, other := range others {
+		if refusedAccount(other) {
+			continue // a resource refused its account claims nothing in it
 		}
-		items, err := meta.ExtractList(list)
-		if err != nil {
-			return nil, nil, err
+		if r.olderThan(other, obj) && (owner == nil || r.olderThan(other, owner.(T))) {
+			owner = other
 		}
-		for _, item := range items {
-			other := item.(T)
-			if other.GetUID() == obj.GetUID() || refusedAccount(other) {
-				continue // a resource refused its account claims nothing in it
-			}
-			if r.olderThan(other, obj) && (owner == nil || r.olderThan(other, owner.(T))) {
-				owner = other
-			}
-			if other.GetDeletionTimestamp().IsZero() && successor == nil {
-				successor = other
-			}
+		if other.GetDeletionTimestamp().IsZero() && successor == nil {
+			successor = other
 		}
 	}
 	return owner, successor, nil
+}
+
+// otherClaimants are the other resources that claim any of obj's
+// identifiers, each once, read from the cache without copies (read-only).
+func (r *managedReconciler[T]) otherClaimants(ctx context.Context, obj T) ([]T, error) {
+	var out []T
+	seen := map[types.UID]bool{obj.GetUID(): true}
+	for _, key := range r.ext.claimKeys(obj) {
+		list := r.newList()
+		if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
+			return nil, err
+		}
+		items, err := meta.ExtractList(list)
+		if err != nil {
+			return nil, err
+		}
+		for _, item := range items {
+			if other := item.(T); !seen[other.GetUID()] {
+				seen[other.GetUID()] = true
+				out = append(out, other)
+			}
+		}
+	}
+	return out, nil
 }
 
 // refusedAccount: the resource may not use the account it names, so it

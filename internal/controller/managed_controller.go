@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
-	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -191,20 +190,13 @@ var deletionStarted = predicate.Funcs{
 
 // sameIdentifier wakes the other resources that claim any of the same identifiers.
 func (r *managedReconciler[T]) sameIdentifier(ctx context.Context, obj client.Object) []reconcile.Request {
-	var reqs []reconcile.Request
-	seen := map[types.UID]bool{obj.GetUID(): true}
-	for _, key := range r.ext.claimKeys(obj.(T)) {
-		list := r.newList()
-		if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
-			return nil
-		}
-		items, _ := meta.ExtractList(list)
-		for _, item := range items {
-			if other := item.(client.Object); !seen[other.GetUID()] {
-				seen[other.GetUID()] = true
-				reqs = append(reqs, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: other.GetNamespace(), Name: other.GetName()}})
-			}
-		}
+	others, err := r.otherClaimants(ctx, obj.(T))
+	if err != nil {
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(others))
+	for _, other := range others {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(other)})
 	}
 	return reqs
 }
