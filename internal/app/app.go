@@ -205,9 +205,10 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, fmt.Errorf("--event-qps %g / --event-queue-size %d: events would stop after the first burst; "+
 			"want a positive rate (or -1 for no limit) and a queue of at least 1", o.EventQPS, o.EventQueueSize)
 	}
+	apiMetrics := onomondo.NewMetrics(metrics.Registry) // shared by every account's client
 	api, err := onomondo.New(onomondo.Config{
 		BaseURL: o.APIURL, APIKey: o.APIKey, CAFile: o.APICAFile, AllowInsecureHTTP: o.APIInsecureHTTP,
-		Timeout: o.APITimeout, Rate: o.APIRate, Burst: o.APIBurst, Metrics: onomondo.NewMetrics(metrics.Registry),
+		Timeout: o.APITimeout, Rate: o.APIRate, Burst: o.APIBurst, Metrics: apiMetrics,
 	})
 	if err != nil {
 		return nil, err
@@ -263,7 +264,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		return nil, err
 	}
 	accounts := &controller.Accounts{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Default: api,
-		Metrics: onomondo.NewMetrics(metrics.Registry), Timeout: o.APITimeout, KeyTTL: o.AccountKeyRefresh}
+		Metrics: apiMetrics, Timeout: o.APITimeout, KeyTTL: o.AccountKeyRefresh}
 	if !o.DefaultAccount {
 		accounts.Default = nil
 	}

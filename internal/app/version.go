@@ -1,13 +1,13 @@
 package app
 
 import (
-	"errors"
 	"fmt"
 	"runtime"
 	"runtime/debug"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+
+	"github.com/sim-operator/sim-operator/internal/controller"
 )
 
 // Version and Revision are set at link time (make build, the Dockerfile):
@@ -50,9 +50,6 @@ func registerBuildInfo() error {
 		ConstLabels: prometheus.Labels{"version": b.Version, "revision": b.Revision, "goversion": b.GoVersion},
 	})
 	g.Set(1)
-	err := metrics.Registry.Register(g)
-	if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
-		return nil
-	}
+	_, err := controller.RegisterOnce(g)
 	return err
 }
