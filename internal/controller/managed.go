@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
@@ -108,10 +109,16 @@ type accountResolver interface {
 func newManagedReconciler[T managedObject](c client.Client, ext external[T], newObj func() T, newList func() client.ObjectList,
 	rec recorder.EventRecorder, o ManagedOptions) *managedReconciler[T] {
 	o = o.withDefaults()
-	return &managedReconciler[T]{
-		Client: c, ext: ext, newObj: newObj, newList: newList, recorder: rec,
-		schedule: newSchedule(o.SyncPeriod, o.SyncJitter, o.MinBackoff, o.MaxBackoff),
+	s := newSchedule(o.SyncPeriod, o.SyncJitter, o.MinBackoff, o.MaxBackoff)
+	if o.APIRate > 0 {
+		log := logf.Log.WithValues("controller", strings.ToLower(ext.kind()))
+		s.driftBudget = o.APIRate / 2
+		s.onStretch = func(effective time.Duration, objects int) {
+			log.Info("drift checks would take more than half of the API budget: stretching the drift period",
+				"objects", objects, "syncPeriod", o.SyncPeriod, "effectivePeriod", effective.Round(time.Second), "apiRate", o.APIRate)
+		}
 	}
+	return &managedReconciler[T]{Client: c, ext: ext, newObj: newObj, newList: newList, recorder: rec, schedule: s}
 }
 
 // Reconcile is the table of contents: read, delete or converge, and write

@@ -86,17 +86,6 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 	if err := registerOverdue(r.ext.kind(), r.schedule); err != nil {
 		return err
 	}
-	if m.opts.APIRate > 0 {
-		log := mgr.GetLogger().WithValues("controller", m.name)
-		r.schedule.mu.Lock()
-		r.schedule.driftBudget = m.opts.APIRate / 2
-		r.schedule.onStretch = func(effective time.Duration, objects int) {
-			log.Info("drift checks would take more than half of the API budget: stretching the drift period",
-				"objects", objects, "syncPeriod", r.schedule.period, "effectivePeriod", effective.Round(time.Second),
-				"apiRate", m.opts.APIRate)
-		}
-		r.schedule.mu.Unlock()
-	}
 	if err := mgr.GetFieldIndexer().IndexField(context.Background(), r.newObj(), apiIDIndex,
 		func(obj client.Object) []string { return r.ext.claimKeys(obj.(T)) }); err != nil {
 		return err
