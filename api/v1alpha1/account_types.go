@@ -184,6 +184,15 @@ func AccountKey(namespace string, ref *AccountReference) string {
 	}
 }
 
+// AccountName is AccountKey with the default account named "default", as
+// metrics and `kubectl sim status` show it.
+func AccountName(namespace string, ref *AccountReference) string {
+	if k := AccountKey(namespace, ref); k != "" {
+		return k
+	}
+	return "default"
+}
+
 // +kubebuilder:object:root=true
 
 // AccountList contains a list of Account.

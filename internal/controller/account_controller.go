@@ -38,9 +38,7 @@ type AccountReconciler struct {
 
 // Reconcile handles one Account (namespace set) or ClusterAccount.
 func (r *AccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	var obj interface {
-		client.Object
-	}
+	var obj client.Object
 	var spec v1alpha1.AccountSpec
 	var st *v1alpha1.AccountStatus
 	var key string

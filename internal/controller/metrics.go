@@ -30,14 +30,6 @@ var (
 // an SMS's state) and its account ("default", Account/NS/NAME, ClusterAccount/NAME).
 type state [3]string
 
-// accountLabel is the account label value of a resource's accountRef.
-func accountLabel(namespace string, ref *v1alpha1.AccountReference) string {
-	if k := v1alpha1.AccountKey(namespace, ref); k != "" {
-		return k
-	}
-	return "default"
-}
-
 // StateCollector counts resources by condition. Informer event handlers keep
 // the counts current, so a scrape costs the number of states, not the number
 // of resources (no list of 50,000 SIMs every 15 seconds).
@@ -84,7 +76,7 @@ func (c *stateCounts) drop(st state) {
 
 // simState is a SIM's Ready status and reason ("Unknown", "" before the first reconcile).
 func simState(s *v1alpha1.SIM) state {
-	acct := accountLabel(s.Namespace, s.Spec.AccountRef)
+	acct := v1alpha1.AccountName(s.Namespace, s.Spec.AccountRef)
 	if cond := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady); cond != nil {
 		return state{string(cond.Status), cond.Reason, acct}
 	}
@@ -93,7 +85,7 @@ func simState(s *v1alpha1.SIM) state {
 
 // syncedState is a resource's Synced status and reason ("Unknown", "" before the first reconcile).
 func syncedState[T managedObject](obj T) state {
-	acct := accountLabel(obj.GetNamespace(), policies(obj).AccountRef)
+	acct := v1alpha1.AccountName(obj.GetNamespace(), policies(obj).AccountRef)
 	if cond := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced); cond != nil {
 		return state{string(cond.Status), cond.Reason, acct}
 	}
@@ -102,7 +94,7 @@ func syncedState[T managedObject](obj T) state {
 
 // smsState is a message's Sent reason ("Pending" before the first attempt).
 func smsState(m *v1alpha1.SMSMessage) state {
-	acct := accountLabel(m.Namespace, m.Spec.AccountRef)
+	acct := v1alpha1.AccountName(m.Namespace, m.Spec.AccountRef)
 	if cond := meta.FindStatusCondition(m.Status.Conditions, v1alpha1.ConditionSent); cond != nil {
 		return state{cond.Reason, acct}
 	}

@@ -1,7 +1,6 @@
 package plugin
 
 import (
-	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -19,9 +18,6 @@ import (
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 )
-
-// defaultAccount is how status names the operator's flag-configured account.
-const defaultAccount = "default"
 
 // Summary is the fleet at a glance, as `kubectl sim status -o yaml` prints it.
 type Summary struct {
@@ -112,7 +108,7 @@ func (o *options) summarise(ctx context.Context, c client.Client, selector strin
 	}
 	byNS := map[string]*NamespaceSummary{}
 	ns := func(name string, ref *v1alpha1.AccountReference) *NamespaceSummary {
-		account := cmp.Or(v1alpha1.AccountKey(name, ref), defaultAccount)
+		account := v1alpha1.AccountName(name, ref)
 		if byNS[name+" "+account] == nil {
 			byNS[name+" "+account] = &NamespaceSummary{Namespace: name, Account: account}
 		}
