@@ -1,14 +1,11 @@
 package plugin
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strings"
 
@@ -16,11 +13,11 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/cli-runtime/pkg/printers"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/manifests"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -204,18 +201,11 @@ func readSIMs(paths []string, namespace string) ([]*v1alpha1.SIM, error) {
 			if err != nil || d.IsDir() || (path != p && !strings.HasSuffix(path, ".yaml") && !strings.HasSuffix(path, ".yml")) {
 				return err
 			}
-			data, err := os.ReadFile(path)
+			objs, err := manifests.ReadFile(path)
 			if err != nil {
 				return err
 			}
-			dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-			for {
-				u := &unstructured.Unstructured{}
-				if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-					return nil
-				} else if err != nil {
-					return fmt.Errorf("%s: %w", path, err)
-				}
+			for _, u := range objs {
 				if u.GetKind() != "SIM" || u.GroupVersionKind().Group != v1alpha1.GroupVersion.Group {
 					continue
 				}
@@ -228,6 +218,7 @@ func readSIMs(paths []string, namespace string) ([]*v1alpha1.SIM, error) {
 				}
 				out = append(out, s)
 			}
+			return nil
 		})
 		if err != nil {
 			return nil, err

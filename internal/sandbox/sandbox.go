@@ -5,10 +5,8 @@
 package sandbox
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -24,13 +22,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/util/duration"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/app"
+	"github.com/sim-operator/sim-operator/internal/manifests"
 	"github.com/sim-operator/sim-operator/internal/simulator"
 	"github.com/sim-operator/sim-operator/internal/testutil"
 )
@@ -189,7 +187,7 @@ func (sb *Sandbox) ApplySamples(ctx context.Context, dir string) ([]*unstructure
 		if filepath.Base(f) == "kustomization.yaml" {
 			continue
 		}
-		objs, err := readObjects(f)
+		objs, err := manifests.ReadFile(f)
 		if err != nil {
 			return nil, err
 		}
@@ -205,26 +203,6 @@ func (sb *Sandbox) ApplySamples(ctx context.Context, dir string) ([]*unstructure
 		}
 	}
 	return out, nil
-}
-
-func readObjects(path string) ([]*unstructured.Unstructured, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			return out, nil
-		} else if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
-	}
 }
 
 // WaitReady waits until every object has its kind's success condition

@@ -3,10 +3,7 @@
 package install_test
 
 import (
-	"bytes"
 	"context"
-	"errors"
-	"io"
 	"os"
 	"slices"
 	"strings"
@@ -17,11 +14,11 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
-	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/sim-operator/sim-operator/internal/app"
+	"github.com/sim-operator/sim-operator/internal/manifests"
 )
 
 const operatorNS = "sim-operator-system"
@@ -38,19 +35,11 @@ func readBundle(t *testing.T) []*unstructured.Unstructured {
 // decode splits a multi-document YAML stream into objects.
 func decode(t *testing.T, data []byte) []*unstructured.Unstructured {
 	t.Helper()
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(data), 4096)
-	var out []*unstructured.Unstructured
-	for {
-		u := &unstructured.Unstructured{}
-		if err := dec.Decode(&u.Object); errors.Is(err, io.EOF) {
-			return out
-		} else if err != nil {
-			t.Fatal(err)
-		}
-		if len(u.Object) > 0 {
-			out = append(out, u)
-		}
+	objs, err := manifests.Decode(data)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return objs
 }
 
 func typed[T any](t *testing.T, u *unstructured.Unstructured) *T {
