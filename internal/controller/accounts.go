@@ -132,8 +132,32 @@ func (a *Accounts) selects(ctx context.Context, sel *metav1.LabelSelector, names
 }
 
 // client returns the account's client, made or remade as its spec needs,
-// with a key read from the Secret at most KeyTTL ago.
+// with a key read from the Secret at most KeyTTL ago. The Secret is read
+// outside the registry's lock: one account's read never stalls another's
+// resolution (two resolutions may both read a stale key; either result is
+// the Secret's).
 func (a *Accounts) client(ctx context.Context, key string, spec v1alpha1.AccountSpec, secret types.NamespacedName) (*onomondo.Client, error) {
+	c, stale, err := a.entry(key, spec, secret)
+	if err != nil || !stale {
+		return c.api, err
+	}
+	k, err := a.readKey(ctx, secret, spec.APIKeySecretRef.Key)
+	if err != nil {
+		return nil, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if k != c.key {
+		c.key = k
+		c.api.SetAPIKey(k)
+	}
+	c.readAt = time.Now()
+	return c.api, nil
+}
+
+// entry is the account's registry entry, made or remade as its spec needs,
+// and whether its key is due to be read.
+func (a *Accounts) entry(key string, spec v1alpha1.AccountSpec, secret types.NamespacedName) (*accountClient, bool, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.clients == nil {
@@ -144,23 +168,12 @@ func (a *Accounts) client(ctx context.Context, key string, spec v1alpha1.Account
 		api, err := onomondo.New(onomondo.Config{BaseURL: spec.APIURL, CAPEM: []byte(spec.CABundle), Timeout: a.Timeout,
 			Rate: float64(max(spec.Rate, 1)), Burst: int(max(spec.Burst, 1)), Metrics: a.Metrics, Account: key})
 		if err != nil {
-			return nil, &accountError{reason: "AccountInvalid", terminal: true, msg: fmt.Sprintf("account %s: %v", key, err)}
+			return &accountClient{}, false, &accountError{reason: "AccountInvalid", terminal: true, msg: fmt.Sprintf("account %s: %v", key, err)}
 		}
 		c = &accountClient{api: api, spec: spec, secret: secret}
 		a.clients[key] = c
 	}
-	if time.Since(c.readAt) >= a.KeyTTL || c.key == "" {
-		k, err := a.readKey(ctx, secret, spec.APIKeySecretRef.Key)
-		if err != nil {
-			return nil, err
-		}
-		if k != c.key {
-			c.key = k
-			c.api.SetAPIKey(k)
-		}
-		c.readAt = time.Now()
-	}
-	return c.api, nil
+	return c, time.Since(c.readAt) >= a.KeyTTL || c.key == "", nil
 }
 
 func (a *Accounts) readKey(ctx context.Context, ref types.NamespacedName, key string) (string, error) {
