@@ -286,6 +286,10 @@ func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessag
 func (r *SMSMessageReconciler) recordOutcome(ctx context.Context, sms *v1alpha1.SMSMessage, err error) ctrl.Result {
 	now := metav1.NewTime(r.opts.Now())
 	key := client.ObjectKeyFromObject(sms)
+	var f failure
+	if err != nil {
+		f = classify(err)
+	}
 	switch {
 	case err == nil:
 		sms.Status.SentAt, sms.Status.FinishedAt, sms.Status.LastError = &now, &now, nil
@@ -293,16 +297,16 @@ func (r *SMSMessageReconciler) recordOutcome(ctx context.Context, sms *v1alpha1.
 		r.event(ctx, sms, corev1.EventTypeNormal, "Sent", "sent to %s", sms.Status.Recipient)
 		r.backoff.forget(key)
 		return ttlResult(sms, r.opts.Now())
-	case classify(err).terminal:
+	case f.terminal:
 		sms.Status.FinishedAt, sms.Status.LastError = &now, errorStatus(err)
-		setSent(sms, metav1.ConditionFalse, Reason(err), err.Error())
+		setSent(sms, metav1.ConditionFalse, f.reason, err.Error())
 		r.event(ctx, sms, corev1.EventTypeWarning, "SendFailed", "%s", err.Error())
 		r.backoff.forget(key)
 		return ttlResult(sms, r.opts.Now())
-	case classify(err).notApplied:
+	case f.notApplied:
 		sms.Status.LastError = errorStatus(err)
-		setSent(sms, metav1.ConditionFalse, Reason(err), "not sent, will retry: "+err.Error())
-		return ctrl.Result{RequeueAfter: r.backoff.failed(key, classify(err).retryAfter)}
+		setSent(sms, metav1.ConditionFalse, f.reason, "not sent, will retry: "+err.Error())
+		return ctrl.Result{RequeueAfter: r.backoff.failed(key, f.retryAfter)}
 	default:
 		sms.Status.LastError = errorStatus(err)
 		setSent(sms, metav1.ConditionUnknown, ReasonDeliveryUnknown,
