@@ -12,6 +12,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
@@ -46,10 +47,24 @@ func main() {
 	flag.StringVar(&c.ManagerBin, "manager", "bin/manager", "the manager binary")
 	flag.StringVar(&c.WorkDir, "out", "bin/bench", "directory for results.json, profiles, logs")
 	flag.BoolVar(&c.Profile, "profile", true, "take CPU profiles of the manager and of kube-apiserver while creating (and of kube-apiserver during the floor)")
+	var curve sizes
+	flag.Var(&curve, "curve", "comma-separated fleet sizes: measure the cost curve (create, restart, failover at each) instead of the scenarios")
+	replot := flag.String("plot", "", "only draw the curve.svg of this curve.json, next to it")
 	flag.Parse()
+	if *replot != "" {
+		if err := plot(*replot); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	ctrl.SetLogger(zap.New(zap.WriteTo(io.Discard)))
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if len(curve) > 0 {
+		runCurve(ctx, c, curve)
+		return
+	}
 	res, err := bench.Run(ctx, c)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -63,4 +78,56 @@ func main() {
 		os.Exit(1)
 	}
 	fmt.Println("\nresults:", out)
+}
+
+// sizes is a comma-separated list of fleet sizes.
+type sizes []int
+
+func (s *sizes) String() string { return fmt.Sprint([]int(*s)) }
+
+func (s *sizes) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return fmt.Errorf("%q is not a fleet size", f)
+		}
+		*s = append(*s, n)
+	}
+	return nil
+}
+
+// runCurve measures the cost curve and writes curve.json, with the points
+// measured before a failure if one stops it.
+func runCurve(ctx context.Context, c bench.Config, n []int) {
+	res, err := bench.Curve(ctx, c, n)
+	if res != nil {
+		out := filepath.Join(c.WorkDir, "curve.json")
+		if werr := res.WriteJSON(out); werr != nil {
+			fmt.Fprintln(os.Stderr, "bench:", werr)
+		}
+		if perr := plot(out); perr != nil {
+			fmt.Fprintln(os.Stderr, "bench:", perr)
+		}
+		fmt.Println()
+		res.Print(os.Stdout)
+		fmt.Println("\nresults:", out)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// plot draws curve.svg next to a curve.json.
+func plot(jsonPath string) error {
+	res, err := bench.ReadCurve(jsonPath)
+	if err != nil {
+		return err
+	}
+	svg := strings.TrimSuffix(jsonPath, filepath.Ext(jsonPath)) + ".svg"
+	if err := res.Plot(svg); err != nil {
+		return err
+	}
+	fmt.Println("plot:", svg)
+	return nil
 }

@@ -4,10 +4,13 @@
 package app
 
 import (
+	"cmp"
 	"context"
 	"crypto/tls"
+	"errors"
 	"flag"
 	"fmt"
+	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -86,8 +89,16 @@ type Options struct {
 	SecureMetrics  bool
 	ProbeAddr      string
 	LeaderElection bool
-	EnableHTTP2    bool
-	PprofAddr      string
+	// LeaderElectionNamespace holds the Lease ($POD_NAMESPACE when empty;
+	// in a cluster, the service account's namespace otherwise).
+	LeaderElectionNamespace string
+	// LeaseDuration, RenewDeadline and RetryPeriod tune the election: a
+	// standby takes over at most LeaseDuration + RetryPeriod after the leader
+	// died without releasing the Lease (a graceful stop releases it at once).
+	LeaseDuration, RenewDeadline, RetryPeriod time.Duration
+
+	EnableHTTP2 bool
+	PprofAddr   string
 }
 
 // DefaultOptions are the flag defaults.
@@ -113,6 +124,9 @@ func DefaultOptions() Options {
 		MetricsAddr:             "0",
 		SecureMetrics:           true,
 		ProbeAddr:               ":8081",
+		LeaseDuration:           15 * time.Second,
+		RenewDeadline:           10 * time.Second,
+		RetryPeriod:             2 * time.Second,
 	}
 }
 
@@ -152,6 +166,13 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", o.SecureMetrics, "Serve metrics over HTTPS with authn/authz.")
 	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", o.ProbeAddr, "Health probe address (0 off).")
 	fs.BoolVar(&o.LeaderElection, "leader-elect", o.LeaderElection, "Elect a leader so that only one replica reconciles.")
+	fs.StringVar(&o.LeaderElectionNamespace, "leader-election-namespace", o.LeaderElectionNamespace,
+		"Namespace of the leader election Lease (default: $"+PodNamespaceEnv+", or the service account's namespace in a cluster).")
+	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", o.LeaseDuration,
+		"How long a standby waits, after the leader's last renewal, before taking over from a leader that died without releasing the Lease.")
+	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", o.RenewDeadline,
+		"How long the leader keeps trying to renew before it stops reconciling (shorter than --leader-elect-lease-duration).")
+	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", o.RetryPeriod, "How often candidates try to acquire or renew the Lease.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Enable HTTP/2 for the metrics server.")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "Serve net/http/pprof on this address (off if empty), for profiling.")
 }
@@ -250,6 +271,10 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		LeaderElection:                o.LeaderElection,
 		LeaderElectionID:              "sim-operator.onomondo.sim-operator.dev",
 		LeaderElectionReleaseOnCancel: true,
+		LeaderElectionNamespace:       cmp.Or(o.LeaderElectionNamespace, os.Getenv(PodNamespaceEnv)),
+		LeaseDuration:                 &o.LeaseDuration,
+		RenewDeadline:                 &o.RenewDeadline,
+		RetryPeriod:                   &o.RetryPeriod,
 		Controller:                    config.Controller{SkipNameValidation: &o.SeveralManagersInProcess},
 	})
 	if err != nil {
@@ -304,7 +329,7 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, accounts *controll
 		func(m ctrl.Manager) error { return controller.RegisterStateCollector(m.GetCache()) },
 		func(ctrl.Manager) error { return registerBuildInfo() },
 		func(m ctrl.Manager) error { return m.AddHealthzCheck("healthz", healthz.Ping) },
-		func(m ctrl.Manager) error { return m.AddReadyzCheck("readyz", healthz.Ping) },
+		func(m ctrl.Manager) error { return m.AddReadyzCheck("caches", cachesSynced(m.GetCache())) },
 	} {
 		if err := setup(mgr); err != nil {
 			return nil, err
@@ -348,4 +373,17 @@ func Main() error {
 	}
 	ctrl.Log.WithName("setup").Info("starting manager", "version", Build().Version, "revision", Build().Revision, "apiURL", o.APIURL, "apiRate", o.APIRate, "syncPeriod", o.SyncPeriod)
 	return mgr.Start(ctrl.SetupSignalHandler())
+}
+
+// cachesSynced is ready once the informers hold the fleet: a standby replica
+// is Ready (and can take over at once) when its caches are warm.
+func cachesSynced(c cache.Cache) healthz.Checker {
+	return func(req *http.Request) error {
+		ctx, cancel := context.WithTimeout(req.Context(), time.Second)
+		defer cancel()
+		if !c.WaitForCacheSync(ctx) {
+			return errors.New("informer caches not synced yet")
+		}
+		return nil
+	}
 }

@@ -21,6 +21,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -70,6 +71,9 @@ type Config struct {
 	// EventQPS and EventBurst are the manager's event budget (0: its defaults).
 	EventQPS   float64
 	EventBurst int
+	// RestartWindow is how long the curve's restart is watched (0: a minute),
+	// with a spec change at its start and then every sixth of it.
+	RestartWindow time.Duration
 	// Profile takes a CPU profile of the manager during the create scenario.
 	Profile bool
 	// Log receives progress lines.
@@ -87,11 +91,12 @@ type env struct {
 	kubecfg  string
 	auditLog string
 	watch    *readiness
+	managers int // started so far, to name their logs
 	stopOnce sync.Once
 }
 
-// Run runs every scenario and returns the results.
-func Run(ctx context.Context, c Config) (*Results, error) {
+// withDefaults fills what a Config may leave unset.
+func (c Config) withDefaults() Config {
 	if c.Log == nil {
 		c.Log = func(string, ...any) {}
 	}
@@ -99,6 +104,12 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 		def := app.DefaultOptions()
 		c.EventQPS, c.EventBurst = def.EventQPS, def.EventBurst
 	}
+	return c
+}
+
+// Run runs every scenario and returns the results.
+func Run(ctx context.Context, c Config) (*Results, error) {
+	c = c.withDefaults()
 	res := &Results{SIMs: c.SIMs, SyncPeriod: c.SyncPeriod.String(), KubeQPS: c.KubeQPS, KubeBurst: c.KubeBurst,
 		EventQPS: c.EventQPS, EventBurst: c.EventBurst, Concurrency: c.Concurrency, Started: time.Now().UTC()}
 	c.Log("floor: %d SIMs × (create + finalizer patch + status patch) from a plain client", c.SIMs)
@@ -247,10 +258,11 @@ rules:
 
 // manager is the operator running as a child process.
 type manager struct {
-	cmd         *exec.Cmd
-	metricsAddr string
-	pprofAddr   string
-	done        chan error
+	cmd                               *exec.Cmd
+	metricsAddr, probeAddr, pprofAddr string
+	log                               string    // its output
+	started                           time.Time // when its process was started
+	done                              chan error
 }
 
 func freeAddr() (string, error) {
@@ -262,14 +274,28 @@ func freeAddr() (string, error) {
 	return l.Addr().String(), nil
 }
 
+// startManager starts a manager on namespace and returns once its SIM
+// controller's workers run (its caches have synced): timing starts there.
 func (e *env) startManager(namespace string, extra ...string) (*manager, error) {
-	metricsAddr, err := freeAddr()
+	m, err := e.launchManager(namespace, extra...)
 	if err != nil {
 		return nil, err
 	}
-	pprofAddr, err := freeAddr()
-	if err != nil {
+	if err := m.waitFor(time.Minute, m.working); err != nil {
+		m.stop()
 		return nil, err
+	}
+	return m, nil
+}
+
+// launchManager starts a manager process and returns at once.
+func (e *env) launchManager(namespace string, extra ...string) (*manager, error) {
+	var addrs [3]string
+	for i := range addrs {
+		var err error
+		if addrs[i], err = freeAddr(); err != nil {
+			return nil, err
+		}
 	}
 	args := append([]string{
 		"--api-url=" + e.sim.URL(), "--api-ca-file=" + e.caFile,
@@ -278,49 +304,92 @@ func (e *env) startManager(namespace string, extra ...string) (*manager, error) 
 		fmt.Sprintf("--kube-api-qps=%g", e.cfg.KubeQPS), fmt.Sprintf("--kube-api-burst=%d", e.cfg.KubeBurst),
 		fmt.Sprintf("--max-concurrent-reconciles=%d", e.cfg.Concurrency),
 		fmt.Sprintf("--event-qps=%g", e.cfg.EventQPS), fmt.Sprintf("--event-burst=%d", e.cfg.EventBurst),
-		"--metrics-bind-address=" + metricsAddr, "--metrics-secure=false",
-		"--health-probe-bind-address=0", "--pprof-bind-address=" + pprofAddr,
+		"--metrics-bind-address=" + addrs[0], "--metrics-secure=false",
+		"--health-probe-bind-address=" + addrs[1], "--pprof-bind-address=" + addrs[2],
 		"--zap-log-level=error",
 	}, extra...)
 	cmd := exec.Command(e.cfg.ManagerBin, args...)
 	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubecfg, app.APIKeyEnv+"="+testutil.APIKey)
-	logFile, err := os.Create(filepath.Join(e.cfg.WorkDir, "manager-"+namespace+".log"))
+	e.managers++
+	logFile, err := os.Create(filepath.Join(e.cfg.WorkDir, fmt.Sprintf("manager-%s-%d.log", namespace, e.managers)))
 	if err != nil {
 		return nil, err
 	}
 	cmd.Stdout, cmd.Stderr = logFile, logFile
+	started := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
-	m := &manager{cmd: cmd, metricsAddr: metricsAddr, pprofAddr: pprofAddr, done: make(chan error, 1)}
+	m := &manager{cmd: cmd, metricsAddr: addrs[0], probeAddr: addrs[1], pprofAddr: addrs[2], log: logFile.Name(),
+		started: started, done: make(chan error, 1)}
 	go func() { m.done <- cmd.Wait(); _ = logFile.Close() }()
-	// Timing starts once the SIM controller's workers run (its caches have synced).
-	for start := time.Now(); ; time.Sleep(100 * time.Millisecond) {
-		for k := range scrapeMetrics(metricsAddr) {
-			if strings.HasPrefix(k, `controller_runtime_active_workers{controller="sim"}`) {
-				return m, nil
-			}
-		}
-		select {
-		case err := <-m.done:
-			return nil, fmt.Errorf("the manager exited: %v (see %s)", err, logFile.Name())
-		default:
-		}
-		if time.Since(start) > time.Minute {
-			m.stop()
-			return nil, fmt.Errorf("the manager did not start within a minute (see %s)", logFile.Name())
-		}
-	}
+	return m, nil
 }
 
+// working reports whether the SIM controller's workers run: the manager
+// leads (or elects no leader) and its caches have synced.
+func (m *manager) working() bool {
+	for k := range scrapeMetrics(m.metricsAddr) {
+		if strings.HasPrefix(k, `controller_runtime_active_workers{controller="sim"}`) {
+			return true
+		}
+	}
+	return false
+}
+
+// warm reports whether the manager's caches have synced (its /readyz), as a
+// standby's are before it leads.
+func (m *manager) warm() bool {
+	resp, err := http.Get("http://" + m.probeAddr + "/readyz")
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
+}
+
+// waitFor polls cond until it holds, the manager exits or timeout passes.
+func (m *manager) waitFor(timeout time.Duration, cond func() bool) error {
+	for start := time.Now(); !cond(); time.Sleep(100 * time.Millisecond) {
+		select {
+		case err := <-m.done:
+			m.done <- err
+			return fmt.Errorf("the manager exited: %v; the end of %s:\n%s", err, m.log, tail(m.log, 2000))
+		default:
+		}
+		if time.Since(start) > timeout {
+			return fmt.Errorf("the manager was not ready within %s (see %s)", timeout, m.log)
+		}
+	}
+	return nil
+}
+
+// tail is the end of a file, up to n bytes.
+func tail(path string, n int) string {
+	b, _ := os.ReadFile(path)
+	return string(b[max(len(b)-n, 0):])
+}
+
+// kill stops the manager at once, as a node failure or OOM kill would: no
+// graceful shutdown, no Lease released.
+func (m *manager) kill() {
+	_ = m.cmd.Process.Kill()
+	err := <-m.done
+	m.done <- err
+}
+
+// stop stops the manager gracefully (killing it after 15 s); it may be
+// called again, or after kill.
 func (m *manager) stop() {
 	_ = m.cmd.Process.Signal(os.Interrupt)
+	var err error
 	select {
-	case <-m.done:
+	case err = <-m.done:
 	case <-time.After(15 * time.Second):
 		_ = m.cmd.Process.Kill()
-		<-m.done
+		err = <-m.done
 	}
+	m.done <- err
 }
 
 // readiness follows SIMs through an informer: how many are Ready for their

@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -16,15 +17,7 @@ import (
 // the counts that are the operator's contract (one POST per new SIM, the
 // finalizer and one status write, nothing in the steady state).
 func TestBenchmarkRunsAtTinyN(t *testing.T) {
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS not set; `make test` sets it")
-	}
-	dir := t.TempDir()
-	bin := filepath.Join(dir, "manager")
-	build := exec.Command("go", "build", "-o", bin, "../../main.go")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Fatalf("building the manager: %v\n%s", err, out)
-	}
+	dir, bin := buildManager(t)
 	res, err := bench.Run(t.Context(), bench.Config{
 		RepoRoot: "../..", ManagerBin: bin, WorkDir: dir,
 		SIMs: 20, RateLimitedSIMs: 8, AccountSIMs: 10, SyncPeriod: 6 * time.Second, // first drift checks come after 3 s: none in the create phase
@@ -71,6 +64,57 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 		}
 	}
 	if err := res.WriteJSON(filepath.Join(dir, "results.json")); err != nil {
+		t.Fatal(err)
+	}
+	var table strings.Builder
+	res.Print(&table)
+	t.Log("\n" + table.String())
+}
+
+func buildManager(t *testing.T) (dir, bin string) {
+	t.Helper()
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		t.Skip("KUBEBUILDER_ASSETS not set; `make test` sets it")
+	}
+	dir = t.TempDir()
+	bin = filepath.Join(dir, "manager")
+	build := exec.Command("go", "build", "-o", bin, "../../main.go")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building the manager: %v\n%s", err, out)
+	}
+	return dir, bin
+}
+
+// The cost curve works at tiny sizes, and holds what no size may break: a
+// restart writes nothing and every change made during it reaches the API
+// within the budget; a failover writes no SIM twice and skips none.
+func TestCostCurveRunsAtTinyN(t *testing.T) {
+	dir, bin := buildManager(t)
+	res, err := bench.Curve(t.Context(), bench.Config{
+		RepoRoot: "../..", ManagerBin: bin, WorkDir: dir,
+		SyncPeriod: 6 * time.Second, RestartWindow: 12 * time.Second,
+		KubeQPS: 200, KubeBurst: 400, Concurrency: 4,
+		Log: t.Logf,
+	}, []int{24})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range res.Points {
+		if p.APICalls != 1 || p.Writes != 2 {
+			t.Errorf("%d SIMs: %.2f API calls and %.2f writes per SIM, want one POST, the finalizer and one status write", p.SIMs, p.APICalls, p.Writes)
+		}
+		r := p.Restart
+		if r.WritesFirstMinute != r.Changes {
+			t.Errorf("%d SIMs: the restart wrote %d times for %d spec changes, want one status write per change and nothing else", p.SIMs, r.WritesFirstMinute, r.Changes)
+		}
+		if math.IsNaN(r.FirstChangeSeconds) || slices.ContainsFunc(r.ChangeSeconds, math.IsNaN) {
+			t.Errorf("%d SIMs: a change made during the restart never reached the API: first %v, later %v", p.SIMs, r.FirstChangeSeconds, r.ChangeSeconds)
+		}
+		if f := p.Failover; f.Twice != 0 || f.Skipped != 0 || math.IsNaN(f.FirstCallSeconds) {
+			t.Errorf("%d SIMs: failover: %d SIMs PUT twice, %d never, first call of the new leader %v", p.SIMs, f.Twice, f.Skipped, f.FirstCallSeconds)
+		}
+	}
+	if err := res.Plot(filepath.Join(dir, "curve.svg")); err != nil {
 		t.Fatal(err)
 	}
 	var table strings.Builder

@@ -160,8 +160,13 @@ func (r *Results) finish(e *env) error {
 		}
 		s.Writes, s.Events = float64(writes)/n, float64(events)/n
 	}
-	r.Machine = fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
+	r.Machine = machine()
 	return nil
+}
+
+// machine names the OS, architecture, cores and CPU model.
+func machine() string {
+	return fmt.Sprintf("%s/%s, %d CPUs, %s", runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), cpuModel())
 }
 
 func perSIM(counts map[string]int, n float64) map[string]float64 {
@@ -181,6 +186,12 @@ func isWrite(k string) bool {
 func isEvent(k string) bool {
 	_, res, _ := strings.Cut(k, " ")
 	return res == "events"
+}
+
+// isLease is the leader election's heartbeat.
+func isLease(k string) bool {
+	_, res, _ := strings.Cut(k, " ")
+	return res == "leases"
 }
 
 func cpuModel() string {

@@ -301,14 +301,20 @@ func (e *env) progress(phase string, n int) func(int) {
 // profile saves a CPU profile of the manager (at its pprof address) or,
 // with addr empty, of kube-apiserver.
 func (e *env) profile(addr, name string, d time.Duration) {
-	hc, url := http.DefaultClient, fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", addr, int(d.Seconds()))
+	e.save(addr, fmt.Sprintf("/debug/pprof/profile?seconds=%d", int(d.Seconds())), name)
+}
+
+// save writes what a pprof path of the manager (at addr) or, with addr
+// empty, of kube-apiserver answers to name in the work directory.
+func (e *env) save(addr, path, name string) {
+	hc, url := http.DefaultClient, "http://"+addr+path
 	if addr == "" {
 		var err error
 		if hc, err = rest.HTTPClientFor(e.restCfg); err != nil {
 			e.cfg.Log("profile: %v", err)
 			return
 		}
-		url = fmt.Sprintf("%s/debug/pprof/profile?seconds=%d", strings.TrimSuffix(e.restCfg.Host, "/"), int(d.Seconds()))
+		url = strings.TrimSuffix(e.restCfg.Host, "/") + path
 	}
 	resp, err := hc.Get(url)
 	if err != nil {
@@ -400,13 +406,18 @@ func scrapeRestClient(addr string) map[string]float64 {
 }
 
 // peakRSS is the process's high-water resident set (VmHWM), in MiB.
-func peakRSS(pid int) float64 {
+func peakRSS(pid int) float64 { return procStatusMiB(pid, "VmHWM:") }
+
+// rss is the process's resident set now (VmRSS), in MiB.
+func rss(pid int) float64 { return procStatusMiB(pid, "VmRSS:") }
+
+func procStatusMiB(pid int, field string) float64 {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
+		if strings.HasPrefix(line, field) {
 			f := strings.Fields(line)
 			if kb, err := strconv.ParseFloat(f[1], 64); err == nil {
 				return kb / 1024

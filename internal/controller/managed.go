@@ -118,7 +118,20 @@ func newManagedReconciler[T managedObject](c client.Client, ext external[T], new
 				"objects", objects, "syncPeriod", o.SyncPeriod, "effectivePeriod", effective.Round(time.Second), "apiRate", o.APIRate)
 		}
 	}
-	return &managedReconciler[T]{Client: c, ext: ext, newObj: newObj, newList: newList, recorder: rec, schedule: s}
+	r := &managedReconciler[T]{Client: c, ext: ext, newObj: newObj, newList: newList, recorder: rec, schedule: s}
+	if s.driftBudget > 0 {
+		s.fleet = r.countCached
+	}
+	return r
+}
+
+// countCached counts the objects of the kind in the client's cache, without copying them.
+func (r *managedReconciler[T]) countCached() int {
+	list := r.newList()
+	if err := r.List(context.Background(), list, client.UnsafeDisableDeepCopy); err != nil {
+		return 0
+	}
+	return meta.LenList(list)
 }
 
 // Reconcile is the table of contents: read, delete or converge, and write
@@ -209,8 +222,10 @@ func (r *managedReconciler[T]) converge(ctx context.Context, obj T, requested bo
 		err = r.ext.identityError(obj)
 	case requested || r.ext.needsRead(ctx, obj):
 		err = r.checkDrift(ctx, obj)
-	case !r.ext.upToDate(obj):
+	case !r.ext.upToDate(obj) && r.schedule.seen(key):
 		err = r.update(ctx, obj, "Updated", "applied the spec change")
+	case !r.ext.upToDate(obj):
+		err = r.applyPending(ctx, obj)
 	case r.schedule.resume(key, inSync(obj)):
 		err = r.checkDrift(ctx, obj)
 	default:
@@ -302,6 +317,13 @@ func (r *managedReconciler[T]) update(ctx context.Context, obj T, reason, note s
 
 // checkDrift GETs the object and corrects any difference with one PUT.
 func (r *managedReconciler[T]) checkDrift(ctx context.Context, obj T) error {
+	return r.readThenApply(ctx, obj, true)
+}
+
+// readThenApply reads the object (creating it again if it is gone) and
+// writes the spec only if the object differs: a drift corrected, or a
+// pending spec change applied.
+func (r *managedReconciler[T]) readThenApply(ctx context.Context, obj T, drift bool) error {
 	err := r.ext.observe(ctx, obj)
 	if isGone(err) {
 		return r.recreate(ctx, obj)
@@ -312,7 +334,18 @@ func (r *managedReconciler[T]) checkDrift(ctx context.Context, obj T) error {
 	if err := r.confirm(ctx, obj); err != nil || r.ext.upToDate(obj) {
 		return err
 	}
-	return r.update(ctx, obj, "DriftCorrected", "corrected a change made outside the operator, was "+r.ext.describe(obj))
+	if drift {
+		return r.update(ctx, obj, "DriftCorrected", "corrected a change made outside the operator, was "+r.ext.describe(obj))
+	}
+	return r.update(ctx, obj, "Updated", "applied the spec change")
+}
+
+// applyPending applies a spec change this process finds pending the first
+// time it sees the object: after a restart or a failover, its predecessor
+// may have applied it and died before writing status, so it reads first
+// and writes only if the object still differs. No SIM is written twice.
+func (r *managedReconciler[T]) applyPending(ctx context.Context, obj T) error {
+	return r.readThenApply(ctx, obj, false)
 }
 
 func (r *managedReconciler[T]) recreate(ctx context.Context, obj T) error {

@@ -228,7 +228,10 @@ type row struct {
 	intercept interceptor.Funcs
 	// accounts resolves accounts; nil: the default account serves all.
 	accounts accountResolver
-	want     want
+	// seen: this process has reconciled the object before (false: it has
+	// just started, after a restart or a failover).
+	seen bool
+	want want
 }
 
 // fakeAccounts refuses or allows every account; allowed, the row's fake API serves.
@@ -276,20 +279,28 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 			want: want{calls: []string{"POST " + imsiA, "GET " + imsiA}, synced: "False/ServiceUnavailable", finalizer: true,
 				events: []string{"SyncFailed"}, requeue: 30 * time.Second}},
 		{name: "a spec change is one PUT to the bound SIM",
-			obj: simObj("s", byIMSI(imsiA, false), bound(imsiA, msisdnA, true), synced, newGeneration),
+			obj: simObj("s", byIMSI(imsiA, false), bound(imsiA, msisdnA, true), synced, newGeneration), seen: true,
 			api: []onomondo.SIM{live(imsiA, msisdnA, true)},
 			want: want{calls: []string{"PUT " + imsiA}, ready: "True/Available", synced: "True/ReconcileSuccess",
 				binding: &v1alpha1.SIMBinding{IMSI: imsiA, MSISDN: msisdnA}, events: []string{"Updated"}, requeue: time.Minute}},
+		{name: "a spec change pending when the process started reads first: the predecessor applied it, no PUT",
+			obj:  simObj("s", byIMSI(imsiA, false), bound(imsiA, msisdnA, true), synced, newGeneration),
+			api:  []onomondo.SIM{live(imsiA, msisdnA, false)},
+			want: want{calls: []string{"GET " + imsiA}, ready: "True/Available", synced: "True/ReconcileSuccess", requeue: time.Minute}},
+		{name: "a spec change pending when the process started reads first, then PUTs what still differs",
+			obj:  simObj("s", byIMSI(imsiA, false), bound(imsiA, msisdnA, true), synced, newGeneration),
+			api:  []onomondo.SIM{live(imsiA, msisdnA, true)},
+			want: want{calls: []string{"GET " + imsiA, "PUT " + imsiA}, ready: "True/Available", events: []string{"Updated"}, requeue: time.Minute}},
 		{name: "a PUT that finds the SIM gone creates it again",
-			obj:  simObj("s", byIMSI(imsiA, false), bound(imsiA, "", true), synced, newGeneration),
+			obj: simObj("s", byIMSI(imsiA, false), bound(imsiA, "", true), synced, newGeneration), seen: true,
 			want: want{calls: []string{"PUT " + imsiA, "POST " + imsiA}, ready: "True/Available", events: []string{"Recreated"}, requeue: time.Minute}},
 		{name: "a PUT refused is terminal for the generation",
-			obj: simObj("s", byIMSI(imsiA, false), bound(imsiA, "", true), synced, newGeneration),
+			obj: simObj("s", byIMSI(imsiA, false), bound(imsiA, "", true), synced, newGeneration), seen: true,
 			api: []onomondo.SIM{live(imsiA, "", true)}, fail: map[string][]error{"PUT": {refused}},
 			want: want{calls: []string{"PUT " + imsiA}, ready: "False/VoiceInvalid", synced: "False/VoiceInvalid", terminal: true,
 				events: []string{"SyncFailed"}}},
 		{name: "a recreate that fails is retried",
-			obj:  simObj("s", byIMSI(imsiA, false), bound(imsiA, "", true), synced, newGeneration),
+			obj: simObj("s", byIMSI(imsiA, false), bound(imsiA, "", true), synced, newGeneration), seen: true,
 			fail: map[string][]error{"POST": {unavailable}},
 			want: want{calls: []string{"PUT " + imsiA, "POST " + imsiA}, synced: "False/ServiceUnavailable",
 				events: []string{"SyncFailed"}, requeue: 30 * time.Second}},
@@ -500,6 +511,9 @@ func (tc row) run(t *testing.T) {
 	rec := &fakeRecorder{}
 	r := newSIMReconciler(c, api, rec, ManagedOptions{SyncPeriod: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: time.Second})
 	r.accounts = tc.accounts
+	if tc.seen {
+		r.schedule.synced(client.ObjectKeyFromObject(tc.obj))
+	}
 
 	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(tc.obj)})
 	w := tc.want

@@ -25,6 +25,13 @@ type schedule struct {
 	driftBudget float64
 	onStretch   func(effective time.Duration, objects int)
 	stretched   bool
+	// fleet, when set, counts the objects the controller holds. It is asked
+	// once, at the first resume: after a restart the period stretches for
+	// the whole fleet at once, so the first objects resumed spread over the
+	// stretched period too rather than over --sync-period, ahead of changes.
+	fleet   func() int
+	counted bool
+	known   int // the fleet's size as counted, until next holds as many
 
 	mu       sync.Mutex
 	next     map[types.NamespacedName]time.Time
@@ -46,6 +53,15 @@ func (s *schedule) due(key types.NamespacedName) bool {
 	return !ok || !s.now().Before(n)
 }
 
+// seen reports whether this process has scheduled the object: it has
+// reconciled it before (a fresh process, after a restart or failover, has not).
+func (s *schedule) seen(key types.NamespacedName) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_, ok := s.next[key]
+	return ok
+}
+
 // resume, for an object this process has no schedule for yet (it just
 // started) but whose status says it was in sync, schedules its next check at
 // a random point of the coming period instead of now: a restart does not
@@ -55,8 +71,11 @@ func (s *schedule) resume(key types.NamespacedName, inSync bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, ok := s.next[key]
+	if s.fleet != nil && !s.counted {
+		s.counted, s.known = true, s.fleet()
+	}
 	if !ok && inSync {
-		s.next[key] = s.now().Add(time.Duration(rand.Int64N(int64(s.effectiveLocked()) + 1)))
+		s.set(key, s.now().Add(time.Duration(rand.Int64N(int64(s.effectiveLocked())+1))))
 		return false
 	}
 	return !ok || !s.now().Before(n)
@@ -75,9 +94,18 @@ func (s *schedule) synced(key types.NamespacedName) time.Duration {
 		spread = 0.5
 	}
 	d := time.Duration(float64(s.effectiveLocked()) * (1 - spread + 2*spread*rand.Float64()))
-	s.next[key] = s.now().Add(d)
+	s.set(key, s.now().Add(d))
 	delete(s.failures, key)
 	return d
+}
+
+// set schedules key; once every object counted has a schedule, the
+// schedule counts them rather than the first count (the fleet may shrink).
+func (s *schedule) set(key types.NamespacedName, at time.Time) {
+	s.next[key] = at
+	if len(s.next) >= s.known {
+		s.known = 0
+	}
 }
 
 // remaining is the wait until the object is next due.
@@ -127,15 +155,16 @@ func (s *schedule) effective() time.Duration {
 
 func (s *schedule) effectiveLocked() time.Duration {
 	p := s.period
+	objects := max(len(s.next), s.known)
 	if s.driftBudget > 0 {
-		if need := time.Duration(float64(len(s.next)) / s.driftBudget * float64(time.Second)); need > p {
+		if need := time.Duration(float64(objects) / s.driftBudget * float64(time.Second)); need > p {
 			p = need
 		}
 	}
 	if stretched := p > s.period; stretched != s.stretched {
 		s.stretched = stretched
 		if stretched && s.onStretch != nil {
-			s.onStretch(p, len(s.next))
+			s.onStretch(p, objects)
 		}
 	}
 	return p

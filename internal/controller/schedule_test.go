@@ -114,3 +114,43 @@ func TestAFleetTooLargeForTheBudgetStretchesTheDriftPeriodOnce(t *testing.T) {
 		t.Fatalf("said %v, want it said once, when the period first stretched", said)
 	}
 }
+
+// After a restart the schedule has seen no object yet; counting the cached
+// fleet at the first resume keeps the first objects resumed from crowding
+// into --sync-period when the whole fleet needs a stretched one.
+func TestARestartedFleetResumesOverTheStretchedPeriodFromTheFirstObject(t *testing.T) {
+	s := newSchedule(time.Minute, 0, time.Second, time.Minute)
+	s.driftBudget = 5
+	counts := 0
+	s.fleet = func() int { counts++; return 10000 } // 10,000 ÷ 5/s = 2,000 s
+	early := 0
+	for i := range 1000 {
+		key := types.NamespacedName{Name: fmt.Sprint(i)}
+		if s.resume(key, true) {
+			t.Fatal("an in-sync object was due at once")
+		}
+		if s.remaining(key) < time.Minute {
+			early++
+		}
+	}
+	if counts != 1 {
+		t.Fatalf("the fleet was counted %d times, want once", counts)
+	}
+	// Over a 2,000 s period about 3% fall in the first minute; over
+	// --sync-period every one of them would.
+	if early > 100 {
+		t.Fatalf("%d of the first 1,000 objects resumed are due within a minute, want about 30", early)
+	}
+	if got := s.effective(); got != 2000*time.Second {
+		t.Fatalf("effective period %s, want the whole fleet's 2000s", got)
+	}
+	for i := 1000; i < 10000; i++ {
+		s.resume(types.NamespacedName{Name: fmt.Sprint(i)}, true)
+	}
+	for i := 5000; i < 10000; i++ {
+		s.forget(types.NamespacedName{Name: fmt.Sprint(i)})
+	}
+	if got := s.effective(); got != 1000*time.Second {
+		t.Fatalf("effective period %s after half the fleet left, want 1000s: the first count is not kept once every object is known", got)
+	}
+}
