@@ -15,8 +15,12 @@ package eventbudget
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"fmt"
+	"hash/fnv"
 	"net/http"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,14 +29,15 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
 	eventsclient "k8s.io/client-go/kubernetes/typed/events/v1"
 	"k8s.io/client-go/rest"
-	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/tools/reference"
 	"k8s.io/client-go/util/flowcontrol"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
-	"sigs.k8s.io/controller-runtime/pkg/recorder"
 )
 
 // Options size the budget.
@@ -58,7 +63,7 @@ const DefaultYield = time.Second
 // maxTries bounds the attempts at one event while the apiserver is unreachable.
 const maxTries = 12
 
-// running are the started sinks, whose queues the gauge sums at scrape time.
+// running are the sinks of recorders not stopped, whose queues the gauge sums at scrape time.
 var running = struct {
 	sync.Mutex
 	sinks map[*queueSink]struct{}
@@ -89,11 +94,37 @@ func init() {
 
 // Recorder is an events.EventRecorder whose events are written through the
 // budget. It is a manager Runnable: add it to the manager, which starts it.
+//
+// It replaces client-go's broadcaster, which keeps two copies of every
+// event (and a goroutine each while it is handed on) for six minutes to find
+// repeats: at 10,000 new SIMs that was 17 MB of the manager's heap. A
+// queued event here is its few strings; the Event object is built when it
+// is written, and repeats are found by a hash of what makes two events
+// isomorphic.
 type Recorder struct {
-	recorder.EventRecorder
-	broadcaster events.EventBroadcaster
-	sink        *queueSink
-	stop        context.CancelFunc
+	scheme     *runtime.Scheme
+	controller string // reportingController
+	instance   string // reportingInstance: controller-hostname
+	sink       *queueSink
+	now        func() time.Time
+
+	mu sync.Mutex
+	// series are the events of the last seriesWindow by isomorphism: a repeat
+	// within it counts up the first event's series instead of adding one.
+	series map[uint64]*series
+}
+
+// seriesWindow is how long a repeat joins an event's series, as client-go's.
+const seriesWindow = 6 * time.Minute
+
+// maxNoteLength is the apiserver's limit on an event's note.
+const maxNoteLength = 1024
+
+// series is an event and its repeats.
+type series struct {
+	name  string // the first event's
+	count int32
+	last  time.Time
 }
 
 // New builds a recorder writing as component. Events go out as protobuf,
@@ -112,26 +143,19 @@ func New(cfg *rest.Config, httpClient *http.Client, scheme *runtime.Scheme, comp
 		return nil, err
 	}
 	size := max(o.QueueSize, 1)
-	sink := &queueSink{api: &events.EventSinkImpl{Interface: client}, warnings: make(chan write, size), normal: make(chan write, size), yield: o.Yield}
-	b := events.NewBroadcaster(sink)
-	rec, ok := b.NewRecorder(scheme, component).(recorder.EventRecorder)
-	if !ok {
-		return nil, errors.New("client-go's event recorder no longer records annotated events")
-	}
-	// Listen now, so that no event recorded before Start is lost: the queue
-	// holds them until Start writes them.
-	listening, stop := context.WithCancel(context.Background())
-	if err := b.StartRecordingToSinkWithContext(listening); err != nil {
-		stop()
-		return nil, err
-	}
-	return &Recorder{EventRecorder: rec, broadcaster: b, sink: sink, stop: stop}, nil
+	hostname, _ := os.Hostname()
+	r := &Recorder{scheme: scheme, controller: component, instance: component + "-" + hostname, now: time.Now, series: map[uint64]*series{}}
+	r.sink = &queueSink{api: client, build: r.event, warnings: make(chan *pending, size), normal: make(chan *pending, size), yield: o.Yield}
+	running.Lock()
+	running.sinks[r.sink] = struct{}{} // counted from the first event, until Start returns
+	running.Unlock()
+	return r, nil
 }
 
 // Start writes events until ctx ends; events still queued then are lost.
+// Events recorded before Start wait in the queue.
 func (r *Recorder) Start(ctx context.Context) error {
-	defer r.broadcaster.Shutdown()
-	defer r.stop()
+	go r.forgetSeries(ctx)
 	r.sink.drain(ctx)
 	return nil
 }
@@ -140,19 +164,135 @@ func (r *Recorder) Start(ctx context.Context) error {
 // leader's controllers must find the recorder running.
 func (r *Recorder) NeedLeaderElection() bool { return false }
 
-// write is one queued request: a create, or a patch of an event series.
-type write struct {
-	event *eventsv1.Event
-	patch []byte
+// Eventf queues an event about regarding (and related, which may be nil).
+func (r *Recorder) Eventf(regarding, related runtime.Object, eventtype, reason, action, note string, args ...any) {
+	r.AnnotatedEventf(regarding, related, nil, eventtype, reason, action, note, args...)
 }
 
-// queueSink is the broadcaster's sink: it queues and returns at once, and
-// drain writes through the rate-limited client, warnings first, each type in
-// order (a series update stays behind its first event: they share a type).
+// AnnotatedEventf is Eventf with annotations on the Event.
+func (r *Recorder) AnnotatedEventf(regarding, related runtime.Object, annotations map[string]string, eventtype, reason, action, note string, args ...any) {
+	if eventtype != corev1.EventTypeNormal && eventtype != corev1.EventTypeWarning {
+		return
+	}
+	ref, err := reference.GetReference(r.scheme, regarding)
+	if err != nil {
+		return
+	}
+	p := &pending{regarding: *ref, annotations: annotations, typ: eventtype, reason: reason, action: action, at: r.now()}
+	if related != nil {
+		p.related, _ = reference.GetReference(r.scheme, related)
+	}
+	if p.note = note; len(args) > 0 {
+		p.note = fmt.Sprintf(note, args...)
+	}
+	if len(p.note) > maxNoteLength {
+		p.note = p.note[:maxNoteLength]
+	}
+	p.series, p.count = r.repeat(p)
+	r.sink.enqueue(p)
+}
+
+// repeat finds p's series: a new one (count 1), or the one p repeats.
+func (r *Recorder) repeat(p *pending) (*series, int32) {
+	key := isomorphism(p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if s, ok := r.series[key]; ok && p.at.Sub(s.last) < seriesWindow {
+		s.count++
+		s.last = p.at
+		return s, s.count
+	}
+	s := &series{name: fmt.Sprintf("%s.%x", p.regarding.Name, p.at.UnixNano()), count: 1, last: p.at}
+	r.series[key] = s
+	return s, 1
+}
+
+// isomorphism hashes what client-go compares to find a repeat: the type,
+// action, reason and both references (not the note).
+func isomorphism(p *pending) uint64 {
+	h := fnv.New64a()
+	refs := []*corev1.ObjectReference{&p.regarding, p.related}
+	for _, ref := range refs {
+		if ref == nil {
+			ref = &corev1.ObjectReference{}
+		}
+		for _, f := range []string{ref.Kind, ref.Namespace, ref.Name, string(ref.UID), ref.APIVersion, ref.ResourceVersion, ref.FieldPath} {
+			_, _ = h.Write([]byte(f))
+			_, _ = h.Write([]byte{0})
+		}
+	}
+	for _, f := range []string{p.typ, p.action, p.reason} {
+		_, _ = h.Write([]byte(f))
+		_, _ = h.Write([]byte{0})
+	}
+	return h.Sum64()
+}
+
+// forgetSeries drops, every minute, series quiet for longer than the window.
+func (r *Recorder) forgetSeries(ctx context.Context) {
+	t := time.NewTicker(time.Minute)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		r.mu.Lock()
+		for k, s := range r.series {
+			if r.now().Sub(s.last) >= seriesWindow {
+				delete(r.series, k)
+			}
+		}
+		r.mu.Unlock()
+	}
+}
+
+// event builds the Event a queued one becomes, as client-go's recorder would.
+func (r *Recorder) event(p *pending) *eventsv1.Event {
+	ns := p.regarding.Namespace
+	if ns == "" {
+		ns = metav1.NamespaceDefault
+	}
+	e := &eventsv1.Event{
+		ObjectMeta:          metav1.ObjectMeta{Name: p.series.name, Namespace: ns, Annotations: p.annotations},
+		EventTime:           metav1.NewMicroTime(p.at),
+		ReportingController: r.controller,
+		ReportingInstance:   r.instance,
+		Action:              p.action,
+		Reason:              p.reason,
+		Regarding:           p.regarding,
+		Related:             p.related,
+		Note:                p.note,
+		Type:                p.typ,
+	}
+	if p.count > 1 {
+		e.Series = &eventsv1.EventSeries{Count: p.count, LastObservedTime: metav1.NewMicroTime(p.at)}
+	}
+	return e
+}
+
+// pending is a queued event: what it says, not yet an Event object.
+type pending struct {
+	regarding                 corev1.ObjectReference
+	related                   *corev1.ObjectReference
+	annotations               map[string]string
+	typ, reason, action, note string
+	at                        time.Time
+	// series is the event this one is or repeats; count is its place in
+	// it (1: the first, created; more: a repeat, patched onto the first).
+	series *series
+	count  int32
+}
+
+// queueSink queues and returns at once, and drain writes through the
+// rate-limited client, warnings first, each type in order (a series update
+// stays behind its first event: they share a type).
 type queueSink struct {
-	api      events.EventSink
-	warnings chan write
-	normal   chan write
+	api      eventsclient.EventsV1Interface
+	build    func(*pending) *eventsv1.Event
+	warnings chan *pending
+	normal   chan *pending
 	// yield is Options.Yield; lastQueued (unix nanoseconds) is when the
 	// latest event arrived, lastWritten when the drainer last wrote one.
 	yield       time.Duration
@@ -160,62 +300,41 @@ type queueSink struct {
 	lastWritten time.Time
 }
 
-var _ events.EventSink = &queueSink{}
-
-func (s *queueSink) enqueue(w write) (*eventsv1.Event, error) {
+func (s *queueSink) enqueue(p *pending) {
 	queue := s.normal
-	if w.event.Type == corev1.EventTypeWarning {
+	if p.typ == corev1.EventTypeWarning {
 		queue = s.warnings
 	}
 	s.lastQueued.Store(time.Now().UnixNano())
 	select {
-	case queue <- w:
+	case queue <- p:
 	default:
 		outcomes.WithLabelValues("dropped").Inc()
 	}
-	return w.event, nil
-}
-
-// Create queues a new event.
-func (s *queueSink) Create(_ context.Context, e *eventsv1.Event) (*eventsv1.Event, error) {
-	return s.enqueue(write{event: e})
-}
-
-// Update queues a replacement; the broadcaster does not use it today.
-func (s *queueSink) Update(_ context.Context, e *eventsv1.Event) (*eventsv1.Event, error) {
-	return s.enqueue(write{event: e})
-}
-
-// Patch queues a series update (a repeated event counts up instead of adding one).
-func (s *queueSink) Patch(_ context.Context, e *eventsv1.Event, data []byte) (*eventsv1.Event, error) {
-	return s.enqueue(write{event: e, patch: data})
 }
 
 func (s *queueSink) drain(ctx context.Context) {
-	running.Lock()
-	running.sinks[s] = struct{}{}
-	running.Unlock()
 	defer func() {
 		running.Lock()
 		delete(running.sinks, s)
 		running.Unlock()
 	}()
 	for ctx.Err() == nil {
-		var w write
+		var p *pending
 		select {
-		case w = <-s.warnings:
+		case p = <-s.warnings:
 		default:
 			select {
 			case <-ctx.Done():
 				return
-			case w = <-s.warnings:
-			case w = <-s.normal:
+			case p = <-s.warnings:
+			case p = <-s.normal:
 			}
 		}
-		if w.event.Type != corev1.EventTypeWarning {
+		if p.typ != corev1.EventTypeWarning {
 			s.yieldToBurst(ctx)
 		}
-		outcomes.WithLabelValues(s.writeWithRetries(ctx, w)).Inc()
+		outcomes.WithLabelValues(s.writeWithRetries(ctx, p)).Inc()
 		s.lastWritten = time.Now()
 	}
 }
@@ -240,11 +359,11 @@ func (s *queueSink) yieldToBurst(ctx context.Context) {
 
 // writeWithRetries retries while the apiserver is unreachable (1 s doubling
 // to 30 s, at most maxTries) and gives up on an answer that refuses the event.
-func (s *queueSink) writeWithRetries(ctx context.Context, w write) string {
+func (s *queueSink) writeWithRetries(ctx context.Context, p *pending) string {
 	log := ctrl.LoggerFrom(ctx).WithName("events")
 	wait := time.Second
 	for try := 1; ; try++ {
-		err := s.send(ctx, w)
+		err := s.send(ctx, s.build(p))
 		if err == nil {
 			return "written"
 		}
@@ -253,7 +372,7 @@ func (s *queueSink) writeWithRetries(ctx context.Context, w write) string {
 		}
 		var status apierrors.APIStatus
 		if errors.As(err, &status) || try == maxTries {
-			log.Error(err, "event not written", "reason", w.event.Reason, "regarding", w.event.Regarding.Name, "tries", try)
+			log.Error(err, "event not written", "reason", p.reason, "regarding", p.regarding.Name, "tries", try)
 			return "failed"
 		}
 		select {
@@ -264,17 +383,21 @@ func (s *queueSink) writeWithRetries(ctx context.Context, w write) string {
 	}
 }
 
-// send patches a series, creating it if its first event never arrived
-// (dropped, or deleted since), as client-go's own sink does.
-func (s *queueSink) send(ctx context.Context, w write) error {
-	if w.patch != nil {
-		_, err := s.api.Patch(ctx, w.event, w.patch)
+// send creates a new event, or patches a repeat's count onto its series,
+// creating the series if its first event never arrived (dropped, or deleted
+// since), as client-go's own sink does.
+func (s *queueSink) send(ctx context.Context, e *eventsv1.Event) error {
+	events := s.api.Events(e.Namespace)
+	if e.Series != nil {
+		patch, err := json.Marshal(map[string]any{"series": e.Series})
+		if err != nil {
+			return err
+		}
+		_, err = events.Patch(ctx, e.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 		if !apierrors.IsNotFound(err) {
 			return err
 		}
 	}
-	e := w.event.DeepCopy()
-	e.ResourceVersion = ""
-	_, err := s.api.Create(ctx, e)
+	_, err := events.Create(ctx, e, metav1.CreateOptions{})
 	return err
 }
