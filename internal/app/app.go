@@ -367,11 +367,15 @@ func Main() error {
 		return nil
 	}
 	ctrl.SetLogger(newLogger(zapOpts))
+	memLimit, err := setMemoryLimit()
+	if err != nil {
+		return err
+	}
 	mgr, err := NewManager(ctrl.GetConfigOrDie(), o)
 	if err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "version", Build().Version, "revision", Build().Revision, "apiURL", o.APIURL, "apiRate", o.APIRate, "syncPeriod", o.SyncPeriod)
+	ctrl.Log.WithName("setup").Info("starting manager", "version", Build().Version, "revision", Build().Revision, "apiURL", o.APIURL, "apiRate", o.APIRate, "syncPeriod", o.SyncPeriod, "goMemoryLimit", memLimit)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime/debug"
 	"strings"
 	"testing"
 
@@ -96,5 +97,24 @@ func TestTheCacheDropsWhatNoControllerReads(t *testing.T) {
 	got := out.(*v1alpha1.SIM)
 	if _, kept := got.Annotations[lastApplied]; kept || got.Annotations["team"] != "iot" || len(got.ManagedFields) != 0 {
 		t.Fatalf("annotations %v, managed fields %v: want only the last-applied copy and managed fields gone", got.Annotations, got.ManagedFields)
+	}
+}
+
+func TestTheGoMemoryLimitIsNineTenthsOfTheContainers(t *testing.T) {
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv(MemoryLimitEnv, "268435456") // 256Mi
+	got, err := setMemoryLimit()
+	if err != nil || got != 241591910 || debug.SetMemoryLimit(-1) != got {
+		t.Fatalf("limit %d, %v; want 90%% of 256Mi set in the runtime", got, err)
+	}
+	t.Setenv("GOMEMLIMIT", "100MiB")
+	if got, _ := setMemoryLimit(); got != 0 {
+		t.Errorf("an explicit $GOMEMLIMIT was overridden with %d", got)
+	}
+	t.Setenv("GOMEMLIMIT", "")
+	t.Setenv(MemoryLimitEnv, "lots")
+	if _, err := setMemoryLimit(); err == nil || !strings.Contains(err.Error(), MemoryLimitEnv) {
+		t.Errorf("a malformed limit: %v, want an error naming $%s", err, MemoryLimitEnv)
 	}
 }

@@ -118,8 +118,9 @@ func TestDeploymentIsRestricted(t *testing.T) {
 }
 
 // checkRestricted checks the one Deployment against the restricted Pod
-// Security Standard, resources, probes and the POD_NAMESPACE the key
-// Secret's namespace comes from, and returns it.
+// Security Standard, resources, probes, the POD_NAMESPACE the key
+// Secret's namespace comes from and the memory limit the Go runtime's
+// soft limit comes from, and returns it.
 func checkRestricted(t *testing.T, objs []*unstructured.Unstructured) *appsv1.Deployment {
 	t.Helper()
 	var d *appsv1.Deployment
@@ -163,6 +164,12 @@ func checkRestricted(t *testing.T, objs []*unstructured.Unstructured) *appsv1.De
 				e.ValueFrom.FieldRef.FieldPath == "metadata.namespace"
 		}) {
 			t.Errorf("%s: %s does not come from the downward API", ctr.Name, app.PodNamespaceEnv)
+		}
+		if !slices.ContainsFunc(ctr.Env, func(e corev1.EnvVar) bool {
+			return e.Name == app.MemoryLimitEnv && e.ValueFrom != nil && e.ValueFrom.ResourceFieldRef != nil &&
+				e.ValueFrom.ResourceFieldRef.Resource == "limits.memory" && e.ValueFrom.ResourceFieldRef.ContainerName == ctr.Name
+		}) {
+			t.Errorf("%s: %s (the Go soft memory limit's source) does not come from the container's memory limit", ctr.Name, app.MemoryLimitEnv)
 		}
 	}
 	return d
