@@ -14,8 +14,10 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unique"
 
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -201,20 +203,54 @@ const lastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 
 // stripUnread drops from cached objects what no controller reads: managed
 // fields and the last-applied annotation (often the largest part of an
-// applied object's metadata). The cache holds every SIM of the fleet.
+// applied object's metadata), and shares the strings every object repeats.
+// The cache holds every SIM of the fleet.
 func stripUnread(obj any) (any, error) {
 	obj, err := cache.TransformStripManagedFields()(obj)
 	if err != nil {
 		return obj, err
 	}
-	if o, ok := obj.(client.Object); ok {
-		if a := o.GetAnnotations(); a[lastApplied] != "" {
-			delete(a, lastApplied)
-			o.SetAnnotations(a)
+	o, ok := obj.(client.Object)
+	if !ok {
+		return obj, nil
+	}
+	if a := o.GetAnnotations(); a[lastApplied] != "" {
+		delete(a, lastApplied)
+		if len(a) == 0 {
+			a = nil // an empty map still costs a few hundred bytes per object
 		}
+		o.SetAnnotations(a)
+	}
+	o.SetNamespace(intern(o.GetNamespace()))
+	if f := o.GetFinalizers(); len(f) > 0 {
+		for i := range f {
+			f[i] = intern(f[i])
+		}
+	}
+	switch o := o.(type) {
+	case *v1alpha1.SIM:
+		internConditions(o.Status.Conditions)
+	case *v1alpha1.Connector:
+		internConditions(o.Status.Conditions)
+	case *v1alpha1.SMSMessage:
+		internConditions(o.Status.Conditions)
 	}
 	return obj, nil
 }
+
+// internConditions shares the strings conditions repeat across the fleet:
+// each decoded object otherwise holds its own copy of every type, status,
+// reason and message.
+func internConditions(conds []metav1.Condition) {
+	for i := range conds {
+		c := &conds[i]
+		c.Type, c.Reason, c.Message = intern(c.Type), intern(c.Reason), intern(c.Message)
+		c.Status = metav1.ConditionStatus(intern(string(c.Status)))
+	}
+}
+
+// intern returns the canonical copy of s.
+func intern(s string) string { return unique.Make(s).Value() }
 
 // NewManager checks the options and builds a manager with the controllers.
 // Errors name the flag to fix.

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -97,6 +98,29 @@ func TestTheCacheDropsWhatNoControllerReads(t *testing.T) {
 	got := out.(*v1alpha1.SIM)
 	if _, kept := got.Annotations[lastApplied]; kept || got.Annotations["team"] != "iot" || len(got.ManagedFields) != 0 {
 		t.Fatalf("annotations %v, managed fields %v: want only the last-applied copy and managed fields gone", got.Annotations, got.ManagedFields)
+	}
+}
+
+func TestTheCacheKeepsNoEmptyAnnotationsAndSharesConditionStrings(t *testing.T) {
+	cached := func(reason string) *v1alpha1.SIM {
+		s := &v1alpha1.SIM{}
+		s.SetAnnotations(map[string]string{lastApplied: "{}"})
+		s.Status.Conditions = []metav1.Condition{{Type: "Ready", Status: "True", Reason: strings.Clone(reason), Message: "the SIM in the API matches the spec"}}
+		out, err := stripUnread(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.(*v1alpha1.SIM)
+	}
+	a, b := cached("Available"), cached("Available")
+	if a.Annotations != nil {
+		t.Errorf("annotations %#v, want nil once the last-applied copy is gone", a.Annotations)
+	}
+	if unsafe.StringData(a.Status.Conditions[0].Reason) != unsafe.StringData(b.Status.Conditions[0].Reason) {
+		t.Error("two cached SIMs hold separate copies of the same condition reason")
+	}
+	if a.Status.Conditions[0].Reason != "Available" {
+		t.Errorf("reason %q", a.Status.Conditions[0].Reason)
 	}
 }
 

@@ -113,6 +113,9 @@ func TestCostCurveRunsAtTinyN(t *testing.T) {
 		if f := p.Failover; f.Twice != 0 || f.Skipped != 0 || math.IsNaN(f.FirstCallSeconds) {
 			t.Errorf("%d SIMs: failover: %d SIMs PUT twice, %d never, first call of the new leader %v", p.SIMs, f.Twice, f.Skipped, f.FirstCallSeconds)
 		}
+		if math.IsNaN(p.Failover.HandOverSeconds) {
+			t.Errorf("%d SIMs: after a graceful stop of the leader, no replica called the API", p.SIMs)
+		}
 	}
 	if err := res.Plot(filepath.Join(dir, "curve.svg")); err != nil {
 		t.Fatal(err)

@@ -96,6 +96,10 @@ type FailoverResult struct {
 	Skipped int `json:"skipped"`
 	// Seconds is from the first patch until all N were Ready again.
 	Seconds float64 `json:"seconds"`
+	// HandOverSeconds is, in a rolling update (the leader stopped gracefully,
+	// releasing the Lease, with a warm replica waiting), from the SIGTERM
+	// until the new leader's first API call.
+	HandOverSeconds float64 `json:"handOverSeconds"`
 }
 
 // Curve measures each fleet size in turn.
@@ -349,7 +353,43 @@ func (e *env) failover(ctx context.Context) (*FailoverResult, error) {
 	}
 	e.cfg.Log("curve: failover: the new leader's first call %.1fs after the kill; %d PUT before it; %d SIMs PUT twice, %d never; all Ready in %.1fs",
 		res.FirstCallSeconds, res.PUTsBeforeKill, res.Twice, res.Skipped, res.Seconds)
+	if res.HandOverSeconds, err = e.handOver(ctx, standby, args); err != nil {
+		return nil, err
+	}
+	e.cfg.Log("curve: a graceful stop of the leader: the next one's first call %.1fs after SIGTERM", res.HandOverSeconds)
 	return res, nil
+}
+
+// handOver is a rolling update's step: a new replica waits warm, the leader
+// is stopped gracefully (it releases the Lease), and a few SIMs change at
+// once. It returns the seconds from the SIGTERM to the new leader's first
+// API call.
+func (e *env) handOver(ctx context.Context, leader *manager, args []string) (float64, error) {
+	next, err := e.launchManager(nsMain, args...)
+	if err != nil {
+		return 0, err
+	}
+	defer next.stop()
+	if err := next.waitFor(10*time.Minute, next.warm); err != nil {
+		return 0, err
+	}
+	stopped := time.Now()
+	leader.stop()
+	k := min(e.cfg.SIMs, 100)
+	if err := e.parallel(ctx, k, func(ctx context.Context, i int) error {
+		return e.admin.Patch(ctx, benchSIM(nsMain, 0, i), client.RawPatch("application/merge-patch+json", []byte(`{"spec":{"voice":true}}`)))
+	}); err != nil {
+		return 0, err
+	}
+	if err := e.waitReady(ctx, nsMain, e.cfg.SIMs, time.Hour, e.progress("hand-over", e.cfg.SIMs)); err != nil {
+		return 0, err
+	}
+	for _, q := range e.sim.Requests() {
+		if q.Time.After(stopped) {
+			return q.Time.Sub(stopped).Seconds(), nil
+		}
+	}
+	return math.NaN(), nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
@@ -414,12 +454,12 @@ func (r *CurveResults) Print(w io.Writer) {
 		}
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "\nfailover (two replicas, leader SIGKILLed a quarter into a change of every SIM):\n")
+	fmt.Fprintf(w, "\nfailover (two replicas, leader SIGKILLed a quarter into a change of every SIM; then a third replica and a graceful stop):\n")
 	tw = tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "SIMs\tfirst call after kill s\tPUT before kill\tPUT twice\tnever PUT\tall Ready s\t")
+	fmt.Fprintln(tw, "SIMs\tfirst call after kill s\tPUT before kill\tPUT twice\tnever PUT\tall Ready s\tgraceful hand-over: first call after SIGTERM s\t")
 	for _, p := range r.Points {
 		if f := p.Failover; f != nil {
-			fmt.Fprintf(tw, "%d\t%.1f\t%d\t%d\t%d\t%.1f\t\n", p.SIMs, f.FirstCallSeconds, f.PUTsBeforeKill, f.Twice, f.Skipped, f.Seconds)
+			fmt.Fprintf(tw, "%d\t%.1f\t%d\t%d\t%d\t%.1f\t%.1f\t\n", p.SIMs, f.FirstCallSeconds, f.PUTsBeforeKill, f.Twice, f.Skipped, f.Seconds, f.HandOverSeconds)
 		}
 	}
 	_ = tw.Flush()
