@@ -102,6 +102,14 @@ bench: envtest ## Benchmark at fleet scale (BENCH_SIMS=1000, BENCH_RATE_LIMITED_
 	assets="$$(SETUP_ENVTEST="$(ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-assets.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" go run ./hack/bench $(ARGS)
 
+BENCH_CURVE ?= 1000,10000,30000,50000
+
+.PHONY: bench-curve
+bench-curve: envtest ## Cost curve at BENCH_CURVE sizes (create, restart, failover at each); tables + bin/bench/curve.json and curve.svg.
+	go build -o bin/manager main.go
+	assets="$$(SETUP_ENVTEST="$(ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-assets.sh)"; \
+	KUBEBUILDER_ASSETS="$$assets" go run ./hack/bench --curve=$(BENCH_CURVE) $(ARGS)
+
 .PHONY: simulator
 simulator: ## Serve the Onomondo API simulator over HTTPS on 127.0.0.1:8443 (API key: sandbox-key).
 	go run ./hack/simulator --listen 127.0.0.1:8443 --api-key $${ONOMONDO_API_KEY:-sandbox-key} --ca-file bin/simulator-ca.pem

@@ -403,6 +403,7 @@ func Main() error {
 		return nil
 	}
 	ctrl.SetLogger(newLogger(zapOpts))
+	gcPercent := setGCPercent()
 	memLimit, err := setMemoryLimit()
 	if err != nil {
 		return err
@@ -411,7 +412,7 @@ func Main() error {
 	if err != nil {
 		return err
 	}
-	ctrl.Log.WithName("setup").Info("starting manager", "version", Build().Version, "revision", Build().Revision, "apiURL", o.APIURL, "apiRate", o.APIRate, "syncPeriod", o.SyncPeriod, "goMemoryLimit", memLimit)
+	ctrl.Log.WithName("setup").Info("starting manager", "version", Build().Version, "revision", Build().Revision, "apiURL", o.APIURL, "apiRate", o.APIRate, "syncPeriod", o.SyncPeriod, "goMemoryLimit", memLimit, "gcPercent", gcPercent)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }
 

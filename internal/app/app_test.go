@@ -142,3 +142,16 @@ func TestTheGoMemoryLimitIsNineTenthsOfTheContainers(t *testing.T) {
 		t.Errorf("a malformed limit: %v, want an error naming $%s", err, MemoryLimitEnv)
 	}
 }
+
+func TestTheCollectorTargetsHalfTheLiveHeapUnlessGOGCSaysOtherwise(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	if got := setGCPercent(); got != 50 || debug.SetGCPercent(100) != 50 {
+		t.Errorf("GOGC unset: percent %d, want 50 in force", got)
+	}
+	t.Setenv("GOGC", "200")
+	debug.SetGCPercent(200) // as the runtime read it at start
+	if got := setGCPercent(); got != 200 || debug.SetGCPercent(200) != 200 {
+		t.Errorf("GOGC=200: percent %d, want it kept", got)
+	}
+}

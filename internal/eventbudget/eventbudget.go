@@ -99,8 +99,8 @@ func init() {
 // event (and a goroutine each while it is handed on) for six minutes to find
 // repeats: at 10,000 new SIMs that was 17 MB of the manager's heap. A
 // queued event here is its few strings; the Event object is built when it
-// is written, and repeats are found by a hash of what makes two events
-// isomorphic.
+// is written, and repeated warnings are found by a hash of what makes two
+// events isomorphic.
 type Recorder struct {
 	scheme     *runtime.Scheme
 	controller string // reportingController
@@ -109,8 +109,9 @@ type Recorder struct {
 	now        func() time.Time
 
 	mu sync.Mutex
-	// series are the events of the last seriesWindow by isomorphism: a repeat
-	// within it counts up the first event's series instead of adding one.
+	// series are the warnings of the last seriesWindow by isomorphism: a
+	// repeat within it counts up the first event's series instead of adding
+	// one (a reconcile failing the same way, status unchanged).
 	series map[uint64]*series
 }
 
@@ -188,7 +189,9 @@ func (r *Recorder) AnnotatedEventf(regarding, related runtime.Object, annotation
 	if len(p.note) > maxNoteLength {
 		p.note = p.note[:maxNoteLength]
 	}
-	p.series, p.count = r.repeat(p)
+	if eventtype == corev1.EventTypeWarning {
+		p.series, p.count = r.repeat(p)
+	}
 	r.sink.enqueue(p)
 }
 
@@ -202,7 +205,7 @@ func (r *Recorder) repeat(p *pending) (*series, int32) {
 		s.last = p.at
 		return s, s.count
 	}
-	s := &series{name: fmt.Sprintf("%s.%x", p.regarding.Name, p.at.UnixNano()), count: 1, last: p.at}
+	s := &series{name: eventName(p.regarding.Name, p.at), count: 1, last: p.at}
 	r.series[key] = s
 	return s, 1
 }
@@ -255,7 +258,7 @@ func (r *Recorder) event(p *pending) *eventsv1.Event {
 		ns = metav1.NamespaceDefault
 	}
 	e := &eventsv1.Event{
-		ObjectMeta:          metav1.ObjectMeta{Name: p.series.name, Namespace: ns, Annotations: p.annotations},
+		ObjectMeta:          metav1.ObjectMeta{Name: p.name(), Namespace: ns, Annotations: p.annotations},
 		EventTime:           metav1.NewMicroTime(p.at),
 		ReportingController: r.controller,
 		ReportingInstance:   r.instance,
@@ -279,11 +282,23 @@ type pending struct {
 	annotations               map[string]string
 	typ, reason, action, note string
 	at                        time.Time
-	// series is the event this one is or repeats; count is its place in
+	// series is the warning this one is or repeats; count is its place in
 	// it (1: the first, created; more: a repeat, patched onto the first).
+	// Normal events have none: they come with a status write, so the
+	// reference's resourceVersion differs and they never repeat one.
 	series *series
 	count  int32
 }
+
+// name is the Event's: its series' first event's, or its own, as client-go names them.
+func (p *pending) name() string {
+	if p.series != nil {
+		return p.series.name
+	}
+	return eventName(p.regarding.Name, p.at)
+}
+
+func eventName(regarding string, at time.Time) string { return fmt.Sprintf("%s.%x", regarding, at.UnixNano()) }
 
 // queueSink queues and returns at once, and drain writes through the
 // rate-limited client, warnings first, each type in order (a series update
