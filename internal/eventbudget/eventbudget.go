@@ -298,7 +298,9 @@ func (p *pending) name() string {
 	return eventName(p.regarding.Name, p.at)
 }
 
-func eventName(regarding string, at time.Time) string { return fmt.Sprintf("%s.%x", regarding, at.UnixNano()) }
+func eventName(regarding string, at time.Time) string {
+	return fmt.Sprintf("%s.%x", regarding, at.UnixNano())
+}
 
 // queueSink queues and returns at once, and drain writes through the
 // rate-limited client, warnings first, each type in order (a series update
