@@ -118,20 +118,7 @@ func newManagedReconciler[T managedObject](c client.Client, ext external[T], new
 				"objects", objects, "syncPeriod", o.SyncPeriod, "effectivePeriod", effective.Round(time.Second), "apiRate", o.APIRate)
 		}
 	}
-	r := &managedReconciler[T]{Client: c, ext: ext, newObj: newObj, newList: newList, recorder: rec, schedule: s}
-	if s.driftBudget > 0 {
-		s.fleet = r.countCached
-	}
-	return r
-}
-
-// countCached counts the objects of the kind in the client's cache, without copying them.
-func (r *managedReconciler[T]) countCached() int {
-	list := r.newList()
-	if err := r.List(context.Background(), list, client.UnsafeDisableDeepCopy); err != nil {
-		return 0
-	}
-	return meta.LenList(list)
+	return &managedReconciler[T]{Client: c, ext: ext, newObj: newObj, newList: newList, recorder: rec, schedule: s}
 }
 
 // Reconcile is the table of contents: read, delete or converge, and write

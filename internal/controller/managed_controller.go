@@ -4,11 +4,11 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"sync/atomic"
 	"time"
 
-	toolscache "k8s.io/client-go/tools/cache"
-
 	"k8s.io/apimachinery/pkg/api/meta"
+	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -91,6 +91,9 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 	}
 	if err := indexAcrossNamespaces(mgr.GetCache(), r.newObj(), apiIDIndex,
 		func(obj client.Object) []string { return r.ext.claimKeys(obj.(T)) }); err != nil {
+		return err
+	}
+	if err := countFleet(mgr.GetCache(), r.newObj(), r.schedule); err != nil {
 		return err
 	}
 	m.wake = make(chan event.GenericEvent)
@@ -191,6 +194,23 @@ func (r *managedReconciler[T]) sameIdentifier(ctx context.Context, obj client.Ob
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(other)})
 	}
 	return reqs
+}
+
+// countFleet keeps a count of the kind's objects from the informer's own
+// events, for the schedule to stretch the drift period for the whole fleet
+// from the first object resumed after a restart.
+func countFleet(c cache.Cache, obj client.Object, s *schedule) error {
+	inf, err := c.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
+	if err != nil {
+		return err
+	}
+	var n atomic.Int64
+	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { n.Add(1) },
+		DeleteFunc: func(any) { n.Add(-1) },
+	})
+	s.fleet = func() int { return int(n.Load()) }
+	return err
 }
 
 // indexAcrossNamespaces is the cache's IndexField for an index that is only

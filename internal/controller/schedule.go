@@ -25,8 +25,8 @@ type schedule struct {
 	driftBudget float64
 	onStretch   func(effective time.Duration, objects int)
 	stretched   bool
-	// fleet, when set, counts the objects the controller holds. It is asked
-	// once, at the first resume: after a restart the period stretches for
+	// fleet, when set, counts the objects the controller holds (the
+	// informer's adds less its deletes). It is asked once, at the first resume: after a restart the period stretches for
 	// the whole fleet at once, so the first objects resumed spread over the
 	// stretched period too rather than over --sync-period, ahead of changes.
 	fleet   func() int
