@@ -14,7 +14,6 @@ import (
 	"os"
 	"strings"
 	"time"
-	"unique"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -249,8 +248,7 @@ func internConditions(conds []metav1.Condition) {
 	}
 }
 
-// intern returns the canonical copy of s.
-func intern(s string) string { return unique.Make(s).Value() }
+var intern = controller.Intern
 
 // NewManager checks the options and builds a manager with the controllers.
 // Errors name the flag to fix.

@@ -246,7 +246,7 @@ func (e *env) restart(ctx context.Context) (*RestartResult, error) {
 	if err := sleep(ctx, time.Until(minute.to.Add(watched/12))); err != nil {
 		return nil, err
 	}
-	res.DriftPeriodSeconds = scrapeMetrics(m.metricsAddr)[`sim_operator_drift_period_seconds{kind="SIM"}`]
+	res.DriftPeriodSeconds = scrapeMetrics(m.metricsAddr)[`sim_operator_drift_period_seconds{account="default",kind="SIM"}`]
 	reqs := e.sim.Requests()
 	perSecond := map[int64]int{}
 	for _, q := range reqs {

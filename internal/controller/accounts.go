@@ -196,6 +196,17 @@ func (a *Accounts) readKey(ctx context.Context, ref types.NamespacedName, key st
 	return string(s.Data[key]), nil
 }
 
+// Rate is an account's budget in calls per second, once its client is made
+// (0 before: the account's resources have not been reconciled yet).
+func (a *Accounts) Rate(key string) float64 {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if c := a.clients[key]; c != nil {
+		return float64(max(c.spec.Rate, 1))
+	}
+	return 0
+}
+
 // existing is the account's client if one was made.
 func (a *Accounts) existing(key string) *onomondo.Client {
 	a.mu.Lock()

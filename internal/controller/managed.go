@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unique"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
@@ -110,16 +111,47 @@ func newManagedReconciler[T managedObject](c client.Client, ext external[T], new
 	rec recorder.EventRecorder, o ManagedOptions) *managedReconciler[T] {
 	o = o.withDefaults()
 	s := newSchedule(o.SyncPeriod, o.SyncJitter, o.MinBackoff, o.MaxBackoff)
-	if o.APIRate > 0 {
-		log := logf.Log.WithValues("controller", strings.ToLower(ext.kind()))
-		s.driftBudget = o.APIRate / 2
-		s.onStretch = func(effective time.Duration, objects int) {
-			log.Info("drift checks would take more than half of the API budget: stretching the drift period",
-				"objects", objects, "syncPeriod", o.SyncPeriod, "effectivePeriod", effective.Round(time.Second), "apiRate", o.APIRate)
-		}
+	r := &managedReconciler[T]{Client: c, ext: ext, newObj: newObj, newList: newList, recorder: rec, schedule: s}
+	s.budget = func(account string) float64 { return r.accountRate(account, o.APIRate) / 2 }
+	log := logf.Log.WithValues("controller", strings.ToLower(ext.kind()))
+	s.onStretch = func(account string, effective time.Duration, objects int) {
+		log.Info("drift checks would take more than half of the account's API budget: stretching its drift period",
+			"account", accountLabel(account), "objects", objects, "syncPeriod", o.SyncPeriod,
+			"effectivePeriod", effective.Round(time.Second), "apiRate", r.accountRate(account, o.APIRate))
 	}
-	return &managedReconciler[T]{Client: c, ext: ext, newObj: newObj, newList: newList, recorder: rec, schedule: s}
+	return r
 }
+
+// accountRate is an account's API budget in calls per second (0: unlimited
+// or not known yet): --api-rate for the default account, the Account's rate
+// for the others.
+func (r *managedReconciler[T]) accountRate(account string, apiRate float64) float64 {
+	if account == "" {
+		return max(apiRate, 0)
+	}
+	if rated, ok := r.accounts.(interface{ Rate(key string) float64 }); ok {
+		return rated.Rate(account)
+	}
+	return 0
+}
+
+// accountOf is the schedule's account of a resource: its AccountKey, one
+// shared string per account.
+func accountOf(obj managedObject) string {
+	return Intern(v1alpha1.AccountKey(obj.GetNamespace(), policies(obj).AccountRef))
+}
+
+// accountLabel names an account key as metrics and logs show it.
+func accountLabel(key string) string {
+	if key == "" {
+		return "default"
+	}
+	return key
+}
+
+// Intern returns the canonical copy of s: strings that every object of a
+// large fleet repeats are held once.
+func Intern(s string) string { return unique.Make(s).Value() }
 
 // Reconcile is the table of contents: read, delete or converge, and write
 // status once at the end if it changed.
@@ -213,7 +245,7 @@ func (r *managedReconciler[T]) converge(ctx context.Context, obj T, requested bo
 		err = r.update(ctx, obj, "Updated", "applied the spec change")
 	case !r.ext.upToDate(obj):
 		err = r.applyPending(ctx, obj)
-	case r.schedule.resume(key, inSync(obj)):
+	case r.schedule.resume(key, accountOf(obj), inSync(obj)):
 		err = r.checkDrift(ctx, obj)
 	default:
 		r.markSynced(obj)
@@ -223,7 +255,7 @@ func (r *managedReconciler[T]) converge(ctx context.Context, obj T, requested bo
 		return r.markFailed(ctx, obj, err)
 	}
 	r.markSynced(obj)
-	return ctrl.Result{RequeueAfter: r.schedule.synced(key)}
+	return ctrl.Result{RequeueAfter: r.schedule.synced(key, accountOf(obj))}
 }
 
 // mayExist: the object was seen in the API (observed, or managed by an older
@@ -348,7 +380,7 @@ func (r *managedReconciler[T]) recreate(ctx context.Context, obj T) error {
 // (does the real object match the spec?) and Synced. The first read binds.
 func (r *managedReconciler[T]) observeOnly(ctx context.Context, obj T, requested bool) ctrl.Result {
 	key := client.ObjectKeyFromObject(obj)
-	if !requested && !r.schedule.resume(key, inSync(obj)) && status(obj).ObservedGeneration == obj.GetGeneration() {
+	if !requested && !r.schedule.resume(key, accountOf(obj), inSync(obj)) && status(obj).ObservedGeneration == obj.GetGeneration() {
 		return ctrl.Result{RequeueAfter: r.schedule.remaining(key)}
 	}
 	err := r.ext.identityError(obj)
@@ -361,7 +393,7 @@ func (r *managedReconciler[T]) observeOnly(ctx context.Context, obj T, requested
 		return r.markFailed(ctx, obj, err)
 	}
 	r.markSynced(obj)
-	return ctrl.Result{RequeueAfter: r.schedule.synced(key)}
+	return ctrl.Result{RequeueAfter: r.schedule.synced(key, accountOf(obj))}
 }
 
 // reconcileDelete deletes the object in the API when the policy says so,
@@ -624,15 +656,15 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 		logf.FromContext(ctx).Info("terminal error; waiting for a spec change", "reason", f.reason)
 		return ctrl.Result{}
 	case retryNextSync:
-		wait = r.schedule.synced(key)
+		wait = r.schedule.synced(key, accountOf(obj))
 		logf.FromContext(ctx).Info("terminal error; reading again at the next sync period", "reason", f.reason, "retryIn", wait)
 		return ctrl.Result{RequeueAfter: wait}
 	case retryThrottled:
 		// The client as a whole waits for the budget; this object is not at
 		// fault, so its backoff does not grow: come back when the API said.
-		wait = r.schedule.throttled(key, f.retryAfter)
+		wait = r.schedule.throttled(key, accountOf(obj), f.retryAfter)
 	default:
-		wait = r.schedule.failed(key, f.retryAfter)
+		wait = r.schedule.failed(key, accountOf(obj), f.retryAfter)
 	}
 	logf.FromContext(ctx).Info("retryable error; backing off", "reason", f.reason, "retryIn", wait)
 	return ctrl.Result{RequeueAfter: wait}

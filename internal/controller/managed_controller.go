@@ -3,8 +3,9 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
-	"sync/atomic"
+	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -93,7 +94,7 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 		func(obj client.Object) []string { return r.ext.claimKeys(obj.(T)) }); err != nil {
 		return err
 	}
-	if err := countFleet(mgr.GetCache(), r.newObj(), r.schedule); err != nil {
+	if err := countFleet(mgr.GetCache(), r.newObj(), func(o client.Object) string { return accountOf(o.(T)) }, r.schedule); err != nil {
 		return err
 	}
 	m.wake = make(chan event.GenericEvent)
@@ -196,20 +197,36 @@ func (r *managedReconciler[T]) sameIdentifier(ctx context.Context, obj client.Ob
 	return reqs
 }
 
-// countFleet keeps a count of the kind's objects from the informer's own
-// events, for the schedule to stretch the drift period for the whole fleet
-// from the first object resumed after a restart.
-func countFleet(c cache.Cache, obj client.Object, s *schedule) error {
+// countFleet keeps a count of the kind's objects per account from the
+// informer's own events, for the schedule to stretch an account's drift
+// period for its whole fleet from the first object resumed after a restart.
+func countFleet(c cache.Cache, obj client.Object, accountOf func(client.Object) string, s *schedule) error {
 	inf, err := c.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
 	if err != nil {
 		return err
 	}
-	var n atomic.Int64
+	var mu sync.Mutex
+	counts := map[string]int{}
+	add := func(o any, n int) {
+		if d, ok := o.(toolscache.DeletedFinalStateUnknown); ok {
+			o = d.Obj
+		}
+		if obj, ok := o.(client.Object); ok {
+			mu.Lock()
+			defer mu.Unlock()
+			counts[accountOf(obj)] += n
+		}
+	}
 	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { n.Add(1) },
-		DeleteFunc: func(any) { n.Add(-1) },
+		AddFunc:    func(o any) { add(o, 1) },
+		UpdateFunc: func(old, o any) { add(old, -1); add(o, 1) },
+		DeleteFunc: func(o any) { add(o, -1) },
 	})
-	s.fleet = func() int { return int(n.Load()) }
+	s.fleet = func() map[string]int {
+		mu.Lock()
+		defer mu.Unlock()
+		return maps.Clone(counts)
+	}
 	return err
 }
 

@@ -512,7 +512,7 @@ func (tc row) run(t *testing.T) {
 	r := newSIMReconciler(c, api, rec, ManagedOptions{SyncPeriod: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: time.Second})
 	r.accounts = tc.accounts
 	if tc.seen {
-		r.schedule.synced(client.ObjectKeyFromObject(tc.obj))
+		r.schedule.synced(client.ObjectKeyFromObject(tc.obj), accountOf(tc.obj))
 	}
 
 	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(tc.obj)})

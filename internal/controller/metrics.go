@@ -198,17 +198,29 @@ func registerOverdue(kind string, s *schedule) error {
 			Help:        "How long the most overdue resource of the kind has been waiting past its drift check or retry.",
 			ConstLabels: prometheus.Labels{"kind": kind},
 		}, func() float64 { return s.overdue().Seconds() }),
-		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name:        "sim_operator_drift_period_seconds",
-			Help:        "The drift period in force: --sync-period, or longer when the fleet's drift checks would take more than half of the API budget.",
-			ConstLabels: prometheus.Labels{"kind": kind},
-		}, func() float64 { return s.effective().Seconds() }),
+		driftPeriods{s: s, desc: prometheus.NewDesc("sim_operator_drift_period_seconds",
+			"The drift period in force per account: --sync-period, or longer when the account's drift checks would take more than half of its API budget.",
+			[]string{"account"}, prometheus.Labels{"kind": kind})},
 	} {
 		if _, err := RegisterOnce(g); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// driftPeriods exports each account's effective drift period.
+type driftPeriods struct {
+	s    *schedule
+	desc *prometheus.Desc
+}
+
+func (d driftPeriods) Describe(ch chan<- *prometheus.Desc) { ch <- d.desc }
+
+func (d driftPeriods) Collect(ch chan<- prometheus.Metric) {
+	for account, p := range d.s.effective() {
+		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, p.Seconds(), accountLabel(account))
+	}
 }
 
 // RegisterOnce adds a collector to controller-runtime's registry, once per

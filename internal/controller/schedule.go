@@ -13,35 +13,50 @@ import (
 // what lets a steady state cost zero apiserver writes. After a restart an
 // object whose status says it was in sync resumes at a random point of the
 // next period (resume); any other object is due at once.
+//
+// Each object belongs to an account (its API key and budget; "" is the
+// default account), and the drift period is the account's: when an
+// account's objects ÷ period would ask for more than the drift checks' share
+// of its budget, its period stretches to objects ÷ share, so that the
+// account's user intents never queue behind its drift checks.
 type schedule struct {
 	period     time.Duration // between drift checks
 	jitter     float64       // ±fraction of period
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	now        func() time.Time
-	// driftBudget is the drift checks' share of the API budget, in calls
-	// per second (0: unlimited). When SIMs ÷ period would ask for more, the
-	// period stretches to SIMs ÷ driftBudget, and onStretch says so once.
-	driftBudget float64
-	onStretch   func(effective time.Duration, objects int)
-	stretched   bool
-	// fleet, when set, counts the objects the controller holds (the
-	// informer's adds less its deletes). It is asked once, at the first resume: after a restart the period stretches for
-	// the whole fleet at once, so the first objects resumed spread over the
-	// stretched period too rather than over --sync-period, ahead of changes.
-	fleet   func() int
-	counted bool
-	known   int // the fleet's size as counted, until next holds as many
+	// budget is the drift checks' share of an account's API budget, in calls
+	// per second (0 or nil: unlimited). onStretch says, once per account,
+	// that its period stretched.
+	budget    func(account string) float64
+	onStretch func(account string, effective time.Duration, objects int)
+	// fleet, when set, counts the objects the controller holds per account
+	// (the informer's adds less its deletes). It is asked once, at the first
+	// resume: after a restart the period stretches for the whole fleet at
+	// once, so the first objects resumed spread over the stretched period too
+	// rather than over --sync-period, ahead of changes.
+	fleet func() map[string]int
 
-	mu       sync.Mutex
-	next     map[types.NamespacedName]time.Time
-	failures map[types.NamespacedName]int
+	mu        sync.Mutex
+	next      map[types.NamespacedName]slot
+	failures  map[types.NamespacedName]int
+	objects   map[string]int // scheduled objects per account
+	known     map[string]int // the fleet as counted, per account, until next holds as many
+	counted   bool
+	stretched map[string]bool
+}
+
+// slot is when an object is next due, and its account.
+type slot struct {
+	at      time.Time
+	account string
 }
 
 func newSchedule(period time.Duration, jitter float64, minBackoff, maxBackoff time.Duration) *schedule {
 	return &schedule{
 		period: period, jitter: jitter, minBackoff: minBackoff, maxBackoff: maxBackoff, now: time.Now,
-		next: map[types.NamespacedName]time.Time{}, failures: map[types.NamespacedName]int{},
+		next: map[types.NamespacedName]slot{}, failures: map[types.NamespacedName]int{},
+		objects: map[string]int{}, known: map[string]int{}, stretched: map[string]bool{},
 	}
 }
 
@@ -50,7 +65,7 @@ func (s *schedule) due(key types.NamespacedName) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, ok := s.next[key]
-	return !ok || !s.now().Before(n)
+	return !ok || !s.now().Before(n.at)
 }
 
 // seen reports whether this process has scheduled the object: it has
@@ -67,7 +82,7 @@ func (s *schedule) seen(key types.NamespacedName) bool {
 // a random point of the coming period instead of now: a restart does not
 // spend a whole period's API budget in one burst, ahead of real changes.
 // It reports whether the object is due now.
-func (s *schedule) resume(key types.NamespacedName, inSync bool) bool {
+func (s *schedule) resume(key types.NamespacedName, account string, inSync bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, ok := s.next[key]
@@ -75,10 +90,10 @@ func (s *schedule) resume(key types.NamespacedName, inSync bool) bool {
 		s.counted, s.known = true, s.fleet()
 	}
 	if !ok && inSync {
-		s.set(key, s.now().Add(time.Duration(rand.Int64N(int64(s.effectiveLocked())+1))))
+		s.set(key, account, s.now().Add(time.Duration(rand.Int64N(int64(s.effectiveLocked(account))+1))))
 		return false
 	}
-	return !ok || !s.now().Before(n)
+	return !ok || !s.now().Before(n.at)
 }
 
 // synced records a successful sync and returns the wait until the next one:
@@ -86,25 +101,39 @@ func (s *schedule) resume(key types.NamespacedName, inSync bool) bool {
 // is drawn from a whole period's width (0.5 to 1.5 periods), so that a fleet
 // created in a burst does not keep checking
 // in that burst: its checks spread evenly over the period.
-func (s *schedule) synced(key types.NamespacedName) time.Duration {
+func (s *schedule) synced(key types.NamespacedName, account string) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	spread := s.jitter
 	if _, seen := s.next[key]; !seen {
 		spread = 0.5
 	}
-	d := time.Duration(float64(s.effectiveLocked()) * (1 - spread + 2*spread*rand.Float64()))
-	s.set(key, s.now().Add(d))
+	d := time.Duration(float64(s.effectiveLocked(account)) * (1 - spread + 2*spread*rand.Float64()))
+	s.set(key, account, s.now().Add(d))
 	delete(s.failures, key)
 	return d
 }
 
-// set schedules key; once every object counted has a schedule, the
-// schedule counts them rather than the first count (the fleet may shrink).
-func (s *schedule) set(key types.NamespacedName, at time.Time) {
-	s.next[key] = at
-	if len(s.next) >= s.known {
-		s.known = 0
+// set schedules key in account. Once every object an account's count
+// named has a schedule, the schedule counts them instead (the fleet may
+// shrink).
+func (s *schedule) set(key types.NamespacedName, account string, at time.Time) {
+	old, ok := s.next[key]
+	if ok && old.account != account {
+		s.drop(old.account)
+	}
+	if !ok || old.account != account {
+		s.objects[account]++
+	}
+	s.next[key] = slot{at: at, account: account}
+	if s.objects[account] >= s.known[account] {
+		delete(s.known, account)
+	}
+}
+
+func (s *schedule) drop(account string) {
+	if s.objects[account]--; s.objects[account] <= 0 {
+		delete(s.objects, account)
 	}
 }
 
@@ -112,13 +141,13 @@ func (s *schedule) set(key types.NamespacedName, at time.Time) {
 func (s *schedule) remaining(key types.NamespacedName) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return max(s.next[key].Sub(s.now()), 10*time.Millisecond)
+	return max(s.next[key].at.Sub(s.now()), 10*time.Millisecond)
 }
 
 // failed records a retryable failure and returns the backoff: exponential
 // from minBackoff to maxBackoff, and never shorter than what the API asked.
 // The object is next due when the backoff ends.
-func (s *schedule) failed(key types.NamespacedName, retryAfter time.Duration) time.Duration {
+func (s *schedule) failed(key types.NamespacedName, account string, retryAfter time.Duration) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.failures[key]
@@ -128,43 +157,53 @@ func (s *schedule) failed(key types.NamespacedName, retryAfter time.Duration) ti
 		d = s.maxBackoff
 	}
 	d = max(d, retryAfter)
-	s.next[key] = s.now().Add(d)
+	s.set(key, account, s.now().Add(d))
 	return d
 }
 
 // throttled records a rate-limited attempt: retry after what the API asked
 // (at least minBackoff, spread by up to a half), without growing the backoff.
-func (s *schedule) throttled(key types.NamespacedName, retryAfter time.Duration) time.Duration {
+func (s *schedule) throttled(key types.NamespacedName, account string, retryAfter time.Duration) time.Duration {
 	d := max(retryAfter, s.minBackoff)
 	d += time.Duration(rand.Int64N(int64(d)/2 + 1))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.failures, key)
-	s.next[key] = s.now().Add(d)
+	s.set(key, account, s.now().Add(d))
 	return d
 }
 
-// effective is the drift period in force: the configured one, or longer
-// when the fleet's checks would take more than their share of the budget,
-// so that user intents never queue behind drift checks.
-func (s *schedule) effective() time.Duration {
+// effective is the drift period in force for the default account and each
+// account with objects:
+// the configured one, or longer when the account's checks would take more
+// than their share of its budget.
+func (s *schedule) effective() map[string]time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.effectiveLocked()
+	out := map[string]time.Duration{"": s.effectiveLocked("")} // the default account's, even before its first object
+	for account := range s.objects {
+		out[account] = s.effectiveLocked(account)
+	}
+	for account := range s.known {
+		out[account] = s.effectiveLocked(account)
+	}
+	return out
 }
 
-func (s *schedule) effectiveLocked() time.Duration {
+func (s *schedule) effectiveLocked(account string) time.Duration {
 	p := s.period
-	objects := max(len(s.next), s.known)
-	if s.driftBudget > 0 {
-		if need := time.Duration(float64(objects) / s.driftBudget * float64(time.Second)); need > p {
-			p = need
+	objects := max(s.objects[account], s.known[account])
+	if s.budget != nil {
+		if share := s.budget(account); share > 0 {
+			if need := time.Duration(float64(objects) / share * float64(time.Second)); need > p {
+				p = need
+			}
 		}
 	}
-	if stretched := p > s.period; stretched != s.stretched {
-		s.stretched = stretched
+	if stretched := p > s.period; stretched != s.stretched[account] {
+		s.stretched[account] = stretched
 		if stretched && s.onStretch != nil {
-			s.onStretch(p, objects)
+			s.onStretch(account, p, objects)
 		}
 	}
 	return p
@@ -178,7 +217,7 @@ func (s *schedule) overdue() time.Duration {
 	now := s.now()
 	var worst time.Duration
 	for _, n := range s.next {
-		worst = max(worst, now.Sub(n))
+		worst = max(worst, now.Sub(n.at))
 	}
 	return worst
 }
@@ -187,6 +226,9 @@ func (s *schedule) overdue() time.Duration {
 func (s *schedule) forget(key types.NamespacedName) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	delete(s.next, key)
+	if old, ok := s.next[key]; ok {
+		s.drop(old.account)
+		delete(s.next, key)
+	}
 	delete(s.failures, key)
 }

@@ -152,7 +152,7 @@ func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			if werr := r.waitFor(ctx, sms, f.reason, err.Error()); werr != nil || f.terminal {
 				return ctrl.Result{}, werr
 			}
-			return ctrl.Result{RequeueAfter: r.backoff.failed(req.NamespacedName, 0)}, nil
+			return ctrl.Result{RequeueAfter: r.backoff.failed(req.NamespacedName, "", 0)}, nil
 		}
 		ctx = withAPI(ctx, api)
 	}
@@ -306,7 +306,7 @@ func (r *SMSMessageReconciler) recordOutcome(ctx context.Context, sms *v1alpha1.
 	case f.notApplied:
 		sms.Status.LastError = errorStatus(err)
 		setSent(sms, metav1.ConditionFalse, f.reason, "not sent, will retry: "+err.Error())
-		return ctrl.Result{RequeueAfter: r.backoff.failed(key, f.retryAfter)}
+		return ctrl.Result{RequeueAfter: r.backoff.failed(key, "", f.retryAfter)}
 	default:
 		sms.Status.LastError = errorStatus(err)
 		setSent(sms, metav1.ConditionUnknown, ReasonDeliveryUnknown,
