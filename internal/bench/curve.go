@@ -37,9 +37,13 @@ type CurvePoint struct {
 	// APICalls and Writes per SIM during the create phase (writes exclude
 	// events, which trail the status under --event-qps; EventsQueued were
 	// still waiting when the last SIM was Ready).
-	APICalls     float64 `json:"apiCallsPerSIM"`
-	Writes       float64 `json:"writesPerSIM"`
-	EventsQueued float64 `json:"eventsQueued"`
+	APICalls float64 `json:"apiCallsPerSIM"`
+	// APICallsByMethod splits APICalls: POST is the creates; a GET is a
+	// drift check that fell due before the phase ended (a SIM's first comes
+	// 0.5-1.5 sync periods after it is created).
+	APICallsByMethod map[string]float64 `json:"apiCallsPerSIMByMethod,omitempty"`
+	Writes           float64            `json:"writesPerSIM"`
+	EventsQueued     float64            `json:"eventsQueued"`
 	// BaseRSSMiB is the manager's RSS once its caches synced on an empty
 	// fleet; PeakRSSMiB its high-water mark until all N were Ready, and
 	// BytesPerSIM the difference over N.
@@ -195,8 +199,14 @@ func (e *env) curveCreate(ctx context.Context, p *CurvePoint) (window, error) {
 	used := sampleCPU().since(cpu)
 	p.CreateSeconds = create.to.Sub(create.from).Seconds()
 	p.VsFloor = p.CreateSeconds / p.FloorSeconds
-	calls, _ := e.apiCalls(create)
-	p.APICalls = float64(calls) / float64(n)
+	calls, byMethod := 0, map[string]int{}
+	for _, q := range e.sim.Requests() {
+		if create.has(q.Time) {
+			calls++
+			byMethod[q.Method]++
+		}
+	}
+	p.APICalls, p.APICallsByMethod = float64(calls)/float64(n), perSIM(byMethod, float64(n))
 	p.EventsQueued = scrapeMetrics(m.metricsAddr)["sim_operator_events_queued"]
 	p.PeakRSSMiB, p.PeakHeapMiB = peakRSS(m.cmd.Process.Pid), peak.max()
 	p.BytesPerSIM = (p.PeakRSSMiB - p.BaseRSSMiB) * (1 << 20) / float64(n)

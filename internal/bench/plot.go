@@ -2,17 +2,21 @@ package bench
 
 import (
 	"fmt"
+	"io"
 	"os"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-// Plot draws the curve as four panels against the fleet size, as SVG: the
+// Plot draws the curve as four panels against the fleet size, as SVG (PNG
+// if path ends in .png): the
 // ratio to the floor, the manager's bytes per SIM, kube-apiserver's CPU per
 // SIM, and API calls and writes per SIM. Flat lines are the claim.
 func (r *CurveResults) Plot(path string) error {
@@ -46,7 +50,10 @@ func (r *CurveResults) Plot(path string) error {
 				p.Legend.Add(l.name, lp, pts)
 			}
 		}
-		p.Legend.Top = true
+		if len(lines) > 1 {
+			p.Legend.Top = true
+			p.Y.Max *= 1.35 // room for the legend above the lines
+		}
 		return p, nil
 	}
 	specs := []struct {
@@ -70,7 +77,14 @@ func (r *CurveResults) Plot(path string) error {
 		}
 		plots[i/2][i%2] = p
 	}
-	img := vgsvg.New(9*vg.Inch, 6.5*vg.Inch)
+	w, h := 9*vg.Inch, 6.5*vg.Inch
+	var img interface {
+		vg.CanvasSizer
+		io.WriterTo
+	} = vgsvg.New(w, h)
+	if strings.HasSuffix(path, ".png") {
+		img = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(96))}
+	}
 	dc := draw.New(img)
 	canvases := plot.Align(plots, draw.Tiles{Rows: 2, Cols: 2, PadX: vg.Inch / 4, PadY: vg.Inch / 4,
 		PadTop: vg.Inch / 8, PadBottom: vg.Inch / 8, PadLeft: vg.Inch / 8, PadRight: vg.Inch / 8}, dc)
