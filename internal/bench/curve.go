@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math"
 	"net/http"
 	"os"
 	"slices"
@@ -66,7 +65,7 @@ type RestartResult struct {
 	// WorkingSeconds is from the process start until its workers ran (caches synced).
 	WorkingSeconds float64 `json:"workingSeconds"`
 	// FirstChangeSeconds is from the process start until the PUT of a spec
-	// change patched at that moment reached the API.
+	// change patched at that moment reached the API (-1: it never did).
 	FirstChangeSeconds float64 `json:"firstChangeSeconds"`
 	// ChangeSeconds are, for spec changes patched every 10 s of the first
 	// minute afterwards (every sixth of Config.RestartWindow), the time from
@@ -91,7 +90,8 @@ type RestartResult struct {
 // (SIGKILL: no Lease released) a quarter of the way through a spec change of
 // every SIM.
 type FailoverResult struct {
-	// FirstCallSeconds is from the kill until the new leader's first API call.
+	// FirstCallSeconds is from the kill until the new leader's first API
+	// call (-1: none).
 	FirstCallSeconds float64 `json:"firstCallSeconds"`
 	// PUTsBeforeKill were made by the old leader.
 	PUTsBeforeKill int `json:"putsBeforeKill"`
@@ -147,11 +147,7 @@ func curvePoint(ctx context.Context, c Config) (*CurvePoint, error) {
 		return nil, err
 	}
 	e.stop() // flushes the audit log
-	restartMinute := window{from: create.to, to: create.to}
-	if p.Restart != nil {
-		restartMinute = p.Restart.window
-	}
-	audit, err := apiserverRequests(e.auditLog, create, restartMinute)
+	audit, err := apiserverRequests(e.auditLog, create, p.Restart.window)
 	if err != nil {
 		return nil, err
 	}
@@ -279,14 +275,17 @@ func (e *env) restart(ctx context.Context) (*RestartResult, error) {
 	return res, nil
 }
 
-// firstPUT is the seconds from at until the first PUT on path (NaN: none).
+// never stands for a time that never came (JSON has no NaN).
+const never = -1
+
+// firstPUT is the seconds from at until the first PUT on path (never: none).
 func firstPUT(reqs []simulator.Request, path string, at time.Time) float64 {
 	for _, q := range reqs {
 		if q.Method == http.MethodPut && q.Path == path && !q.Time.Before(at) {
 			return q.Time.Sub(at).Seconds()
 		}
 	}
-	return math.NaN()
+	return never
 }
 
 // failover runs two replicas with leader election, changes every SIM and
@@ -337,12 +336,12 @@ func (e *env) failover(ctx context.Context) (*FailoverResult, error) {
 		return nil, fmt.Errorf("the leader was never killed")
 	}
 	puts := map[string]int{}
-	res.FirstCallSeconds = math.NaN()
+	res.FirstCallSeconds = never
 	for _, q := range e.sim.Requests() {
 		if !w.has(q.Time) {
 			continue
 		}
-		if q.Time.After(*killed) && math.IsNaN(res.FirstCallSeconds) {
+		if q.Time.After(*killed) && res.FirstCallSeconds == never {
 			res.FirstCallSeconds = q.Time.Sub(*killed).Seconds()
 		}
 		if q.Method == http.MethodPut {
@@ -399,7 +398,7 @@ func (e *env) handOver(ctx context.Context, leader *manager, args []string) (flo
 			return q.Time.Sub(stopped).Seconds(), nil
 		}
 	}
-	return math.NaN(), nil
+	return never, nil
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
