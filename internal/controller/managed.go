@@ -565,7 +565,7 @@ func (r *managedReconciler[T]) markClaimFailed(obj T, err error) (ctrl.Result, e
 
 // markDuplicate: Ready and Synced False, reason Duplicate<Kind>; no API call.
 func (r *managedReconciler[T]) markDuplicate(obj T, owner client.Object) {
-	r.schedule.forget(client.ObjectKeyFromObject(obj)) // waits for the owner, never overdue
+	r.schedule.park(client.ObjectKeyFromObject(obj), accountOf(obj)) // waits for the owner, never overdue
 	msg := fmt.Sprintf("%s %s is managed by the older resource %s/%s; this one makes no API calls",
 		r.ext.kind(), r.ext.id(obj), owner.GetNamespace(), owner.GetName())
 	status(obj).ObservedGeneration = obj.GetGeneration()
@@ -577,7 +577,7 @@ func (r *managedReconciler[T]) markDuplicate(obj T, owner client.Object) {
 
 // markPaused: Synced False, reason ReconcilePaused; Ready as last known.
 func (r *managedReconciler[T]) markPaused(obj T) {
-	r.schedule.forget(client.ObjectKeyFromObject(obj)) // waits for a person, never overdue
+	r.schedule.park(client.ObjectKeyFromObject(obj), accountOf(obj)) // waits for a person, never overdue
 	status(obj).ObservedGeneration = obj.GetGeneration()
 	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, ReasonReconcilePaused,
 		"paused by the annotation "+v1alpha1.AnnotationPaused+"=true: no API calls and no deletion until it is removed")
@@ -652,7 +652,7 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 	var wait time.Duration
 	switch retry {
 	case retryOnSpecChange:
-		r.schedule.forget(key) // not due until the spec changes: never overdue
+		r.schedule.park(key, accountOf(obj)) // not due until the spec changes: never overdue
 		logf.FromContext(ctx).Info("terminal error; waiting for a spec change", "reason", f.reason)
 		return ctrl.Result{}
 	case retryNextSync:

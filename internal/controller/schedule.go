@@ -65,7 +65,7 @@ func (s *schedule) due(key types.NamespacedName) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, ok := s.next[key]
-	return !ok || !s.now().Before(n.at)
+	return !ok || n.at.IsZero() || !s.now().Before(n.at)
 }
 
 // seen reports whether this process has scheduled the object: it has
@@ -88,6 +88,9 @@ func (s *schedule) resume(key types.NamespacedName, account string, inSync bool)
 	n, ok := s.next[key]
 	if s.fleet != nil && !s.counted {
 		s.counted, s.known = true, s.fleet()
+	}
+	if n.at.IsZero() { // not scheduled, or parked
+		ok = false
 	}
 	if !ok && inSync {
 		s.set(key, account, s.now().Add(time.Duration(rand.Int64N(int64(s.effectiveLocked(account))+1))))
@@ -135,6 +138,15 @@ func (s *schedule) drop(account string) {
 	if s.objects[account]--; s.objects[account] <= 0 {
 		delete(s.objects, account)
 	}
+}
+
+// park drops the object's due time (it waits for a spec change or a
+// person, never overdue) but remembers that this process reconciled it.
+func (s *schedule) park(key types.NamespacedName, account string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.set(key, account, time.Time{})
+	delete(s.failures, key)
 }
 
 // remaining is the wait until the object is next due.
@@ -217,7 +229,9 @@ func (s *schedule) overdue() time.Duration {
 	now := s.now()
 	var worst time.Duration
 	for _, n := range s.next {
-		worst = max(worst, now.Sub(n.at))
+		if !n.at.IsZero() {
+			worst = max(worst, now.Sub(n.at))
+		}
 	}
 	return worst
 }

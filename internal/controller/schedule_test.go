@@ -184,3 +184,20 @@ func TestEachAccountsDriftPeriodStretchesForItsOwnBudget(t *testing.T) {
 		t.Fatalf("busy account's period %s after half its SIMs left, want 20s", got)
 	}
 }
+
+// A parked object (a terminal error, a duplicate, paused) is never overdue
+// and not scheduled, but the process remembers it reconciled it: its next
+// spec change is written at once, without the read a restart needs.
+func TestAParkedObjectIsSeenButNeverOverdue(t *testing.T) {
+	s := newSchedule(time.Minute, 0, time.Second, time.Minute)
+	key := types.NamespacedName{Name: "refused"}
+	s.failed(key, "", 0)
+	s.park(key, "")
+	s.now = func() time.Time { return time.Now().Add(time.Hour) }
+	if !s.seen(key) || s.overdue() != 0 || !s.due(key) {
+		t.Fatalf("seen %t, overdue %s, due %t: want seen, not overdue, due when woken", s.seen(key), s.overdue(), s.due(key))
+	}
+	if s.resume(key, "", true) {
+		t.Fatal("a parked object in sync was due at once when it resumed")
+	}
+}
