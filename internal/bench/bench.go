@@ -15,6 +15,10 @@
 //   - spec change: flip data on all N;
 //   - rate limited: a second manager at the hosted API's budget against the
 //     simulator's hosted-like limit, then the limit lowered mid-run.
+//
+// Curve (curve.go, `make bench-curve`) measures instead, at each of several
+// fleet sizes: the floor and the create phase, a restart at the hosted
+// budget, and a leader failover.
 package bench
 
 import (
