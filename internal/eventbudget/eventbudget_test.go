@@ -9,6 +9,7 @@ import (
 
 	"github.com/go-logr/logr"
 	prom "github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/sim-operator/sim-operator/internal/testutil"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -95,11 +96,7 @@ func eventsIn(t *testing.T, ns string) map[string]eventsv1.Event {
 // eventually polls cond every 50 ms for up to 30 s.
 func eventually(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("after 30 s: %s", what)
-		}
-	}
+	testutil.Eventually(t, what, 30*time.Second, 50*time.Millisecond, cond)
 }
 
 // A burst beyond the budget waits in the queue and is written in full.

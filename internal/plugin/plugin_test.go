@@ -40,15 +40,7 @@ type fixture struct {
 
 func start(t *testing.T) *fixture {
 	t.Helper()
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS not set; `make test` sets it")
-	}
-	env := &envtest.Environment{CRDDirectoryPaths: []string{"../../config/crd/bases"}, ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	env, cfg := testutil.StartControlPlane(t, "../../config/crd/bases")
 	user, err := env.AddUser(envtest.User{Name: "fleet-owner", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -120,11 +112,7 @@ func (f *fixture) createNamespace(t *testing.T, name string) {
 // waitFor polls until cond holds, at most 60 s.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-	}
+	testutil.Eventually(t, what, 60*time.Second, 100*time.Millisecond, cond)
 }
 
 func TestImportApplyDiffStatusAndSteer(t *testing.T) {

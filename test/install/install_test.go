@@ -15,10 +15,10 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/sim-operator/sim-operator/internal/app"
 	"github.com/sim-operator/sim-operator/internal/manifests"
+	"github.com/sim-operator/sim-operator/internal/testutil"
 )
 
 const operatorNS = "sim-operator-system"
@@ -65,15 +65,7 @@ func TestBundleAppliesToAnAPIServer(t *testing.T) {
 // startAPIServer starts envtest's apiserver for the test, or skips it.
 func startAPIServer(t *testing.T) client.Client {
 	t.Helper()
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS not set; `make test` sets it")
-	}
-	env := &envtest.Environment{}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	_, cfg := testutil.StartControlPlane(t, "")
 	c, err := client.New(cfg, client.Options{Scheme: app.Scheme})
 	if err != nil {
 		t.Fatal(err)

@@ -15,7 +15,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
@@ -81,15 +80,7 @@ func metricNames(t *testing.T, where, expr string) []string {
 // families it exports (histograms with their _bucket, _sum, _count series).
 func exported(t *testing.T) map[string]bool {
 	t.Helper()
-	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
-		t.Skip("KUBEBUILDER_ASSETS not set; `make test` sets it")
-	}
-	env := &envtest.Environment{CRDDirectoryPaths: []string{"../../config/crd/bases"}, ErrorIfCRDPathMissing: true}
-	cfg, err := env.Start()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = env.Stop() })
+	_, cfg := testutil.StartControlPlane(t, "../../config/crd/bases")
 	sim := testutil.Start(t, simulator.Options{})
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, sim.CAPEM, 0o600); err != nil {
