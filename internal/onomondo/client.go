@@ -30,6 +30,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/time/rate"
 )
@@ -42,6 +43,19 @@ const (
 	DefaultTimeout = 30 * time.Second
 	DefaultRate    = 10.0 // requests per second; the hosted API allows 600 a minute
 	DefaultBurst   = 10
+	// DefaultMaxRetryAfter caps every wait the API dictates (Retry-After,
+	// x-ratelimit-reset): an answer asking for a day holds calls 5 minutes.
+	DefaultMaxRetryAfter = 5 * time.Minute
+	// inlineHold is the longest pause the API asks for that a call sleeps
+	// through; a longer one is returned as a BudgetError at once, so that a
+	// worker goes on to another account's objects.
+	inlineHold = time.Second
+	// maxAnswer is the largest answer read; a longer 2xx answer is invalid.
+	maxAnswer = 1 << 20
+	// maxMessage bounds the API's error message kept in errors (and status).
+	maxMessage = 256
+	// maxCode bounds the API's error code kept in errors.
+	maxCode = 64
 )
 
 // Route templates, used in errors and metrics instead of raw identifiers.
@@ -75,6 +89,9 @@ type Config struct {
 	Metrics *Metrics
 	// Account labels this client's metrics ("default" if empty).
 	Account string
+	// MaxRetryAfter caps every wait the API dictates; DefaultMaxRetryAfter
+	// if zero.
+	MaxRetryAfter time.Duration
 }
 
 // String hides the API key.
@@ -102,6 +119,7 @@ type Client struct {
 	now     func() time.Time
 	metrics *Metrics
 	account string
+	maxWait time.Duration
 
 	mu        sync.Mutex
 	holdUntil time.Time // the API said its budget is spent until then
@@ -178,16 +196,24 @@ func New(cfg Config) (*Client, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
+	if cfg.MaxRetryAfter <= 0 {
+		cfg.MaxRetryAfter = DefaultMaxRetryAfter
+	}
 	transport := http.DefaultTransport.(*http.Transport).Clone()
 	transport.TLSClientConfig = tlsCfg
 	transport.MaxIdleConnsPerHost = 64
 	c := &Client{
 		base:    base,
-		http:    &http.Client{Transport: transport, Timeout: cfg.Timeout},
+		http: &http.Client{Transport: transport, Timeout: cfg.Timeout,
+			// An API client follows no redirect: the key goes to BaseURL and
+			// nowhere else, not even another port or scheme of its host.
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }},
 		now:     cfg.Now,
 		metrics: cfg.Metrics,
 		account: cmp.Or(cfg.Account, "default"),
+		maxWait: cfg.MaxRetryAfter,
 	}
+	c.metrics.waitCap.Set(cfg.MaxRetryAfter.Seconds())
 	if cfg.Rate > 0 {
 		c.limiter = rate.NewLimiter(rate.Limit(cfg.Rate), cfg.Burst)
 	}
@@ -217,11 +243,22 @@ type SMS struct {
 
 // GetSIM reads the SIM addressed by an IMSI or an MSISDN.
 func (c *Client) GetSIM(ctx context.Context, id string) (*SIM, error) {
-	var s SIM
+	var s *SIM
 	if err := c.do(ctx, http.MethodGet, RouteSIM, "/sim/"+url.PathEscape(id), nil, &s); err != nil {
 		return nil, err
 	}
-	return &s, nil
+	if s == nil || !s.names(id) {
+		return nil, &InvalidResponseError{Method: http.MethodGet, Route: RouteSIM,
+			Reason: "the answer is not the SIM asked for (it names no identifier, or another one)"}
+	}
+	return s, nil
+}
+
+// names reports whether the SIM carries the identifier it was asked by: its
+// IMSI, or its MSISDN ("+" aside).
+func (s *SIM) names(id string) bool {
+	id = strings.TrimPrefix(id, "+")
+	return id != "" && (s.IMSI == id || strings.TrimPrefix(s.MSISDN, "+") == id)
 }
 
 // CreateSIM activates a SIM with the given settings.
@@ -252,6 +289,9 @@ func (c *Client) GetConnector(ctx context.Context, id string) (json.RawMessage, 
 	if err := c.do(ctx, http.MethodGet, RouteConnector, "/connector/"+url.PathEscape(id), nil, &body); err != nil {
 		return nil, err
 	}
+	if !bytes.HasPrefix(bytes.TrimSpace(body), []byte("{")) {
+		return nil, &InvalidResponseError{Method: http.MethodGet, Route: RouteConnector, Reason: "the answer is not a JSON object"}
+	}
 	return body, nil
 }
 
@@ -275,6 +315,10 @@ func (c *Client) do(ctx context.Context, method, route, path string, in, out any
 		return &MissingKeyError{Method: method, Route: route}
 	}
 	if err := c.wait(ctx); err != nil {
+		var held *heldError
+		if errors.As(err, &held) {
+			return &BudgetError{Method: method, Route: route, Err: err, RetryAfter: held.wait}
+		}
 		return &BudgetError{Method: method, Route: route, Err: err}
 	}
 	var body io.Reader
@@ -306,11 +350,16 @@ func (c *Client) do(ctx context.Context, method, route, path string, in, out any
 		return &TransportError{Method: method, Route: route, Written: written.Load(), Err: scrubURL(err)}
 	}
 	defer func() { _ = resp.Body.Close() }()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxAnswer+1))
 	c.metrics.observe(c.account, method, route, strconv.Itoa(resp.StatusCode), time.Since(start))
 	c.noteRateLimit(resp)
 	if err != nil {
 		return &TransportError{Method: method, Route: route, Written: true, Err: scrubURL(err)}
+	}
+	if resp.StatusCode/100 == 3 {
+		e := &RedirectError{Method: method, Route: route, StatusCode: resp.StatusCode, Target: origin(resp.Header.Get("Location"))}
+		c.last.Store(&answer{status: resp.StatusCode})
+		return e
 	}
 	if resp.StatusCode/100 != 2 {
 		e := c.apiError(method, route, resp, raw)
@@ -318,13 +367,29 @@ func (c *Client) do(ctx context.Context, method, route, path string, in, out any
 		return e
 	}
 	c.last.Store(&answer{status: resp.StatusCode})
-	if out != nil {
-		if err := json.Unmarshal(raw, out); err != nil {
-			return &TransportError{Method: method, Route: route, Written: true,
-				Err: fmt.Errorf("decoding %d answer: %w", resp.StatusCode, err)}
-		}
+	if out == nil {
+		return nil
+	}
+	switch trimmed := bytes.TrimSpace(raw); {
+	case len(raw) > maxAnswer:
+		return &InvalidResponseError{Method: method, Route: route, Reason: fmt.Sprintf("the answer is larger than %d bytes", maxAnswer)}
+	case len(trimmed) == 0 || bytes.Equal(trimmed, []byte("null")):
+		return &InvalidResponseError{Method: method, Route: route, Reason: fmt.Sprintf("the %d answer has no body", resp.StatusCode)}
+	}
+	if err := json.Unmarshal(raw, out); err != nil {
+		return &InvalidResponseError{Method: method, Route: route, Reason: fmt.Sprintf("the %d answer is not valid JSON: %v", resp.StatusCode, err)}
 	}
 	return nil
+}
+
+// origin is a redirect target's scheme and host (its path may hold an
+// identifier), or what it was when it does not parse.
+func origin(location string) string {
+	u, err := url.Parse(location)
+	if err != nil || u.Host == "" {
+		return truncate(location, 100)
+	}
+	return u.Scheme + "://" + u.Host
 }
 
 // scrubURL drops the request URL (it holds the IMSI; a log line needs only the route).
@@ -358,6 +423,9 @@ func (c *Client) wait(ctx context.Context) error {
 		if hold <= 0 {
 			return nil
 		}
+		if hold > inlineHold {
+			return &heldError{wait: hold}
+		}
 		if dl, ok := ctx.Deadline(); ok && time.Until(dl) < hold {
 			return fmt.Errorf("the API's rate limit resets in %s, after the deadline", hold.Round(time.Millisecond))
 		}
@@ -378,7 +446,8 @@ func (c *Client) noteRateLimit(resp *http.Response) {
 	if !spent {
 		return
 	}
-	d := retryAfter(resp.Header, c.now())
+	asked := retryAfter(resp.Header, c.now())
+	d := c.capped(asked)
 	if d <= 0 {
 		d = time.Second
 	}
@@ -388,10 +457,23 @@ func (c *Client) noteRateLimit(resp *http.Response) {
 		c.holdUntil = until
 	}
 	c.mu.Unlock()
+	c.metrics.held(c.account, asked, d)
+}
+
+// capped bounds a wait the API dictated by the client's MaxRetryAfter.
+func (c *Client) capped(d time.Duration) time.Duration { return min(d, c.maxWait) }
+
+// heldError: the API asked for a pause longer than a call sleeps through.
+type heldError struct{ wait time.Duration }
+
+func (e *heldError) Error() string {
+	return fmt.Sprintf("the API's rate limit holds this account's calls for %s more", e.wait.Round(time.Second))
 }
 
 // retryAfter reads Retry-After (seconds or an HTTP date), else
-// x-ratelimit-reset (seconds from now, or a Unix time when it is that large).
+// x-ratelimit-reset (seconds from now, or a Unix time when it is that
+// large, in milliseconds when it is larger still). The result is what the
+// API asked for, uncapped.
 func retryAfter(h http.Header, now time.Time) time.Duration {
 	if v := h.Get("Retry-After"); v != "" {
 		if s, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
@@ -403,7 +485,10 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 	}
 	if v := h.Get("x-ratelimit-reset"); v != "" {
 		if s, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
-			if s > 1_000_000_000 { // a Unix timestamp
+			switch {
+			case s > 100_000_000_000: // a Unix timestamp in milliseconds
+				return time.UnixMilli(s).Sub(now)
+			case s > 1_000_000_000: // a Unix timestamp
 				return time.Unix(s, 0).Sub(now)
 			}
 			return time.Duration(s) * time.Second
@@ -413,7 +498,12 @@ func retryAfter(h http.Header, now time.Time) time.Duration {
 }
 
 func (c *Client) apiError(method, route string, resp *http.Response, raw []byte) *APIError {
-	e := &APIError{Method: method, Route: route, StatusCode: resp.StatusCode, RetryAfter: retryAfter(resp.Header, c.now())}
+	asked := retryAfter(resp.Header, c.now())
+	e := &APIError{Method: method, Route: route, StatusCode: resp.StatusCode, RetryAfter: c.capped(asked)}
+	if asked > e.RetryAfter {
+		e.RetryAfterAsked = asked
+	}
+	defer func() { e.Code, e.Message = truncate(e.Code, maxCode), truncate(e.Message, maxMessage) }()
 	var body struct {
 		Error   any    `json:"error"`
 		Code    string `json:"code"`
@@ -434,10 +524,21 @@ func (c *Client) apiError(method, route string, resp *http.Response, raw []byte)
 			e.Message = body.Message
 		}
 	} else if s := strings.TrimSpace(string(raw)); s != "" {
-		if len(s) > 200 {
-			s = s[:200] + "…"
-		}
 		e.Message = s
 	}
 	return e
+}
+
+// truncate cuts s to at most n bytes of valid UTF-8, marking the cut: an
+// answer's text is the API's to choose, and status has limits.
+func truncate(s string, n int) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

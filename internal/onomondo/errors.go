@@ -48,8 +48,11 @@ type APIError struct {
 	Code string
 	// Message is the API's message or, for a body that is not JSON, its start.
 	Message string
-	// RetryAfter is from Retry-After or x-ratelimit-reset, zero if absent.
+	// RetryAfter is from Retry-After or x-ratelimit-reset, zero if absent,
+	// capped by the client's MaxRetryAfter.
 	RetryAfter time.Duration
+	// RetryAfterAsked is what the API asked for when the cap cut it, else zero.
+	RetryAfterAsked time.Duration
 }
 
 func (e *APIError) Error() string {
@@ -61,7 +64,36 @@ func (e *APIError) Error() string {
 	if e.Message != "" && e.Message != e.Code {
 		s += ": " + e.Message
 	}
+	if e.RetryAfterAsked > 0 {
+		s += fmt.Sprintf(" (the API asked to wait %s; waiting %s, the operator's cap)", e.RetryAfterAsked.Round(time.Second), e.RetryAfter)
+	}
 	return s
+}
+
+// RedirectError is a 3xx answer. The client follows no redirect: the key
+// goes only to the configured API URL.
+type RedirectError struct {
+	Method, Route string
+	StatusCode    int
+	// Target is the redirect's scheme and host.
+	Target string
+}
+
+func (e *RedirectError) Error() string {
+	return fmt.Sprintf("onomondo: %s %s: %d redirect to %s, not followed: the API key is sent only to the configured API URL; fix the URL",
+		e.Method, e.Route, e.StatusCode, e.Target)
+}
+
+// InvalidResponseError is a 2xx answer that is not what was asked for: no
+// body, null, cut off at the read limit, not JSON, or another object than the
+// one addressed. It is no observation of anything.
+type InvalidResponseError struct {
+	Method, Route string
+	Reason        string
+}
+
+func (e *InvalidResponseError) Error() string {
+	return fmt.Sprintf("onomondo: %s %s: invalid answer: %s", e.Method, e.Route, e.Reason)
 }
 
 // TransportError is a failure to get any answer from the API.
@@ -87,6 +119,9 @@ func (e *TransportError) Unwrap() error { return e.Err }
 type BudgetError struct {
 	Method, Route string
 	Err           error
+	// RetryAfter is how long the API's rate limit still holds calls (zero
+	// when the client's own budget refused).
+	RetryAfter time.Duration
 }
 
 func (e *BudgetError) Error() string {

@@ -14,6 +14,9 @@ type Metrics struct {
 	requests   *prometheus.CounterVec
 	latency    *prometheus.HistogramVec
 	budgetWait prometheus.Histogram
+	hold       *prometheus.GaugeVec
+	asked      *prometheus.GaugeVec
+	waitCap    prometheus.Gauge
 }
 
 // NewMetrics makes the client metrics and registers them with reg (none if nil).
@@ -33,8 +36,23 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help:    "Time calls waited for the client-side API budget or an API rate-limit reset.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 		}),
+		hold: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "onomondo_api_ratelimit_hold_seconds",
+			Help: "The last pause the API's rate limit imposed on an account's calls, after the cap (--api-max-retry-after).",
+		}, []string{"account"}),
+		asked: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "onomondo_api_ratelimit_asked_seconds",
+			Help: "The last pause the API asked an account's calls to make (Retry-After, x-ratelimit-reset), before the cap.",
+		}, []string{"account"}),
+		waitCap: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "onomondo_api_ratelimit_max_wait_seconds",
+			Help: "The cap on every wait the API dictates (--api-max-retry-after).",
+		}),
 	}
 	if reg != nil {
+		m.hold = registered(reg, m.hold)
+		m.asked = registered(reg, m.asked)
+		m.waitCap = registered(reg, m.waitCap)
 		m.requests = registered(reg, m.requests)
 		m.latency = registered(reg, m.latency)
 		m.budgetWait = registered(reg, m.budgetWait)
@@ -52,6 +70,21 @@ func registered[C prometheus.Collector](reg prometheus.Registerer, c C) C {
 		}
 	}
 	return c
+}
+
+// held records a pause the API asked for, and the one imposed.
+func (m *Metrics) held(account string, asked, imposed time.Duration) {
+	m.asked.WithLabelValues(account).Set(asked.Seconds())
+	m.hold.WithLabelValues(account).Set(imposed.Seconds())
+}
+
+// Forget drops an account's series: the account is gone.
+func (m *Metrics) Forget(account string) {
+	for _, v := range []*prometheus.GaugeVec{m.hold, m.asked} {
+		v.DeleteLabelValues(account)
+	}
+	m.requests.DeletePartialMatch(prometheus.Labels{"account": account})
+	m.latency.DeletePartialMatch(prometheus.Labels{"account": account})
 }
 
 func (m *Metrics) observe(account, method, route, code string, d time.Duration) {

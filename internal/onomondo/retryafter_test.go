@@ -18,6 +18,7 @@ func TestRetryAfterHeaders(t *testing.T) {
 		{"Retry-After HTTP date", map[string]string{"Retry-After": now.Add(30 * time.Second).UTC().Format(http.TimeFormat)}, 30 * time.Second},
 		{"reset as seconds from now", map[string]string{"x-ratelimit-reset": "42"}, 42 * time.Second},
 		{"reset as a Unix time", map[string]string{"x-ratelimit-reset": "1800000090"}, 90 * time.Second},
+		{"reset as a Unix time in milliseconds", map[string]string{"x-ratelimit-reset": "1800000090000"}, 90 * time.Second},
 		{"Retry-After wins over reset", map[string]string{"Retry-After": "3", "x-ratelimit-reset": "42"}, 3 * time.Second},
 		{"garbage", map[string]string{"Retry-After": "soon", "x-ratelimit-reset": "later"}, 0},
 	}

@@ -1,9 +1,11 @@
 package simulator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net/http"
 	"strconv"
@@ -65,6 +67,32 @@ type Faults struct {
 	RateLimitWindowSeconds int `json:"rateLimitWindowSeconds,omitempty"`
 	// DropNext applies the next N writes, then closes the connection without an answer.
 	DropNext int `json:"dropNext,omitempty"`
+	// AnswerNext answers the next N requests with Answer, exactly, unapplied:
+	// any status (a 429 with any headers, a 3xx, a 200 that is not the SIM),
+	// any headers, any body.
+	AnswerNext int    `json:"answerNext,omitempty"`
+	Answer     Answer `json:"answer,omitzero"`
+}
+
+// Answer is a canned answer, for answers no well-behaved API gives.
+type Answer struct {
+	// Status defaults to 200.
+	Status  int               `json:"status,omitempty"`
+	Headers map[string]string `json:"headers,omitempty"`
+	// Body is written Repeat times (once if Repeat is 0): a large body
+	// without a large fault request.
+	Body   string `json:"body,omitempty"`
+	Repeat int    `json:"repeat,omitempty"`
+}
+
+func (a Answer) write(w http.ResponseWriter) {
+	for k, v := range a.Headers {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(cmp.Or(a.Status, http.StatusOK))
+	for range max(a.Repeat, 1) {
+		_, _ = io.WriteString(w, a.Body)
+	}
 }
 
 // Options configure a Simulator.
@@ -342,6 +370,7 @@ func (s *Simulator) injectFaults(ctx context.Context, w http.ResponseWriter, met
 	}
 	latency := time.Duration(f.LatencyMillis) * time.Millisecond
 	status, retryAfter, code := 0, 0, ""
+	var canned *Answer
 	if f.RateLimit > 0 {
 		win := time.Duration(f.RateLimitWindowSeconds) * time.Second
 		if win <= 0 {
@@ -367,6 +396,10 @@ func (s *Simulator) injectFaults(ctx context.Context, w http.ResponseWriter, met
 	}
 	switch {
 	case status != 0:
+	case f.AnswerNext > 0:
+		f.AnswerNext--
+		a := f.Answer
+		canned = &a
 	case f.TooManyNext > 0:
 		f.TooManyNext--
 		status, retryAfter = http.StatusTooManyRequests, f.RetryAfterSeconds
@@ -392,6 +425,8 @@ func (s *Simulator) injectFaults(ctx context.Context, w http.ResponseWriter, met
 		}
 	}
 	switch {
+	case canned != nil:
+		canned.write(w)
 	case status == 0:
 		return drop, false
 	case code != "":
