@@ -24,13 +24,17 @@ import (
 // AccountSpec is one Onomondo organisation's API: where it is, its key, and
 // the client-side budget its calls share (each key has its own limit at the API).
 type AccountSpec struct {
-	// apiURL is the Onomondo API of this account.
+	// apiURL is the Onomondo API of this account: https, a host, an
+	// optional path; no user info, query or fragment (the key goes in the
+	// Authorization header to this URL and nowhere else).
 	// +kubebuilder:default="https://api.onomondo.com"
-	// +kubebuilder:validation:Pattern=`^https://`
+	// +kubebuilder:validation:Pattern=`^https://[^/?#@\s]+(/[^?#\s]*)?$`
+	// +kubebuilder:validation:MaxLength=2048
 	// +optional
 	APIURL string `json:"apiURL,omitempty"`
 
-	// caBundle is an extra PEM bundle to trust for apiURL.
+	// caBundle is an extra PEM bundle to trust for apiURL (at most 64 KiB).
+	// +kubebuilder:validation:MaxLength=65536
 	// +optional
 	CABundle string `json:"caBundle,omitempty"`
 

@@ -55,6 +55,7 @@ type ConnectorStatus struct {
 }
 
 // Connector is one Onomondo connector, declared, with an opaque JSON body.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.atProvider) || (has(self.spec.accountRef) == has(oldSelf.spec.accountRef) && (!has(self.spec.accountRef) || self.spec.accountRef == oldSelf.spec.accountRef))",message="spec.accountRef cannot change once the Connector is bound: release it (deletionPolicy: Orphan, delete) and adopt it with a resource of the other account"
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=conn,categories=onomondo

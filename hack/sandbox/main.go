@@ -61,6 +61,8 @@ func run(demo bool, state, samples string) error {
 	o := app.DefaultOptions()
 	o.MetricsAddr, o.ProbeAddr = "0", "0"
 	o.SyncPeriod = time.Minute // short, so drift corrections show up while you watch
+	// The demo's resources without an accountRef live in "default".
+	o.DefaultAccountNamespaceSelector = "kubernetes.io/metadata.name in (default)"
 
 	fmt.Println("sandbox: starting kube-apiserver, etcd, the simulator and the operator…")
 	sb, err := sandbox.Start(ctx, sandbox.Options{RepoRoot: ".", StateDir: state, Operator: o})

@@ -60,6 +60,9 @@ type Options struct {
 	APITimeout      time.Duration
 	APIRate         float64
 	APIBurst        int
+	// APIMaxRetryAfter caps every wait the API dictates (Retry-After,
+	// x-ratelimit-reset), for every account.
+	APIMaxRetryAfter time.Duration
 
 	SyncPeriod              time.Duration
 	SyncJitter              float64
@@ -80,6 +83,9 @@ type Options struct {
 	// DefaultAccount serves resources without spec.accountRef with the
 	// flag-configured API and key; false makes every resource name an account.
 	DefaultAccount bool
+	// DefaultAccountNamespaceSelector is a label selector naming the
+	// namespaces whose resources may use the default account; empty: none.
+	DefaultAccountNamespaceSelector string
 	// AccountKeyRefresh is how often an account's key is read again from its Secret.
 	AccountKeyRefresh time.Duration
 	// SMSRecordRetention is how long a sent message is remembered, so that a
@@ -109,6 +115,7 @@ func DefaultOptions() Options {
 		APITimeout:              onomondo.DefaultTimeout,
 		APIRate:                 onomondo.DefaultRate,
 		APIBurst:                onomondo.DefaultBurst,
+		APIMaxRetryAfter:        onomondo.DefaultMaxRetryAfter,
 		SyncPeriod:              10 * time.Minute,
 		SyncJitter:              0.1,
 		MaxConcurrentReconciles: 8,
@@ -141,6 +148,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.APITimeout, "api-timeout", o.APITimeout, "Timeout of one API call.")
 	fs.Float64Var(&o.APIRate, "api-rate", o.APIRate, "Client-side API budget in requests per second, shared by all controllers (the hosted API allows 10).")
 	fs.IntVar(&o.APIBurst, "api-burst", o.APIBurst, "Burst of the client-side API budget.")
+	fs.DurationVar(&o.APIMaxRetryAfter, "api-max-retry-after", o.APIMaxRetryAfter,
+		"Cap on every wait the API dictates (Retry-After, x-ratelimit-reset), for every account: an answer asking for a day parks the account's resources this long at most.")
 	fs.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "How often each in-sync SIM is read back to detect drift (one GET each).")
 	fs.Float64Var(&o.SyncJitter, "sync-jitter", o.SyncJitter, "Spread of drift checks, as a fraction of --sync-period either way.")
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles, "Resources of one kind reconciled at once.")
@@ -155,6 +164,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"Events of each type (Warning, Normal) that may wait for --event-qps; beyond it new events are dropped and counted in sim_operator_events_total{outcome=\"dropped\"}.")
 	fs.BoolVar(&o.DefaultAccount, "default-account", o.DefaultAccount,
 		"Serve resources without spec.accountRef with --api-url and --api-key-secret (false: every resource must name an Account or ClusterAccount).")
+	fs.StringVar(&o.DefaultAccountNamespaceSelector, "default-account-namespace-selector", o.DefaultAccountNamespaceSelector,
+		"Label selector (kubectl -l syntax) of the namespaces whose resources may use the default account, e.g. "+
+			"'kubernetes.io/metadata.name in (fleet-a,fleet-b)'; empty: none (every other namespace is refused with AccountNotAllowed, no call). "+
+			"'"+AllNamespaces+"' selects every namespace.")
 	fs.DurationVar(&o.AccountKeyRefresh, "account-key-refresh", o.AccountKeyRefresh,
 		"How often an Account's key is read again from its Secret (a rotated key takes effect within this).")
 	fs.DurationVar(&o.SMSRecordRetention, "sms-record-retention", o.SMSRecordRetention,
@@ -177,6 +190,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Enable HTTP/2 for the metrics server.")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "Serve net/http/pprof on this address (off if empty), for profiling.")
 }
+
+// AllNamespaces is the namespace selector that selects every namespace
+// (the label the apiserver sets on each).
+const AllNamespaces = "kubernetes.io/metadata.name"
 
 // PodNamespaceEnv names the operator's own namespace (the downward API sets
 // it in the bundle and the chart): a bare --api-key-secret NAME is there.
@@ -263,7 +280,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	apiMetrics := onomondo.NewMetrics(metrics.Registry) // shared by every account's client
 	api, err := onomondo.New(onomondo.Config{
 		BaseURL: o.APIURL, APIKey: o.APIKey, CAFile: o.APICAFile, AllowInsecureHTTP: o.APIInsecureHTTP,
-		Timeout: o.APITimeout, Rate: o.APIRate, Burst: o.APIBurst, Metrics: apiMetrics,
+		Timeout: o.APITimeout, Rate: o.APIRate, Burst: o.APIBurst, Metrics: apiMetrics, MaxRetryAfter: o.APIMaxRetryAfter,
 	})
 	if err != nil {
 		return nil, err
@@ -322,8 +339,14 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.Add(rec); err != nil {
 		return nil, err
 	}
-	accounts := &controller.Accounts{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Default: api,
-		Metrics: apiMetrics, Timeout: o.APITimeout, KeyTTL: o.AccountKeyRefresh}
+	defaultNamespaces := labels.Nothing()
+	if o.DefaultAccountNamespaceSelector != "" {
+		if defaultNamespaces, err = labels.Parse(o.DefaultAccountNamespaceSelector); err != nil {
+			return nil, fmt.Errorf("--default-account-namespace-selector %q: %w", o.DefaultAccountNamespaceSelector, err)
+		}
+	}
+	accounts := &controller.Accounts{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Default: api, DefaultNamespaces: defaultNamespaces,
+		Metrics: apiMetrics, Timeout: o.APITimeout, KeyTTL: o.AccountKeyRefresh, MaxRetryAfter: o.APIMaxRetryAfter}
 	if !o.DefaultAccount {
 		accounts.Default = nil
 	}

@@ -302,7 +302,7 @@ func (e *env) launchManager(namespace string, extra ...string) (*manager, error)
 		}
 	}
 	args := append([]string{
-		"--api-url=" + e.sim.URL(), "--api-ca-file=" + e.caFile,
+		"--api-url=" + e.sim.URL(), "--api-ca-file=" + e.caFile, "--default-account-namespace-selector=" + app.AllNamespaces,
 		"--watch-namespaces=" + namespace,
 		"--sync-period=" + e.cfg.SyncPeriod.String(),
 		fmt.Sprintf("--kube-api-qps=%g", e.cfg.KubeQPS), fmt.Sprintf("--kube-api-burst=%d", e.cfg.KubeBurst),

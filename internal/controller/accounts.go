@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"sync"
@@ -23,6 +24,7 @@ const (
 	ReasonAccountNotAllowed = "AccountNotAllowed"
 	ReasonSecretNotFound    = "SecretNotFound"
 	ReasonSecretForbidden   = "SecretForbidden"
+	ReasonAccountInvalid    = "AccountInvalid"
 )
 
 // accountError says why a resource's account cannot be used; no call is made.
@@ -45,6 +47,10 @@ type Accounts struct {
 	Reader client.Reader
 	// Default is the flag-configured account's client; nil turns it off.
 	Default *onomondo.Client
+	// DefaultNamespaces selects the namespaces whose resources may use the
+	// default account; nil selects every namespace (tests), and the
+	// manager's default, labels.Nothing(), none.
+	DefaultNamespaces labels.Selector
 	// Metrics are shared by every account's client.
 	Metrics *onomondo.Metrics
 	// Timeout bounds one API call.
@@ -52,6 +58,8 @@ type Accounts struct {
 	// KeyTTL is how long a key read from its Secret is used before it is
 	// read again (so that a rotated key takes effect).
 	KeyTTL time.Duration
+	// MaxRetryAfter caps every wait the API dictates to an account's client.
+	MaxRetryAfter time.Duration
 
 	mu      sync.Mutex
 	clients map[string]*accountClient
@@ -68,17 +76,37 @@ type accountClient struct {
 // Resolve returns the client the resource's calls go through.
 func (a *Accounts) Resolve(ctx context.Context, namespace string, ref *v1alpha1.AccountReference) (*onomondo.Client, error) {
 	if ref == nil {
-		if a.Default == nil {
-			return nil, &accountError{reason: ReasonAccountNotAllowed, terminal: true,
-				msg: "the operator's default account is turned off: set spec.accountRef"}
-		}
-		return a.Default, nil
+		return a.defaultAccount(ctx, namespace)
 	}
 	spec, secret, err := a.lookup(ctx, namespace, ref)
 	if err != nil {
 		return nil, err
 	}
 	return a.client(ctx, v1alpha1.AccountKey(namespace, ref), spec, secret)
+}
+
+// defaultAccount is the flag-configured account's client, for the
+// namespaces its selector names only.
+func (a *Accounts) defaultAccount(ctx context.Context, namespace string) (*onomondo.Client, error) {
+	if a.Default == nil {
+		return nil, &accountError{reason: ReasonAccountNotAllowed, terminal: true,
+			msg: "the operator's default account is turned off: set spec.accountRef"}
+	}
+	if a.DefaultNamespaces == nil {
+		return a.Default, nil
+	}
+	var ns corev1.Namespace
+	if err := a.Client.Get(ctx, client.ObjectKey{Name: namespace}, &ns); client.IgnoreNotFound(err) != nil {
+		return nil, err
+	}
+	if !a.DefaultNamespaces.Matches(labels.Set(ns.Labels)) {
+		return nil, &accountError{reason: ReasonAccountNotAllowed, terminal: true, msg: fmt.Sprintf(
+			"namespace %s may not use the operator's default account (namespace selector: %s): set spec.accountRef to an Account "+
+				"or ClusterAccount, or have the installer allow the namespace with --default-account-namespace-selector "+
+				"(chart value accounts.defaultAccountNamespaceSelector), e.g. \"kubernetes.io/metadata.name in (%s)\"",
+			namespace, cmp.Or(a.DefaultNamespaces.String(), "none"), namespace)}
+	}
+	return a.Default, nil
 }
 
 // lookup finds the account and checks that the namespace may use it.
@@ -166,9 +194,9 @@ func (a *Accounts) entry(key string, spec v1alpha1.AccountSpec, secret types.Nam
 	c := a.clients[key]
 	if c == nil || c.spec != spec || c.secret != secret {
 		api, err := onomondo.New(onomondo.Config{BaseURL: spec.APIURL, CAPEM: []byte(spec.CABundle), Timeout: a.Timeout,
-			Rate: float64(max(spec.Rate, 1)), Burst: int(max(spec.Burst, 1)), Metrics: a.Metrics, Account: key})
+			Rate: float64(max(spec.Rate, 1)), Burst: int(max(spec.Burst, 1)), Metrics: a.Metrics, Account: key, MaxRetryAfter: a.MaxRetryAfter})
 		if err != nil {
-			return &accountClient{}, false, &accountError{reason: "AccountInvalid", terminal: true, msg: fmt.Sprintf("account %s: %v", key, err)}
+			return &accountClient{}, false, &accountError{reason: ReasonAccountInvalid, terminal: true, msg: fmt.Sprintf("account %s: %v", key, err)}
 		}
 		c = &accountClient{api: api, spec: spec, secret: secret}
 		a.clients[key] = c

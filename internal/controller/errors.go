@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
@@ -21,6 +22,14 @@ const (
 	ReasonCredentialsMissing = "CredentialsMissing"
 	// ReasonIdentityMismatch: the spec names a SIM other than the bound one.
 	ReasonIdentityMismatch = "IdentityMismatch"
+	// ReasonResponseInvalid: a 2xx answer that is not the object asked for
+	// (no body, null, cut off, not JSON, another identifier); retried.
+	ReasonResponseInvalid = "ResponseInvalid"
+	// ReasonAPIRedirected: the API URL answered with a redirect, which the
+	// operator never follows (the key would go elsewhere); retried.
+	ReasonAPIRedirected = "APIRedirected"
+	// ReasonAlreadyGone: a deletion found nothing to delete in the API.
+	ReasonAlreadyGone = "AlreadyGone"
 )
 
 // reasonOverrides shortens codes whose CamelCase form would read badly.
@@ -57,6 +66,8 @@ func classify(err error) failure {
 		apiErr    *onomondo.APIError
 		transport *onomondo.TransportError
 		budget    *onomondo.BudgetError
+		invalid   *onomondo.InvalidResponseError
+		redirect  *onomondo.RedirectError
 	)
 	switch {
 	case errors.As(err, &spec):
@@ -74,7 +85,15 @@ func classify(err error) failure {
 		}
 		return failure{reason: "APIUnreachable", notApplied: true}
 	case errors.As(err, &budget):
-		return failure{reason: "RateLimited", notApplied: true, rateLimited: true}
+		return failure{reason: "RateLimited", notApplied: true, rateLimited: true, retryAfter: budget.RetryAfter}
+	case errors.As(err, &invalid):
+		// The API answered, but not with what was asked: no observation; a
+		// later read may do better.
+		return failure{reason: ReasonResponseInvalid}
+	case errors.As(err, &redirect):
+		// Not followed, so not applied where it was sent (a 303 answers a
+		// request that was processed); a fixed URL (an Account change) retries.
+		return failure{reason: ReasonAPIRedirected, notApplied: redirect.StatusCode != 303}
 	}
 	return failure{reason: "ReconcileError"}
 }
@@ -100,13 +119,16 @@ func classifyAnswer(e *onomondo.APIError) failure {
 }
 
 // answerReason is the API's code in CamelCase (imsi_forbidden →
-// ImsiForbidden), else the HTTP status text (ServiceUnavailable).
+// ImsiForbidden), else the HTTP status text (ServiceUnavailable). A code
+// that makes no valid reason (a condition's reason is a letter, then letters
+// and digits, here at most 64) falls back to the status text: the API's
+// answer must never make the status write fail.
 func answerReason(e *onomondo.APIError) string {
-	if e.Code != "" {
-		if r, ok := reasonOverrides[e.Code]; ok {
-			return r
-		}
-		return camel(e.Code)
+	if r, ok := reasonOverrides[e.Code]; ok {
+		return r
+	}
+	if r := camel(e.Code); validReason(r) {
+		return r
 	}
 	if r := strings.ReplaceAll(http.StatusText(e.StatusCode), " ", ""); r != "" {
 		return r
@@ -152,9 +174,44 @@ func camel(code string) string {
 	return b.String()
 }
 
+// maxReason bounds reasons made from the API's codes.
+const maxReason = 64
+
+// validReason: an ASCII letter, then ASCII letters and digits, at most
+// maxReason long (a subset of the condition reason's pattern).
+func validReason(r string) bool {
+	if r == "" || len(r) > maxReason {
+		return false
+	}
+	for i, c := range []byte(r) {
+		letter := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// maxMessage bounds the messages of conditions, status and events: an
+// error's text may carry what the API chose to send.
+const maxMessage = 1024
+
+// clip cuts s to at most maxMessage bytes of valid UTF-8.
+func clip(s string) string {
+	s = strings.ToValidUTF8(s, "?")
+	if len(s) <= maxMessage {
+		return s
+	}
+	cut := maxMessage - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
 // errorStatus is the status record of an error.
 func errorStatus(err error) *v1alpha1.APIErrorStatus {
-	s := &v1alpha1.APIErrorStatus{Message: err.Error(), Terminal: classify(err).terminal}
+	s := &v1alpha1.APIErrorStatus{Message: clip(err.Error()), Terminal: classify(err).terminal}
 	var apiErr *onomondo.APIError
 	if errors.As(err, &apiErr) {
 		s.Code = apiErr.Code

@@ -161,7 +161,7 @@ func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 		r.schedule.forget(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues(r.ext.logValues(obj)...))
+	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues(redactValues(r.ext.logValues(obj)...)...))
 	orig := obj.DeepCopyObject().(T)
 	defer func() { retErr = kerrors.NewAggregate([]error{retErr, r.patchStatus(ctx, orig, obj)}) }()
 
@@ -182,7 +182,7 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 		return r.markFailed(ctx, obj, err), nil // the account is refused or unusable: no call at all
 	}
 	if err := r.claim(ctx, obj); err != nil {
-		return r.markClaimFailed(obj, err)
+		return r.markClaimFailed(ctx, obj, err)
 	}
 	requested := r.takeSyncRequest(obj)
 	if blockedByTerminalError(obj) && !requested {
@@ -420,10 +420,17 @@ func (r *managedReconciler[T]) reconcileDelete(ctx context.Context, obj T) (ctrl
 		if err == nil {
 			err = r.ext.remove(ctx, obj)
 		}
-		if err != nil && !isGoneForDeletion(err) {
+		switch {
+		case err == nil:
+			r.event(ctx, obj, corev1.EventTypeNormal, "Deleted", "deleted %s %s in the Onomondo API", r.ext.kind(), r.ext.id(obj))
+		case isGoneForDeletion(err):
+			// Nothing was deleted: say so, for whoever swapped the key to
+			// another organisation and expected a deletion.
+			r.event(ctx, obj, corev1.EventTypeNormal, ReasonAlreadyGone, "%s %s was not in the Onomondo API account (%s); nothing was deleted",
+				r.ext.kind(), r.ext.id(obj), classify(err).reason)
+		default:
 			return r.markFailed(ctx, obj, err), nil // the finalizer stays: nothing is deleted through an unknown account
 		}
-		r.event(ctx, obj, corev1.EventTypeNormal, "Deleted", "deleted %s %s in the Onomondo API", r.ext.kind(), r.ext.id(obj))
 	}
 	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(T), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(obj, Finalizer)
@@ -444,11 +451,19 @@ func inSync(obj managedObject) bool {
 		meta.IsStatusConditionTrue(s.Conditions, v1alpha1.ConditionSynced)
 }
 
-// blockedByTerminalError: a managed resource whose spec only a change can fix.
+// blockedByTerminalError: a managed resource whose spec only a change can
+// fix. An account refusal is no block once the account resolves: the
+// refusal was about the namespace or the account, which may have changed.
 func blockedByTerminalError(obj managedObject) bool {
 	s := status(obj)
 	return s.LastError != nil && s.LastError.Terminal && s.ObservedGeneration == obj.GetGeneration() &&
-		policies(obj).ManagementPolicy != v1alpha1.ManagementPolicyObserveOnly
+		policies(obj).ManagementPolicy != v1alpha1.ManagementPolicyObserveOnly && !accountRefusal(obj)
+}
+
+// accountRefusal: the last failure was the account refusing the resource.
+func accountRefusal(obj managedObject) bool {
+	c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced)
+	return c != nil && c.Status == metav1.ConditionFalse && (c.Reason == ReasonAccountNotAllowed || c.Reason == ReasonAccountInvalid)
 }
 
 // ensureFinalizer adds the finalizer before the first external write.
@@ -475,13 +490,48 @@ func (e *duplicateError) Error() string {
 }
 
 // claim fails with a duplicateError when an older resource claims any of
-// obj's identifiers.
+// obj's identifiers, and with IdentityMismatch when the spec asks the bound
+// object to take an identifier another resource claims.
 func (r *managedReconciler[T]) claim(ctx context.Context, obj T) error {
 	owner, _, err := r.claimants(ctx, obj)
 	if err == nil && owner != nil {
 		return &duplicateError{owner: owner}
 	}
-	return err
+	if err != nil {
+		return err
+	}
+	return r.checkRequested(ctx, obj)
+}
+
+// requester is a kind whose bound objects can be asked to take a new
+// identifier (a SIM's number).
+type requester[T managedObject] interface {
+	requestedKeys(T) []string
+}
+
+// checkRequested refuses a requested identifier that another live resource
+// claims: it is that resource's object's, and no write carries it.
+func (r *managedReconciler[T]) checkRequested(ctx context.Context, obj T) error {
+	req, ok := r.ext.(requester[T])
+	if !ok {
+		return nil
+	}
+	for _, key := range req.requestedKeys(obj) {
+		others, err := r.claimantsOf(ctx, key, map[types.UID]bool{obj.GetUID(): true})
+		if err != nil {
+			return err
+		}
+		for _, other := range others {
+			if !refusedAccount(other) {
+				_, id, _ := strings.Cut(key, "|")
+				return &specError{reason: ReasonIdentityMismatch, msg: fmt.Sprintf(
+					"the spec asks the bound %s %s to take %s, which %s/%s claims; nothing is sent. "+
+						"Restore the spec, or release that identifier first and request a sync",
+					r.ext.kind(), r.ext.id(obj), id, other.GetNamespace(), other.GetName())}
+			}
+		}
+	}
+	return nil
 }
 
 // claimants looks up the other resources claiming any of obj's identifiers,
@@ -512,19 +562,31 @@ func (r *managedReconciler[T]) otherClaimants(ctx context.Context, obj T) ([]T, 
 	var out []T
 	seen := map[types.UID]bool{obj.GetUID(): true}
 	for _, key := range r.ext.claimKeys(obj) {
-		list := r.newList()
-		if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
-			return nil, err
-		}
-		items, err := meta.ExtractList(list)
+		others, err := r.claimantsOf(ctx, key, seen)
 		if err != nil {
 			return nil, err
 		}
-		for _, item := range items {
-			if other := item.(T); !seen[other.GetUID()] {
-				seen[other.GetUID()] = true
-				out = append(out, other)
-			}
+		out = append(out, others...)
+	}
+	return out, nil
+}
+
+// claimantsOf are the resources claiming one identifier that are not in
+// seen (each is added to it), read from the cache without copies.
+func (r *managedReconciler[T]) claimantsOf(ctx context.Context, key string, seen map[types.UID]bool) ([]T, error) {
+	list := r.newList()
+	if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for _, item := range items {
+		if other := item.(T); !seen[other.GetUID()] {
+			seen[other.GetUID()] = true
+			out = append(out, other)
 		}
 	}
 	return out, nil
@@ -553,14 +615,17 @@ func (r *managedReconciler[T]) olderThan(a, b T) bool {
 }
 
 // markClaimFailed records a failed claim check: Ready and Synced False,
-// reason Duplicate<Kind>, for a duplicate; else the lookup's error.
-func (r *managedReconciler[T]) markClaimFailed(obj T, err error) (ctrl.Result, error) {
-	var dup *duplicateError
-	if !errors.As(err, &dup) {
+// reason Duplicate<Kind> for a duplicate, IdentityMismatch for an
+// identifier another resource claims; else the lookup's error.
+func (r *managedReconciler[T]) markClaimFailed(ctx context.Context, obj T, err error) (ctrl.Result, error) {
+	var (
+		dup  *duplicateError
+		spec *specError
+	)
+	if !errors.As(err, &dup) && !errors.As(err, &spec) {
 		return ctrl.Result{}, err
 	}
-	r.markDuplicate(obj, dup.owner)
-	return ctrl.Result{}, nil
+	return r.markFailed(ctx, obj, err), nil
 }
 
 // markDuplicate: Ready and Synced False, reason Duplicate<Kind>; no API call.
@@ -697,7 +762,7 @@ func retryOf(policy v1alpha1.ManagementPolicy, f failure) retry {
 
 func setCondition(obj managedObject, typ string, st metav1.ConditionStatus, reason, msg string) {
 	meta.SetStatusCondition(&status(obj).Conditions, metav1.Condition{
-		Type: typ, Status: st, Reason: reason, Message: msg, ObservedGeneration: obj.GetGeneration(),
+		Type: typ, Status: st, Reason: reason, Message: clip(msg), ObservedGeneration: obj.GetGeneration(),
 	})
 }
 

@@ -74,19 +74,21 @@ type ManagedController[T managedObject] struct {
 func (m *ManagedController[T]) UseAccounts(a *Accounts) { m.r.accounts = a }
 
 // recordEvent records a Kubernetes event and logs the same line (with the
-// resource's namespace/name and identifiers from the context's logger).
+// resource's namespace/name and identifiers from the context's logger),
+// clipped, and with identifiers redacted when that is asked for.
 func recordEvent(ctx context.Context, rec recorder.EventRecorder, obj client.Object, typ, reason, format string, args ...any) {
-	logf.FromContext(ctx).Info(fmt.Sprintf(format, args...), "event", reason)
+	msg := clip(redact(fmt.Sprintf(format, args...)))
+	logf.FromContext(ctx).Info(msg, "event", reason)
 	if rec != nil {
-		rec.Eventf(obj, nil, typ, reason, reason, format, args...)
+		rec.Eventf(obj, nil, typ, reason, reason, "%s", msg)
 	}
 }
 
 // SetupWithManager registers the controller, its index, and its watches.
 // Status and finalizer writes do not trigger reconciles (generation
 // predicate): the controller wakes for spec changes, deletion, its own
-// timers, a new API key, and a resource claiming the same identifiers
-// coming, going or learning its binding.
+// timers, a new API key, a resource claiming the same identifiers coming,
+// going or learning its binding, and what decides its account changing.
 func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 	r := m.r
 	r.Client = mgr.GetClient()
@@ -110,6 +112,7 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Channel(m.wake, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(m.opts.MaxConcurrentReconciles, 1)}).
 		Named(m.name)
+	b = watchAccounts(b, mgr.GetCache(), r.newList)
 	if m.more != nil {
 		b = m.more(b)
 	}

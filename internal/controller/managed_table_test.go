@@ -37,6 +37,7 @@ const (
 	imsiA   = "238730000000001"
 	imsiB   = "238730000000002"
 	msisdnA = "4561000001"
+	msisdnB = "4561000002"
 )
 
 // fakeSIMAPI is a SIM table and a log of calls ("POST 2387…"). fail makes a
@@ -111,6 +112,11 @@ var (
 	refused     = &onomondo.APIError{StatusCode: 400, Code: onomondo.CodeVoiceInvalid}
 	revoked     = &onomondo.APIError{StatusCode: 401, Code: onomondo.CodeUnauthorized}
 	bare404     = &onomondo.APIError{StatusCode: 404}
+	imsiUnknown = &onomondo.APIError{StatusCode: 404, Code: onomondo.CodeIMSINotFound}
+	hostile     = &onomondo.APIError{StatusCode: 400, Code: "bad code <" + strings.Repeat("x", 40) + ">", Message: strings.Repeat("m", 40000)}
+	invalid     = &onomondo.InvalidResponseError{Method: "GET", Route: onomondo.RouteSIM, Reason: "another SIM"}
+	held        = &onomondo.BudgetError{Method: "PUT", Route: onomondo.RouteSIM, Err: errors.New("held"), RetryAfter: 4 * time.Minute}
+	redirected  = &onomondo.RedirectError{Method: "POST", Route: onomondo.RouteSIM, StatusCode: 307, Target: "https://elsewhere"}
 	errLookup   = errors.New("cache unavailable")
 )
 
@@ -452,13 +458,48 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), accounts: fakeAccounts{err: &accountError{reason: ReasonAccountNotFound, msg: "gone"}},
 			want: want{synced: "False/AccountNotFound", events: []string{"SyncFailed"}, requeue: time.Millisecond}},
 
+		// Hardening: hostile tenants and broken answers.
+		{name: "a number another resource's SIM holds, typed into a bound resource, claims nothing and is never sent",
+			obj:    simObj("s", v1alpha1.SIMSpec{IMSI: imsiA, MSISDN: msisdnB}, olderBy(time.Hour), bound(imsiA, msisdnA, true), synced, newGeneration),
+			others: []*v1alpha1.SIM{simObj("other", byIMSI(imsiB, true), bound(imsiB, msisdnB, true), synced)},
+			api:    []onomondo.SIM{live(imsiA, msisdnA, true), live(imsiB, msisdnB, true)}, seen: true,
+			want: want{synced: "False/IdentityMismatch", ready: "False/IdentityMismatch", terminal: true, events: []string{"SyncFailed"},
+				progress: "Stalled/IdentityMismatch"}},
+		{name: "the other SIM's younger resource is untouched by a number typed elsewhere",
+			obj:    simObj("other", byIMSI(imsiB, true), bound(imsiB, msisdnB, true), synced), seen: true,
+			others: []*v1alpha1.SIM{simObj("s", v1alpha1.SIMSpec{IMSI: imsiA, MSISDN: msisdnB}, olderBy(time.Hour), bound(imsiA, msisdnA, true), synced, newGeneration)},
+			api:    []onomondo.SIM{live(imsiA, msisdnA, true), live(imsiB, msisdnB, true)},
+			want:   want{ready: "True/Available", synced: "True/ReconcileSuccess", requeue: time.Minute}},
+		{name: "a new number no resource claims is a number change: one PUT",
+			obj: simObj("s", v1alpha1.SIMSpec{IMSI: imsiA, MSISDN: msisdnB, SIMSettings: v1alpha1.SIMSettings{Voice: ptr.To(true)}},
+				bound(imsiA, msisdnA, true), synced, newGeneration), seen: true,
+			api:  []onomondo.SIM{live(imsiA, msisdnA, true)},
+			want: want{calls: []string{"PUT " + imsiA}, ready: "True/Available", binding: &v1alpha1.SIMBinding{IMSI: imsiA, MSISDN: msisdnB}, events: []string{"Updated"}, requeue: time.Minute}},
+		{name: "a GET answered with something that is not the SIM is ResponseInvalid: retried, never Ready, no write",
+			obj: simObj("s", byIMSI(imsiA, true), annotated(v1alpha1.AnnotationObserveFirst, "true")), fail: map[string][]error{"GET": {invalid}},
+			want: want{calls: []string{"GET " + imsiA}, synced: "False/ResponseInvalid", ready: "False/ResponseInvalid", finalizer: true,
+				events: []string{"SyncFailed"}, requeue: time.Millisecond, progress: "Reconciling/ResponseInvalid"}},
+		{name: "a hostile error code and a 40 kB message make a valid reason and a bounded message, terminal",
+			obj: simObj("s", byIMSI(imsiA, true)), fail: map[string][]error{"POST": {hostile}},
+			want: want{calls: []string{"POST " + imsiA}, synced: "False/BadRequest", terminal: true, finalizer: true, events: []string{"SyncFailed"}}},
+		{name: "a rate-limit hold parks the resource for the (capped) wait, without growing its backoff",
+			obj: simObj("s", byIMSI(imsiA, false), bound(imsiA, msisdnA, true), synced, newGeneration), seen: true,
+			api: []onomondo.SIM{live(imsiA, msisdnA, true)}, fail: map[string][]error{"PUT": {held}},
+			want: want{calls: []string{"PUT " + imsiA}, synced: "False/RateLimited", events: []string{"SyncFailed"}, requeue: 4 * time.Minute}},
+		{name: "a redirect is not followed: APIRedirected, retried",
+			obj: simObj("s", byIMSI(imsiA, true)), fail: map[string][]error{"POST": {redirected}},
+			want: want{calls: []string{"POST " + imsiA}, synced: "False/APIRedirected", finalizer: true, events: []string{"SyncFailed"}, requeue: time.Millisecond}},
+		{name: "deleting a SIM the key's organisation does not know (imsi_not_found) ends as AlreadyGone",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), fail: map[string][]error{"DELETE": {imsiUnknown}},
+			want: want{calls: []string{"DELETE " + imsiA}, gone: true, events: []string{"AlreadyGone"}}},
+
 		// Deletion.
 		{name: "deleting a bound SIM deletes it in the API",
 			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), api: []onomondo.SIM{live(imsiA, "", true)},
 			want: want{calls: []string{"DELETE " + imsiA}, gone: true, events: []string{"Deleted"}}},
 		{name: "deletion ends when the API says the SIM is gone",
 			obj:  simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting),
-			want: want{calls: []string{"DELETE " + imsiA}, gone: true, events: []string{"Deleted"}}},
+			want: want{calls: []string{"DELETE " + imsiA}, gone: true, events: []string{"AlreadyGone"}}},
 		{name: "a bare 404 keeps the finalizer and is retried",
 			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), fail: map[string][]error{"DELETE": {bare404}},
 			want: want{calls: []string{"DELETE " + imsiA}, synced: "False/NotFound", finalizer: true,

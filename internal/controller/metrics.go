@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"sync"
@@ -34,6 +35,8 @@ type state [3]string
 // the counts current, so a scrape costs the number of states, not the number
 // of resources (no list of 50,000 SIMs every 15 seconds).
 type StateCollector struct {
+	// reader tells which accounts exist (the manager's cache).
+	reader     client.Reader
 	mu         sync.Mutex
 	sims       stateCounts
 	sms        stateCounts
@@ -85,9 +88,30 @@ func (c *stateCounts) drop(st state) {
 	}
 }
 
+// accountLabel is the account label of a resource: its account's name
+// when the account exists, else "unknown". A label takes only accounts that
+// exist, so names typed into manifests cannot make series without bound.
+func (c *StateCollector) accountLabel(namespace string, ref *v1alpha1.AccountReference) string {
+	if ref == nil || c.reader == nil {
+		return v1alpha1.AccountName(namespace, ref)
+	}
+	var obj client.Object = &v1alpha1.ClusterAccount{}
+	key := client.ObjectKey{Name: ref.Name}
+	if ref.Kind != "ClusterAccount" {
+		obj, key.Namespace = &v1alpha1.Account{}, cmp.Or(ref.Namespace, namespace)
+	}
+	if c.reader.Get(context.Background(), key, obj) != nil {
+		return unknownAccount
+	}
+	return v1alpha1.AccountName(namespace, ref)
+}
+
+// unknownAccount labels the resources whose account does not exist.
+const unknownAccount = "unknown"
+
 // simState is a SIM's Ready status and reason ("Unknown", "" before the first reconcile).
-func simState(s *v1alpha1.SIM) state {
-	acct := v1alpha1.AccountName(s.Namespace, s.Spec.AccountRef)
+func (c *StateCollector) simState(s *v1alpha1.SIM) state {
+	acct := c.accountLabel(s.Namespace, s.Spec.AccountRef)
 	if cond := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady); cond != nil {
 		return state{string(cond.Status), cond.Reason, acct}
 	}
@@ -95,8 +119,12 @@ func simState(s *v1alpha1.SIM) state {
 }
 
 // syncedState is a resource's Synced status and reason ("Unknown", "" before the first reconcile).
-func syncedState[T managedObject](obj T) state {
-	acct := v1alpha1.AccountName(obj.GetNamespace(), policies(obj).AccountRef)
+func syncedState[T managedObject](c *StateCollector) func(T) state {
+	return func(obj T) state { return c.syncedState(obj) }
+}
+
+func (c *StateCollector) syncedState(obj managedObject) state {
+	acct := c.accountLabel(obj.GetNamespace(), policies(obj).AccountRef)
 	if cond := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced); cond != nil {
 		return state{string(cond.Status), cond.Reason, acct}
 	}
@@ -104,8 +132,8 @@ func syncedState[T managedObject](obj T) state {
 }
 
 // smsState is a message's Sent reason ("Pending" before the first attempt).
-func smsState(m *v1alpha1.SMSMessage) state {
-	acct := v1alpha1.AccountName(m.Namespace, m.Spec.AccountRef)
+func (c *StateCollector) smsState(m *v1alpha1.SMSMessage) state {
+	acct := c.accountLabel(m.Namespace, m.Spec.AccountRef)
 	if cond := meta.FindStatusCondition(m.Status.Conditions, v1alpha1.ConditionSent); cond != nil {
 		return state{cond.Reason, acct}
 	}
@@ -116,20 +144,20 @@ func smsState(m *v1alpha1.SMSMessage) state {
 // and adds the collector to controller-runtime's registry (once per process:
 // a second manager in the same process reuses the first's).
 func RegisterStateCollector(c cache.Cache) error {
-	sc := &StateCollector{}
+	sc := &StateCollector{reader: c}
 	if first, err := RegisterOnce(sc); err != nil || !first {
 		return err
 	}
-	if err := follow(c, sc, &v1alpha1.SIM{}, &sc.sims, simState); err != nil {
+	if err := follow(c, sc, &v1alpha1.SIM{}, &sc.sims, sc.simState); err != nil {
 		return err
 	}
-	if err := follow(c, sc, &v1alpha1.SIM{}, &sc.simsSynced, syncedState[*v1alpha1.SIM]); err != nil {
+	if err := follow(c, sc, &v1alpha1.SIM{}, &sc.simsSynced, syncedState[*v1alpha1.SIM](sc)); err != nil {
 		return err
 	}
-	if err := follow(c, sc, &v1alpha1.Connector{}, &sc.connSynced, syncedState[*v1alpha1.Connector]); err != nil {
+	if err := follow(c, sc, &v1alpha1.Connector{}, &sc.connSynced, syncedState[*v1alpha1.Connector](sc)); err != nil {
 		return err
 	}
-	return follow(c, sc, &v1alpha1.SMSMessage{}, &sc.sms, smsState)
+	return follow(c, sc, &v1alpha1.SMSMessage{}, &sc.sms, sc.smsState)
 }
 
 // follow keeps counts current from the informer of kind's kind.

@@ -88,9 +88,11 @@ func (simExternal) id(s *v1alpha1.SIM) string {
 // claimKeys are the IMSIs and MSISDNs the spec names, the binding holds and
 // the API last reported ("+" dropped), each once, within the resource's
 // account: two accounts are two organisations, so the same IMSI through
-// different accounts is no duplicate. Once bound, the binding is
-// the resource's IMSI claim: an IMSI typed into the spec later claims
-// nothing (it is refused as IdentityMismatch if it is another SIM's).
+// different accounts is no duplicate. Once bound, the binding is the
+// resource's claim: an IMSI or MSISDN typed into the spec later claims
+// nothing (an IMSI that is another SIM's is refused as IdentityMismatch; a
+// new MSISDN is a number change, sent only while no other resource claims
+// that number: see requestedKeys).
 func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
 	var keys []string
 	if foreignAccount(s.Namespace, s.Spec.AccountRef) {
@@ -104,8 +106,8 @@ func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
 	}
 	if s.Status.Binding == nil {
 		add("imsi", s.Spec.IMSI)
+		add("msisdn", s.Spec.MSISDN)
 	}
-	add("msisdn", s.Spec.MSISDN)
 	if b := s.Status.Binding; b != nil {
 		add("imsi", b.IMSI)
 		add("msisdn", b.MSISDN)
@@ -115,6 +117,17 @@ func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
 		add("msisdn", o.MSISDN)
 	}
 	return keys
+}
+
+// requestedKeys are the identifiers a bound resource asks its SIM to take
+// that the binding does not hold: a new spec.msisdn. They claim nothing,
+// but no write carries them while another resource claims them.
+func (simExternal) requestedKeys(s *v1alpha1.SIM) []string {
+	b := s.Status.Binding
+	if b == nil || s.Spec.MSISDN == "" || normMSISDN(s.Spec.MSISDN) == normMSISDN(b.MSISDN) || foreignAccount(s.Namespace, s.Spec.AccountRef) {
+		return nil
+	}
+	return []string{v1alpha1.AccountKey(s.Namespace, s.Spec.AccountRef) + "|msisdn:" + normMSISDN(s.Spec.MSISDN)}
 }
 
 func (simExternal) logValues(s *v1alpha1.SIM) []any {

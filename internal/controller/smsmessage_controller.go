@@ -123,7 +123,7 @@ func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if err := r.Get(ctx, req.NamespacedName, sms); err != nil || !sms.DeletionTimestamp.IsZero() {
 		return ctrl.Result{}, client.IgnoreNotFound(err) // deleting a message never calls the API
 	}
-	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues("to", sms.Spec.To, "attempt", sms.Status.AttemptID))
+	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues(redactValues("to", sms.Spec.To, "attempt", sms.Status.AttemptID)...))
 	switch {
 	case finished(sms):
 		return r.expire(ctx, sms)
@@ -398,7 +398,7 @@ func retryAuthorized(sms *v1alpha1.SMSMessage) bool {
 func setSent(sms *v1alpha1.SMSMessage, status metav1.ConditionStatus, reason, msg string) {
 	sms.Status.ObservedGeneration = sms.Generation
 	meta.SetStatusCondition(&sms.Status.Conditions, metav1.Condition{
-		Type: v1alpha1.ConditionSent, Status: status, Reason: reason, Message: msg, ObservedGeneration: sms.Generation,
+		Type: v1alpha1.ConditionSent, Status: status, Reason: reason, Message: clip(msg), ObservedGeneration: sms.Generation,
 	})
 }
 
@@ -428,13 +428,13 @@ func (r *SMSMessageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return err
 		}
 	}
-	return ctrl.NewControllerManagedBy(mgr).
+	b := ctrl.NewControllerManagedBy(mgr).
 		For(&v1alpha1.SMSMessage{}).
 		Watches(&v1alpha1.SIM{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn), builder.WithPredicates(recipientChanged)).
 		WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.opts.MaxConcurrentReconciles, 1)}).
-		Named("smsmessage").
-		Complete(r)
+		Named("smsmessage")
+	return watchAccounts(b, mgr.GetCache(), func() client.ObjectList { return &v1alpha1.SMSMessageList{} }).Complete(r)
 }
 
 // IndexSMSBySIM indexes messages by the SIM their simRef names, for the SIM

@@ -98,6 +98,7 @@ func startManagerWith(ctx context.Context, set func(*app.Options)) <-chan struct
 	o.MinBackoff, o.MaxBackoff = 20*time.Millisecond, 500*time.Millisecond
 	o.MetricsAddr, o.ProbeAddr = "0", "0"
 	o.SeveralManagersInProcess = true
+	o.DefaultAccountNamespaceSelector = app.AllNamespaces
 	set(&o)
 	mgr, err := app.NewManager(cfg, o)
 	Expect(err).NotTo(HaveOccurred())

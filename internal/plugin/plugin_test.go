@@ -62,6 +62,7 @@ func start(t *testing.T) *fixture {
 	o.MetricsAddr, o.ProbeAddr = "0", "0"
 	o.MinBackoff, o.MaxBackoff = 20*time.Millisecond, 500*time.Millisecond
 	o.SeveralManagersInProcess = true
+	o.DefaultAccountNamespaceSelector = app.AllNamespaces
 	o.KubeAPIQPS, o.KubeAPIBurst = 2000, 4000
 	mgr, err := app.NewManager(cfg, o)
 	if err != nil {

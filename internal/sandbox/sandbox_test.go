@@ -31,6 +31,7 @@ func TestSandboxDemo(t *testing.T) {
 	defer cancel()
 	o := app.DefaultOptions()
 	o.MetricsAddr, o.ProbeAddr, o.SeveralManagersInProcess = "0", "0", true
+	o.DefaultAccountNamespaceSelector = "kubernetes.io/metadata.name in (default)"
 	state := t.TempDir()
 	sb, err := sandbox.Start(ctx, sandbox.Options{RepoRoot: "../..", StateDir: state, Operator: o})
 	if err != nil {

@@ -89,6 +89,7 @@ func exported(t *testing.T) map[string]bool {
 	o := app.DefaultOptions()
 	o.APIURL, o.APICAFile, o.APIKey, o.APIRate = sim.URL(), ca, testutil.APIKey, -1
 	o.MetricsAddr, o.ProbeAddr = "0", "0"
+	o.DefaultAccountNamespaceSelector = app.AllNamespaces
 	mgr, err := app.NewManager(cfg, o)
 	if err != nil {
 		t.Fatal(err)
