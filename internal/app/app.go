@@ -15,7 +15,6 @@ import (
 	"strings"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -91,6 +90,9 @@ type Options struct {
 	// SMSRecordRetention is how long a sent message is remembered, so that a
 	// re-created copy of it is not sent again (0: not remembered).
 	SMSRecordRetention time.Duration
+	// RedactIdentifiers hides IMSIs, MSISDNs and SMS recipients from logs
+	// and events (status keeps them).
+	RedactIdentifiers bool
 
 	MetricsAddr    string
 	SecureMetrics  bool
@@ -171,7 +173,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.AccountKeyRefresh, "account-key-refresh", o.AccountKeyRefresh,
 		"How often an Account's key is read again from its Secret (a rotated key takes effect within this).")
 	fs.DurationVar(&o.SMSRecordRetention, "sms-record-retention", o.SMSRecordRetention,
-		"How long a sent SMSMessage is remembered (one ConfigMap each), so that an object re-created with the same namespace, name and spec is not sent again (0: never remembered).")
+		"How long a sent SMSMessage is remembered (one SMSRecord each), so that an object re-created with the same namespace, name and spec is not sent again (0: never remembered).")
+	fs.BoolVar(&o.RedactIdentifiers, "redact-identifiers", o.RedactIdentifiers,
+		"Hide IMSIs, MSISDNs and SMS recipients from logs and events (all but their last two digits), for fleets that count them as personal data; status keeps them.")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to manage (default: all).", func(v string) error {
 		o.WatchNamespaces = strings.Split(v, ",")
 		return nil
@@ -288,10 +292,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	cfg = rest.CopyConfig(cfg)
 	cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
 
-	cacheOpts := cache.Options{DefaultTransform: stripUnread, ByObject: map[client.Object]cache.ByObject{
-		// Only the SMS records among ConfigMaps.
-		&corev1.ConfigMap{}: {Label: labels.SelectorFromSet(labels.Set{controller.LabelSMSRecord: "true"})},
-	}}
+	cacheOpts := cache.Options{DefaultTransform: stripUnread}
 	if len(o.WatchNamespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range o.WatchNamespaces {
@@ -350,6 +351,12 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if !o.DefaultAccount {
 		accounts.Default = nil
 	}
+	controller.RedactIdentifiers(o.RedactIdentifiers)
+	if o.SMSRecordRetention > 0 {
+		if err := migrateSMSRecords(cfg, mgr); err != nil {
+			return nil, err
+		}
+	}
 	retry, err := setupControllers(mgr, api, accounts, rec, o)
 	if err != nil {
 		return nil, err
@@ -360,6 +367,23 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		}
 	}
 	return mgr, nil
+}
+
+// migrateSMSRecords moves SMS records kept as ConfigMaps by earlier versions
+// into SMSRecords before any message is reconciled, so that an upgrade
+// sends nothing twice. Its ConfigMap rights are its own ClusterRole's.
+func migrateSMSRecords(cfg *rest.Config, mgr ctrl.Manager) error {
+	c, err := client.New(cfg, client.Options{Scheme: Scheme, HTTPClient: mgr.GetHTTPClient(), Mapper: mgr.GetRESTMapper()})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	n, err := controller.MigrateSMSRecords(ctx, c, c)
+	if n > 0 {
+		ctrl.Log.WithName("setup").Info("migrated SMS records from ConfigMaps to SMSRecords", "records", n)
+	}
+	return err
 }
 
 // setupControllers registers the controllers, the state metrics and the

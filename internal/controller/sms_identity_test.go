@@ -1,11 +1,13 @@
 package controller_test
 
 import (
+	"encoding/json"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -113,15 +115,56 @@ var _ = Describe("SMSMessage identity and at-most-once per manifest", func() {
 				Eventually(func() bool { return isGone(again) }, 10*time.Second).Should(BeTrue())
 			}
 
-			By("the record is one labelled ConfigMap in the message's namespace")
+			By("the record is an SMSRecord in the message's namespace, no ConfigMap")
+			var recs v1alpha1.SMSRecordList
+			Expect(k8sClient.List(ctx, &recs, client.InNamespace(nsSMS))).To(Succeed())
+			Expect(recs.Items).To(ContainElement(HaveField("Spec.Message", "gitops-wake-up")))
 			var cms corev1.ConfigMapList
 			Expect(k8sClient.List(ctx, &cms, client.InNamespace(nsSMS), client.HasLabels{controller.LabelSMSRecord})).To(Succeed())
-			Expect(cms.Items).NotTo(BeEmpty())
+			Expect(cms.Items).To(BeEmpty())
 
 			By("a changed text under the same name is a new message")
 			changed := apply("WAKEUP interval=600")
 			waitForSent(changed, metav1.ConditionTrue, controller.ReasonAccepted)
 			Expect(accepted("WAKEUP interval=600")).To(Equal(1))
+		})
+
+		It("keeps the records of earlier versions (ConfigMaps) across an upgrade: nothing is sent again", func() {
+			m := newSMS(nsSMS, "upgraded")
+			m.Spec.TTLSecondsAfterFinished = ptr.To[int32](0)
+			Expect(k8sClient.Create(ctx, m)).To(Succeed())
+			Eventually(func() bool { return isGone(m) }, 20*time.Second).Should(BeTrue())
+			Expect(accepted(m.Spec.Text)).To(Equal(1))
+
+			By("the record as the version before SMSRecord kept it: a labelled ConfigMap")
+			var recs v1alpha1.SMSRecordList
+			Expect(k8sClient.List(ctx, &recs, client.InNamespace(nsSMS))).To(Succeed())
+			var rec *v1alpha1.SMSRecord
+			for i := range recs.Items {
+				if recs.Items[i].Spec.Message == "upgraded" {
+					rec = &recs.Items[i]
+				}
+			}
+			Expect(rec).NotTo(BeNil())
+			data, err := json.Marshal(rec.Spec)
+			Expect(err).NotTo(HaveOccurred())
+			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: nsSMS, Name: rec.Name,
+				Labels: map[string]string{controller.LabelSMSRecord: "true"}}, Data: map[string]string{"record": string(data)}}
+			Expect(k8sClient.Create(ctx, cm)).To(Succeed())
+			Expect(k8sClient.Delete(ctx, rec)).To(Succeed())
+
+			By("the upgraded manager migrates it")
+			n, err := controller.MigrateSMSRecords(ctx, k8sClient, k8sClient)
+			Expect(err).NotTo(HaveOccurred())
+			Expect(n).To(BeNumerically(">=", 1))
+			Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(cm), cm))).To(BeTrue())
+
+			By("the message applied again is AlreadySent, not sent")
+			again := newSMS(nsSMS, "upgraded")
+			again.Spec = m.Spec
+			Expect(k8sClient.Create(ctx, again)).To(Succeed())
+			waitForSent(again, metav1.ConditionTrue, controller.ReasonAlreadySent)
+			Expect(accepted(m.Spec.Text)).To(Equal(1))
 		})
 
 		It("does not send again a message whose earlier object may have been sent", func() {

@@ -113,7 +113,7 @@ func NewSMSMessageReconciler(c client.Client, api SMSAPI, rec recorder.EventReco
 
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=smsmessages,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=smsmessages/status,verbs=get;update;patch
-// +kubebuilder:rbac:groups="",resources=configmaps,verbs=get;list;watch;create;update;delete
+// (SMS records: see smsrecord.go)
 
 // Reconcile: finished messages only wait for their TTL; a message with an
 // unanswered marker becomes DeliveryUnknown; otherwise resolve the
@@ -222,7 +222,7 @@ var recipientChanged = predicate.Funcs{
 // out (AlreadySent, with the earlier sentAt: it never expires by TTL, so a
 // GitOps self-heal does not cycle delete and re-create) or may have
 // (DeliveryUnknown, with the earlier attempt ID for the retry annotation).
-func (r *SMSMessageReconciler) sentBefore(ctx context.Context, sms *v1alpha1.SMSMessage, prior *smsRecord, err error) error {
+func (r *SMSMessageReconciler) sentBefore(ctx context.Context, sms *v1alpha1.SMSMessage, prior *v1alpha1.SMSRecordSpec, err error) error {
 	if err != nil {
 		return err
 	}

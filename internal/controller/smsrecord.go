@@ -5,10 +5,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -20,18 +22,22 @@ import (
 // The SMS record remembers, in the cluster, every message that went out (or
 // may have), by namespace, name and spec, so that a message re-created from
 // Git after its object was deleted (a TTL, a prune, a second apply after a
-// delete) is not sent again. One small ConfigMap per message, named from a
-// hash of the message's name in its namespace:
+// delete) is not sent again. One SMSRecord per message, named from a hash of
+// the message's name in its namespace:
 //
 //   - per message, not per namespace: each is written by one reconcile of one
-//     message, so a burst of messages never contends on one object, and each
-//     stays far below the 1 MiB object limit;
-//   - a ConfigMap, labelled, so `kubectl get cm -l` shows the record with no
-//     new kind to install; the operator caches only the labelled ones;
+//     message, so a burst of messages never contends on one object;
+//   - a kind of the operator's own, which the aggregated namespace roles do
+//     not grant: a namespace editor cannot delete a record to have a message
+//     sent again (ConfigMaps, used before, were theirs to delete);
 //   - bounded: a record older than the retention window (--sms-record-retention,
 //     30 days) is deleted by a sweep, and a namespace's records go with it.
+//
+// Records kept as labelled ConfigMaps by earlier versions are migrated once,
+// at start (see MigrateSMSRecords).
 const (
-	// LabelSMSRecord marks the ConfigMaps that hold SMS records.
+	// LabelSMSRecord marked the ConfigMaps that held SMS records before
+	// SMSRecord; only the migration reads it.
 	LabelSMSRecord = "onomondo.sim-operator.dev/sms-record"
 	// DefaultSMSRecordRetention is how long a message's record keeps it from being sent again.
 	DefaultSMSRecordRetention = 30 * 24 * time.Hour
@@ -43,21 +49,7 @@ const (
 	recordNameBase = "sms-record-"
 )
 
-// smsRecord is what a ConfigMap remembers of one message.
-type smsRecord struct {
-	// Message is the SMSMessage's name; SpecHash identifies what it said.
-	Message  string `json:"message"`
-	SpecHash string `json:"specHash"`
-	// UID is the object that sent it: its own record never blocks it.
-	UID types.UID `json:"uid"`
-	// State is Sending (written before the POST), Sent or DeliveryUnknown.
-	State     string       `json:"state"`
-	AttemptID string       `json:"attemptID"`
-	Recipient string       `json:"recipient"`
-	SentAt    *metav1.Time `json:"sentAt,omitempty"`
-	// RecordedAt starts the retention window.
-	RecordedAt metav1.Time `json:"recordedAt"`
-}
+// +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=smsrecords,verbs=get;list;watch;create;update;delete
 
 // smsRecords reads and writes the records.
 type smsRecords struct {
@@ -66,8 +58,8 @@ type smsRecords struct {
 	now       func() time.Time
 }
 
-// recordKey is the ConfigMap of a message: its name hashed (a message's name
-// may be as long as a ConfigMap's may be, so no prefix would fit).
+// recordKey is the record of a message: its name hashed (a message's name
+// may be as long as a record's may be, so no prefix would fit).
 func recordKey(sms *v1alpha1.SMSMessage) types.NamespacedName {
 	sum := sha256.Sum256([]byte(sms.Name))
 	return types.NamespacedName{Namespace: sms.Namespace, Name: recordNameBase + hex.EncodeToString(sum[:12])}
@@ -83,56 +75,49 @@ func specHash(sms *v1alpha1.SMSMessage) string {
 
 // earlier returns the record of an earlier object of the same message (same
 // namespace, name and spec) within the retention window, or nil.
-func (s *smsRecords) earlier(ctx context.Context, sms *v1alpha1.SMSMessage) (*smsRecord, error) {
+func (s *smsRecords) earlier(ctx context.Context, sms *v1alpha1.SMSMessage) (*v1alpha1.SMSRecordSpec, error) {
 	if s == nil || s.retention <= 0 {
 		return nil, nil
 	}
-	var cm corev1.ConfigMap
-	if err := s.client.Get(ctx, recordKey(sms), &cm); err != nil {
+	var rec v1alpha1.SMSRecord
+	if err := s.client.Get(ctx, recordKey(sms), &rec); err != nil {
 		return nil, client.IgnoreNotFound(err)
 	}
-	var rec smsRecord
-	if json.Unmarshal([]byte(cm.Data[recordDataKey]), &rec) != nil || rec.Message != sms.Name ||
-		rec.UID == sms.UID || rec.SpecHash != specHash(sms) || s.expired(&rec) {
+	if r := &rec.Spec; r.Message != sms.Name || r.UID == sms.UID || r.SpecHash != specHash(sms) || s.expired(r) {
 		return nil, nil
 	}
-	return &rec, nil
+	return &rec.Spec, nil
 }
 
-func (s *smsRecords) expired(rec *smsRecord) bool {
+func (s *smsRecords) expired(rec *v1alpha1.SMSRecordSpec) bool {
 	return s.now().Sub(rec.RecordedAt.Time) > s.retention
 }
 
-// write records the message's state; the first write creates the ConfigMap.
+// write records the message's state; the first write creates the record.
 func (s *smsRecords) write(ctx context.Context, sms *v1alpha1.SMSMessage, state string) error {
 	if s == nil || s.retention <= 0 {
 		return nil
 	}
-	rec := smsRecord{
+	spec := v1alpha1.SMSRecordSpec{
 		Message: sms.Name, SpecHash: specHash(sms), UID: sms.UID, State: state,
 		AttemptID: sms.Status.AttemptID, Recipient: sms.Status.Recipient, SentAt: sms.Status.SentAt,
 		RecordedAt: metav1.NewTime(s.now()),
 	}
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return err
-	}
 	key := recordKey(sms)
-	var cm corev1.ConfigMap
-	err = s.client.Get(ctx, key, &cm)
+	var rec v1alpha1.SMSRecord
+	err := s.client.Get(ctx, key, &rec)
 	if apierrors.IsNotFound(err) {
-		cm = corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
+		rec = v1alpha1.SMSRecord{ObjectMeta: metav1.ObjectMeta{
 			Namespace: key.Namespace, Name: key.Name,
-			Labels:      map[string]string{LabelSMSRecord: "true", "app.kubernetes.io/managed-by": "sim-operator"},
-			Annotations: map[string]string{"onomondo.sim-operator.dev/sms-message": sms.Name},
-		}, Data: map[string]string{recordDataKey: string(data)}}
-		return s.client.Create(ctx, &cm)
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "sim-operator"},
+		}, Spec: spec}
+		return s.client.Create(ctx, &rec)
 	}
 	if err != nil {
 		return err
 	}
-	cm.Data = map[string]string{recordDataKey: string(data)}
-	return s.client.Update(ctx, &cm)
+	rec.Spec = spec
+	return s.client.Update(ctx, &rec)
 }
 
 // forget deletes the record of a message that certainly did not go out.
@@ -140,8 +125,8 @@ func (s *smsRecords) forget(ctx context.Context, sms *v1alpha1.SMSMessage) error
 	if s == nil || s.retention <= 0 {
 		return nil
 	}
-	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: sms.Namespace, Name: recordKey(sms).Name}}
-	return client.IgnoreNotFound(s.client.Delete(ctx, cm))
+	rec := &v1alpha1.SMSRecord{ObjectMeta: metav1.ObjectMeta{Namespace: sms.Namespace, Name: recordKey(sms).Name}}
+	return client.IgnoreNotFound(s.client.Delete(ctx, rec))
 }
 
 // Start sweeps expired records once an hour (and at start), so that the
@@ -163,19 +148,55 @@ func (s *smsRecords) Start(ctx context.Context) error {
 func (s *smsRecords) NeedLeaderElection() bool { return true }
 
 func (s *smsRecords) sweep(ctx context.Context) {
-	var list corev1.ConfigMapList
-	if err := s.client.List(ctx, &list, client.HasLabels{LabelSMSRecord}); err != nil {
+	var list v1alpha1.SMSRecordList
+	if err := s.client.List(ctx, &list); err != nil {
 		logf.FromContext(ctx).Error(err, "listing SMS records to sweep")
 		return
 	}
 	for i := range list.Items {
-		var rec smsRecord
-		cm := &list.Items[i]
-		if json.Unmarshal([]byte(cm.Data[recordDataKey]), &rec) == nil && !s.expired(&rec) {
+		rec := &list.Items[i]
+		if !s.expired(&rec.Spec) {
 			continue
 		}
-		if err := s.client.Delete(ctx, cm, client.Preconditions{UID: &cm.UID}); client.IgnoreNotFound(err) != nil {
-			logf.FromContext(ctx).Error(err, "deleting an expired SMS record", "configmap", cm.Name)
+		if err := s.client.Delete(ctx, rec, client.Preconditions{UID: &rec.UID}); client.IgnoreNotFound(err) != nil {
+			logf.FromContext(ctx).Error(err, "deleting an expired SMS record", "record", rec.Name)
 		}
 	}
+}
+
+// MigrateSMSRecords moves the records earlier versions kept as labelled
+// ConfigMaps into SMSRecords, once, before the controllers start: each
+// becomes an SMSRecord of the same name (an existing one is kept), then the
+// ConfigMap is deleted. Nothing is sent. Without the rights to list
+// ConfigMaps (the migration's own ClusterRole, which an installer may drop
+// once upgraded) it does nothing and says so. It returns how many it moved.
+func MigrateSMSRecords(ctx context.Context, reader client.Reader, writer client.Client) (int, error) {
+	var list corev1.ConfigMapList
+	err := reader.List(ctx, &list, client.HasLabels{LabelSMSRecord})
+	if apierrors.IsForbidden(err) || meta.IsNoMatchError(err) {
+		logf.FromContext(ctx).Info("not migrating SMS records kept as ConfigMaps: the operator may not list ConfigMaps " +
+			"(bind the sms-ledger-migration ClusterRole for one start after an upgrade from a version before SMSRecord)")
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	moved := 0
+	for i := range list.Items {
+		cm := &list.Items[i]
+		var spec v1alpha1.SMSRecordSpec
+		if json.Unmarshal([]byte(cm.Data[recordDataKey]), &spec) != nil || spec.Message == "" {
+			continue // not a record this operator wrote: left alone
+		}
+		rec := &v1alpha1.SMSRecord{ObjectMeta: metav1.ObjectMeta{Namespace: cm.Namespace, Name: cm.Name,
+			Labels: map[string]string{"app.kubernetes.io/managed-by": "sim-operator"}}, Spec: spec}
+		if err := writer.Create(ctx, rec); err != nil && !apierrors.IsAlreadyExists(err) {
+			return moved, fmt.Errorf("migrating SMS record %s/%s: %w", cm.Namespace, cm.Name, err)
+		}
+		if err := writer.Delete(ctx, cm, client.Preconditions{UID: &cm.UID}); client.IgnoreNotFound(err) != nil && !apierrors.IsForbidden(err) {
+			return moved, fmt.Errorf("deleting migrated SMS record ConfigMap %s/%s: %w", cm.Namespace, cm.Name, err)
+		}
+		moved++
+	}
+	return moved, nil
 }

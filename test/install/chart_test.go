@@ -283,6 +283,7 @@ var chartValueOf = map[string]struct {
 	"api-timeout":                        {"api.timeout", "7s", "7s"},
 	"api-rate":                           {"api.rate", 3.5, "3.5"},
 	"api-burst":                          {"api.burst", 4, "4"},
+	"redact-identifiers":                 {"logging.redactIdentifiers", true, "true"},
 	"api-max-retry-after":                {"api.maxRetryAfter", "2m", "2m"},
 	"sync-period":                        {"sync.period", "30m", "30m"},
 	"sync-jitter":                        {"sync.jitter", 0.25, "0.25"},
