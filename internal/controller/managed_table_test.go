@@ -466,7 +466,7 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 			want: want{synced: "False/IdentityMismatch", ready: "False/IdentityMismatch", terminal: true, events: []string{"SyncFailed"},
 				progress: "Stalled/IdentityMismatch"}},
 		{name: "the other SIM's younger resource is untouched by a number typed elsewhere",
-			obj:    simObj("other", byIMSI(imsiB, true), bound(imsiB, msisdnB, true), synced), seen: true,
+			obj: simObj("other", byIMSI(imsiB, true), bound(imsiB, msisdnB, true), synced), seen: true,
 			others: []*v1alpha1.SIM{simObj("s", v1alpha1.SIMSpec{IMSI: imsiA, MSISDN: msisdnB}, olderBy(time.Hour), bound(imsiA, msisdnA, true), synced, newGeneration)},
 			api:    []onomondo.SIM{live(imsiA, msisdnA, true), live(imsiB, msisdnB, true)},
 			want:   want{ready: "True/Available", synced: "True/ReconcileSuccess", requeue: time.Minute}},

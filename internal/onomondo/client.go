@@ -203,7 +203,7 @@ func New(cfg Config) (*Client, error) {
 	transport.TLSClientConfig = tlsCfg
 	transport.MaxIdleConnsPerHost = 64
 	c := &Client{
-		base:    base,
+		base: base,
 		http: &http.Client{Transport: transport, Timeout: cfg.Timeout,
 			// An API client follows no redirect: the key goes to BaseURL and
 			// nowhere else, not even another port or scheme of its host.
