@@ -4,6 +4,7 @@ package install_test
 
 import (
 	"context"
+	"maps"
 	"os"
 	"slices"
 	"strings"
@@ -189,6 +190,18 @@ func checkAggregated(t *testing.T, objs []*unstructured.Unstructured) {
 			}
 		}
 	}
+	// What tenants must not reach: the SMS ledger (a namespace editor would
+	// delete a record to have a message sent again) and claims of accounts.
+	for _, obj := range objs {
+		if obj.GetKind() != "ClusterRole" || !strings.Contains(strings.Join(slices.Collect(maps.Keys(obj.GetLabels())), ","), "aggregate-to-") {
+			continue
+		}
+		for _, r := range typed[rbacv1.ClusterRole](t, obj).Rules {
+			if slices.Contains(r.Resources, "smsrecords") || slices.Contains(r.Resources, "configmaps") || slices.Contains(r.Resources, "secrets") {
+				t.Errorf("aggregated ClusterRole %s grants %v to namespace roles", obj.GetName(), r.Resources)
+			}
+		}
+	}
 	for _, role := range []string{"viewer", "editor", "admin"} {
 		if found[role] != 3 {
 			t.Errorf("%d %s roles, want one for each of SIM, SMSMessage, Connector", found[role], role)
@@ -222,14 +235,18 @@ func checkRBAC(t *testing.T, objs []*unstructured.Unstructured, ns string) {
 				t.Errorf("%s %s has a wildcard rule %+v", obj.GetKind(), obj.GetName(), r)
 			}
 			if slices.Contains(r.Resources, "secrets") {
-				template := obj.GetKind() == "ClusterRole" && !bound[obj.GetName()] // bound per namespace by RoleBindings
-				if !template && (obj.GetKind() != "Role" || obj.GetNamespace() != ns) {
-					t.Errorf("%s %s/%s grants secrets; only a Role in %s, or an unbound template, may", obj.GetKind(), obj.GetNamespace(), obj.GetName(), ns)
+				// The account keys are granted per Secret (a Role with resourceNames, docs/operations.md).
+				if obj.GetKind() != "Role" || obj.GetNamespace() != ns {
+					t.Errorf("%s %s/%s grants secrets; only a Role in %s may", obj.GetKind(), obj.GetNamespace(), obj.GetName(), ns)
 				}
 				if slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "get" && v != "list" && v != "watch" }) {
 					t.Errorf("secrets verbs %v go beyond reading", r.Verbs)
 				}
 				secrets = true
+			}
+			if slices.Contains(r.Resources, "configmaps") && (!strings.Contains(obj.GetName(), "sms-ledger-migration") ||
+				slices.ContainsFunc(r.Verbs, func(v string) bool { return v != "list" && v != "delete" })) {
+				t.Errorf("%s %s grants configmaps %v: only the SMS ledger's migration role may, to list and delete", obj.GetKind(), obj.GetName(), r.Verbs)
 			}
 			if slices.Contains(r.Resources, "events") && slices.Contains(r.Verbs, "create") && slices.Contains(r.Verbs, "patch") {
 				events = true
