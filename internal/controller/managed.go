@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"time"
 	"unique"
 
@@ -95,6 +96,10 @@ type managedReconciler[T managedObject] struct {
 	newList  func() client.ObjectList
 	recorder recorder.EventRecorder
 	schedule *schedule
+	// justBound holds the resources this process bound whose binding the
+	// cache may not show yet (by key, the UID bound): a reconcile reading
+	// the stale copy waits for the cache instead of creating again.
+	justBound sync.Map
 	// accounts resolves a resource's account to its API client; nil: the
 	// external's own client serves every resource.
 	accounts accountResolver
@@ -159,11 +164,18 @@ func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 	obj := r.newObj()
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		r.schedule.forget(req.NamespacedName)
+		r.justBound.Delete(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues(redactValues(r.ext.logValues(obj)...)...))
 	orig := obj.DeepCopyObject().(T)
-	defer func() { retErr = kerrors.NewAggregate([]error{retErr, r.patchStatus(ctx, orig, obj)}) }()
+	defer func() {
+		err := r.patchStatus(ctx, orig, obj)
+		if err != nil {
+			r.justBound.Delete(req.NamespacedName) // the binding was not written: nothing to wait for
+		}
+		retErr = kerrors.NewAggregate([]error{retErr, err})
+	}()
 
 	if paused(obj) {
 		r.markPaused(obj)
@@ -231,6 +243,9 @@ func paused(obj managedObject) bool { return obj.GetAnnotations()[v1alpha1.Annot
 // sync request reads the bound object first.
 func (r *managedReconciler[T]) converge(ctx context.Context, obj T, requested bool) ctrl.Result {
 	key := client.ObjectKeyFromObject(obj)
+	if r.staleUnbound(obj) {
+		return ctrl.Result{RequeueAfter: staleCacheWait} // this process bound it; the cache has not caught up
+	}
 	var err error
 	switch {
 	case !r.ext.bound(obj) && !r.mayExist(obj):
@@ -258,6 +273,26 @@ func (r *managedReconciler[T]) converge(ctx context.Context, obj T, requested bo
 	return ctrl.Result{RequeueAfter: r.schedule.synced(key, accountOf(obj))}
 }
 
+// staleCacheWait is how long a reconcile that read a copy older than this
+// process's own binding waits for the cache.
+const staleCacheWait = 100 * time.Millisecond
+
+// staleUnbound: the cached copy shows no binding, but this process bound the
+// object (another event woke it between the write and the cache's update).
+// A bound copy ends the wait.
+func (r *managedReconciler[T]) staleUnbound(obj T) bool {
+	key := client.ObjectKeyFromObject(obj)
+	uid, ok := r.justBound.Load(key)
+	switch {
+	case !ok:
+		return false
+	case r.ext.bound(obj) || uid != obj.GetUID():
+		r.justBound.Delete(key)
+		return false
+	}
+	return true
+}
+
 // mayExist: the object was seen in the API (observed, or managed by an older
 // resource this one was a duplicate of), or the manifest says it exists (an
 // import), so taking it over starts with a GET, not a POST: a resource
@@ -274,7 +309,7 @@ func (r *managedReconciler[T]) create(ctx context.Context, obj T) error {
 	err := r.ext.create(ctx, obj)
 	switch {
 	case err == nil:
-		r.ext.bind(obj)
+		r.bound(obj)
 		r.event(ctx, obj, corev1.EventTypeNormal, "Created", "created %s %s in the Onomondo API", r.ext.kind(), r.ext.id(obj))
 		return nil
 	case r.ext.exists(err):
@@ -316,8 +351,17 @@ func (r *managedReconciler[T]) confirm(ctx context.Context, obj T) error {
 	if err := r.claim(ctx, obj); err != nil {
 		return err
 	}
-	r.ext.bind(obj)
+	r.bound(obj)
 	return r.ext.identityError(obj)
+}
+
+// bound records the observed object as the resource's binding, and that
+// this process made it (see staleUnbound).
+func (r *managedReconciler[T]) bound(obj T) {
+	if !r.ext.bound(obj) && policies(obj).ManagementPolicy != v1alpha1.ManagementPolicyObserveOnly {
+		r.justBound.Store(client.ObjectKeyFromObject(obj), obj.GetUID())
+	}
+	r.ext.bind(obj)
 }
 
 // update PUTs the desired state; an object deleted behind our back is recreated.
@@ -438,6 +482,7 @@ func (r *managedReconciler[T]) reconcileDelete(ctx context.Context, obj T) (ctrl
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
 	r.schedule.forget(client.ObjectKeyFromObject(obj))
+	r.justBound.Delete(client.ObjectKeyFromObject(obj))
 	return ctrl.Result{}, nil
 }
 

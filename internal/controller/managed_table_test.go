@@ -688,3 +688,36 @@ func TestAReconcileWritesStatusAloneAndOnlyWhenItChanged(t *testing.T) {
 		t.Fatalf("a reconcile that changed nothing wrote status: %q", patches[1:])
 	}
 }
+
+func TestAReconcileOfACopyOlderThanItsOwnCreateWaitsForTheCache(t *testing.T) {
+	obj := simObj("s", byIMSI(imsiA, true))
+	stale := obj.DeepCopy()
+	var staleReads bool
+	c := fakeClient(interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, o client.Object, opts ...client.GetOption) error {
+		if err := c.Get(ctx, key, o, opts...); err != nil || !staleReads {
+			return err
+		}
+		fresh := o.(*v1alpha1.SIM)
+		stale.ResourceVersion, stale.UID, stale.Finalizers = fresh.ResourceVersion, fresh.UID, fresh.Finalizers
+		stale.DeepCopyInto(fresh) // the cache has not seen the status write yet
+		return nil
+	}}, obj)
+	api := &fakeSIMAPI{fail: map[string][]error{}}
+	r := newSIMReconciler(c, api, nil, ManagedOptions{SyncPeriod: time.Hour})
+	req := ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)}
+	if _, err := r.Reconcile(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	staleReads = true
+	res, err := r.Reconcile(context.Background(), req)
+	if err != nil || res.RequeueAfter != staleCacheWait {
+		t.Fatalf("result %+v, %v; want a short wait for the cache", res, err)
+	}
+	staleReads = false
+	if _, err := r.Reconcile(context.Background(), req); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(api.calls, []string{"POST " + imsiA}) {
+		t.Fatalf("calls %q, want one POST: a stale copy is no reason to create again", api.calls)
+	}
+}
