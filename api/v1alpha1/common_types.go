@@ -66,6 +66,12 @@ type ManagedStatus struct {
 	// on: a new value asks for one immediate read and decision.
 	// +optional
 	LastHandledRequestedAt string `json:"lastHandledRequestedAt,omitempty"`
+
+	// claim is the cluster-scoped Claim this resource holds on its object in
+	// its organisation: taken before the first write, so that no other
+	// resource, in this install or another, writes to the same object.
+	// +optional
+	Claim string `json:"claim,omitempty"`
 }
 
 // Annotations that steer a managed resource (SIM, Connector) without a spec change.

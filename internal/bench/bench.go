@@ -5,7 +5,7 @@
 //
 // Scenarios, in order:
 //   - floor: a plain client writes what each SIM minimally needs (create,
-//     finalizer patch, status patch) with the operator's QPS and concurrency,
+//     its Claim, finalizer patch, status patch) with the operator's QPS and concurrency,
 //     on a control plane of its own started the same way, so that the floor
 //     and the operator both meet a fresh apiserver;
 //   - create: N SIMs until all are Ready; API calls and apiserver requests per
@@ -116,7 +116,7 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 	c = c.withDefaults()
 	res := &Results{SIMs: c.SIMs, SyncPeriod: c.SyncPeriod.String(), KubeQPS: c.KubeQPS, KubeBurst: c.KubeBurst,
 		EventQPS: c.EventQPS, EventBurst: c.EventBurst, Concurrency: c.Concurrency, Started: time.Now().UTC()}
-	c.Log("floor: %d SIMs × (create + finalizer patch + status patch) from a plain client", c.SIMs)
+	c.Log("floor: %d SIMs × (create + claim + finalizer patch + status patch) from a plain client", c.SIMs)
 	floor, err := runFloor(ctx, c)
 	if err != nil {
 		return nil, err

@@ -30,8 +30,8 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	if got := res.Create.APICalls["POST"]; got != 1 || len(res.Create.APICalls) != 1 {
 		t.Errorf("create: API calls per SIM %v, want exactly one POST", res.Create.APICalls)
 	}
-	if res.Create.Writes != 2 {
-		t.Errorf("create: %.2f apiserver writes per SIM (%v), want the finalizer and one status write", res.Create.Writes, res.Create.Apiserver)
+	if res.Create.Writes != 3 {
+		t.Errorf("create: %.2f apiserver writes per SIM (%v), want the claim, the finalizer and one status write", res.Create.Writes, res.Create.Apiserver)
 	}
 	if res.Create.Events != 1 || res.SpecChange.Events != 1 {
 		t.Errorf("events per SIM: create %.2f, spec change %.2f; want one each (Created, Updated), none lost to the event budget",
@@ -100,8 +100,8 @@ func TestCostCurveRunsAtTinyN(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range res.Points {
-		if p.APICalls != 1 || p.Writes != 2 {
-			t.Errorf("%d SIMs: %.2f API calls and %.2f writes per SIM, want one POST, the finalizer and one status write", p.SIMs, p.APICalls, p.Writes)
+		if p.APICalls != 1 || p.Writes != 3 {
+			t.Errorf("%d SIMs: %.2f API calls and %.2f writes per SIM, want one POST, the claim, the finalizer and one status write", p.SIMs, p.APICalls, p.Writes)
 		}
 		r := p.Restart
 		if r.WritesFirstMinute != r.Changes {

@@ -80,6 +80,12 @@ func (e *env) floor(ctx context.Context) (*FloorResult, error) {
 		if err := e.admin.Create(ctx, s); err != nil {
 			return err
 		}
+		claim := &v1alpha1.Claim{ObjectMeta: metav1.ObjectMeta{Name: fmt.Sprintf("floor-%d", i)}, Spec: v1alpha1.ClaimSpec{
+			Organisation: "https://floor#0000", Kind: "SIM", Identifier: "imsi:" + s.Spec.IMSI,
+			Holder: v1alpha1.ClaimHolder{Namespace: s.Namespace, Name: s.Name, UID: s.UID}}}
+		if err := e.admin.Create(ctx, claim); err != nil {
+			return err
+		}
 		base := s.DeepCopy()
 		s.Finalizers = []string{controller.Finalizer}
 		if err := e.admin.Patch(ctx, s, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
@@ -93,7 +99,7 @@ func (e *env) floor(ctx context.Context) (*FloorResult, error) {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
 	d := time.Since(start)
-	return &FloorResult{Seconds: d.Seconds(), Writes: 3 * e.cfg.SIMs, CPUSeconds: sampleCPU().since(cpu)}, nil
+	return &FloorResult{Seconds: d.Seconds(), Writes: 4 * e.cfg.SIMs, CPUSeconds: sampleCPU().since(cpu)}, nil
 }
 
 // typicalStatus is the status the operator writes for a new SIM.

@@ -61,6 +61,9 @@ type external[T managedObject] interface {
 	// observed: two resources reaching one object by different identifiers
 	// meet in the index.
 	claimKeys(T) []string
+	// claimID is the identifier the resource's Claim is on, across managers:
+	// the one it addresses its object by now ("imsi:…", "id:…").
+	claimID(T) string
 	// bound: the API confirmed which object this resource manages. bind
 	// records the observed object as that binding.
 	bound(T) bool
@@ -100,6 +103,8 @@ type managedReconciler[T managedObject] struct {
 	// cache may not show yet (by key, the UID bound): a reconcile reading
 	// the stale copy waits for the cache instead of creating again.
 	justBound sync.Map
+	// claims arbitrates ownership across managers; nil: the cache's claims only.
+	claims *claimStore
 	// accounts resolves a resource's account to its API client; nil: the
 	// external's own client serves every resource.
 	accounts accountResolver
@@ -203,6 +208,9 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 	if policies(obj).ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
 		return r.observeOnly(ctx, obj, requested), nil
 	}
+	if err := r.holdClaim(ctx, obj); err != nil {
+		return r.markClaimFailed(ctx, obj, err)
+	}
 	if err := r.ensureFinalizer(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
@@ -210,16 +218,22 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 }
 
 // withAccount resolves the resource's account and carries its client in
-// the context for the external's calls.
+// the context for the external's calls, with its organisation for claims.
+// Without accounts (the decision table's tests) each account key stands
+// for an organisation.
 func (r *managedReconciler[T]) withAccount(ctx context.Context, obj T) (context.Context, error) {
+	org := "account:" + accountOf(obj)
 	if r.accounts == nil {
-		return ctx, nil
+		return context.WithValue(ctx, orgKey{}, org), nil
 	}
 	api, err := r.accounts.Resolve(ctx, obj.GetNamespace(), policies(obj).AccountRef)
 	if err != nil {
 		return ctx, err
 	}
-	return withAPI(ctx, api), nil
+	if api != nil {
+		org = api.Organisation()
+	}
+	return context.WithValue(withAPI(ctx, api), orgKey{}, org), nil
 }
 
 // takeSyncRequest reports whether the requested-at annotation holds a value
@@ -352,7 +366,10 @@ func (r *managedReconciler[T]) confirm(ctx context.Context, obj T) error {
 		return err
 	}
 	r.bound(obj)
-	return r.ext.identityError(obj)
+	if err := r.ext.identityError(obj); err != nil {
+		return err
+	}
+	return r.holdClaim(ctx, obj) // the answer may name the object by another identifier
 }
 
 // bound records the observed object as the resource's binding, and that
@@ -460,21 +477,12 @@ func (r *managedReconciler[T]) reconcileDelete(ctx context.Context, obj T) (ctrl
 	case p.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
 		r.event(ctx, obj, corev1.EventTypeNormal, "Orphaned", "left %s %s in the Onomondo API (deletionPolicy: Orphan)", r.ext.kind(), r.ext.id(obj))
 	default:
-		ctx, err := r.withAccount(ctx, obj)
-		if err == nil {
-			err = r.ext.remove(ctx, obj)
+		if res, done := r.deleteInAPI(ctx, obj); !done {
+			return res, nil // the finalizer stays: nothing is deleted through an unknown account
 		}
-		switch {
-		case err == nil:
-			r.event(ctx, obj, corev1.EventTypeNormal, "Deleted", "deleted %s %s in the Onomondo API", r.ext.kind(), r.ext.id(obj))
-		case isGoneForDeletion(err):
-			// Nothing was deleted: say so, for whoever swapped the key to
-			// another organisation and expected a deletion.
-			r.event(ctx, obj, corev1.EventTypeNormal, ReasonAlreadyGone, "%s %s was not in the Onomondo API account (%s); nothing was deleted",
-				r.ext.kind(), r.ext.id(obj), classify(err).reason)
-		default:
-			return r.markFailed(ctx, obj, err), nil // the finalizer stays: nothing is deleted through an unknown account
-		}
+	}
+	if err := r.releaseClaim(ctx, obj); err != nil {
+		return ctrl.Result{}, err // the finalizer stays until the claim is let go
 	}
 	patch := client.MergeFromWithOptions(obj.DeepCopyObject().(T), client.MergeFromWithOptimisticLock{})
 	controllerutil.RemoveFinalizer(obj, Finalizer)
@@ -484,6 +492,38 @@ func (r *managedReconciler[T]) reconcileDelete(ctx context.Context, obj T) (ctrl
 	r.schedule.forget(client.ObjectKeyFromObject(obj))
 	r.justBound.Delete(client.ObjectKeyFromObject(obj))
 	return ctrl.Result{}, nil
+}
+
+// deleteInAPI deletes the bound object through the resource's account,
+// holding its claim first: an object another resource holds the claim on
+// (perhaps through another install) is left to it. It reports whether the
+// deletion is done, so the finalizer may go.
+func (r *managedReconciler[T]) deleteInAPI(ctx context.Context, obj T) (ctrl.Result, bool) {
+	ctx, err := r.withAccount(ctx, obj)
+	if err == nil {
+		err = r.holdClaim(ctx, obj)
+	}
+	var claimed *claimedError
+	if errors.As(err, &claimed) {
+		r.event(ctx, obj, corev1.EventTypeNormal, "HandedOver", "left %s %s in the Onomondo API: it %s",
+			r.ext.kind(), r.ext.id(obj), claimed.describe(obj.GetNamespace()))
+		return ctrl.Result{}, true
+	}
+	if err == nil {
+		err = r.ext.remove(ctx, obj)
+	}
+	switch {
+	case err == nil:
+		r.event(ctx, obj, corev1.EventTypeNormal, "Deleted", "deleted %s %s in the Onomondo API", r.ext.kind(), r.ext.id(obj))
+	case isGoneForDeletion(err):
+		// Nothing was deleted: say so, for whoever swapped the key to
+		// another organisation and expected a deletion.
+		r.event(ctx, obj, corev1.EventTypeNormal, ReasonAlreadyGone, "%s %s was not in the Onomondo API account (%s); nothing was deleted",
+			r.ext.kind(), r.ext.id(obj), classify(err).reason)
+	default:
+		return r.markFailed(ctx, obj, err), false
+	}
+	return ctrl.Result{}, true
 }
 
 func policies(obj managedObject) *v1alpha1.ManagedPolicies { p, _ := obj.Managed(); return p }
@@ -664,20 +704,21 @@ func (r *managedReconciler[T]) olderThan(a, b T) bool {
 // identifier another resource claims; else the lookup's error.
 func (r *managedReconciler[T]) markClaimFailed(ctx context.Context, obj T, err error) (ctrl.Result, error) {
 	var (
-		dup  *duplicateError
-		spec *specError
+		dup     *duplicateError
+		spec    *specError
+		claimed *claimedError
+		account *accountError
 	)
-	if !errors.As(err, &dup) && !errors.As(err, &spec) {
+	if !errors.As(err, &dup) && !errors.As(err, &spec) && !errors.As(err, &claimed) && !errors.As(err, &account) {
 		return ctrl.Result{}, err
 	}
 	return r.markFailed(ctx, obj, err), nil
 }
 
-// markDuplicate: Ready and Synced False, reason Duplicate<Kind>; no API call.
-func (r *managedReconciler[T]) markDuplicate(obj T, owner client.Object) {
-	r.schedule.park(client.ObjectKeyFromObject(obj), accountOf(obj)) // waits for the owner, never overdue
-	msg := fmt.Sprintf("%s %s is managed by the older resource %s/%s; this one makes no API calls",
-		r.ext.kind(), r.ext.id(obj), owner.GetNamespace(), owner.GetName())
+// markDuplicate: Ready and Synced False, reason Duplicate<Kind>; no API
+// call. why says who owns the object.
+func (r *managedReconciler[T]) markDuplicate(obj T, why string) {
+	msg := fmt.Sprintf("%s %s %s", r.ext.kind(), r.ext.id(obj), why)
 	status(obj).ObservedGeneration = obj.GetGeneration()
 	status(obj).LastError = nil
 	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, "Duplicate"+r.ext.kind(), msg)
@@ -739,10 +780,21 @@ func (r *managedReconciler[T]) markSynced(obj T) {
 // at once when the key changes. A duplicate found on the way is no failure.
 // Sets Synced and Ready False.
 func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error) ctrl.Result {
-	var dup *duplicateError
-	if errors.As(err, &dup) {
-		r.markDuplicate(obj, dup.owner)
+	var (
+		dup     *duplicateError
+		claimed *claimedError
+	)
+	switch {
+	case errors.As(err, &dup):
+		r.markDuplicate(obj, fmt.Sprintf("is managed by the older resource %s/%s; this one makes no API calls",
+			dup.owner.GetNamespace(), dup.owner.GetName()))
+		r.schedule.park(client.ObjectKeyFromObject(obj), accountOf(obj)) // waits for the owner, never overdue
 		return ctrl.Result{}
+	case errors.As(err, &claimed):
+		// The holder may live where no watch of this manager reaches: look
+		// again after a backoff (a read of the Claim, no API call).
+		r.markDuplicate(obj, claimed.describe(obj.GetNamespace()))
+		return ctrl.Result{RequeueAfter: r.schedule.failed(client.ObjectKeyFromObject(obj), accountOf(obj), 0)}
 	}
 	f := classify(err)
 	status(obj).ObservedGeneration = obj.GetGeneration()

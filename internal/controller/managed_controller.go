@@ -92,6 +92,7 @@ func recordEvent(ctx context.Context, rec recorder.EventRecorder, obj client.Obj
 func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 	r := m.r
 	r.Client = mgr.GetClient()
+	r.claims = &claimStore{client: mgr.GetClient(), reader: mgr.GetAPIReader()}
 	if err := registerOverdue(r.ext.kind(), r.schedule); err != nil {
 		return err
 	}

@@ -220,6 +220,9 @@ type want struct {
 	// progress is the kstatus condition present, "Stalled/Reason" or
 	// "Reconciling/Reason", or "none"; empty: not checked.
 	progress string
+	// claim is the holder of imsiA's Claim afterwards ("none": no Claim;
+	// empty: not checked).
+	claim string
 	// handled is status.lastHandledRequestedAt; empty: not checked.
 	handled string
 }
@@ -237,6 +240,8 @@ type row struct {
 	// seen: this process has reconciled the object before (false: it has
 	// just started, after a restart or a failover).
 	seen bool
+	// claims are Claims already in the apiserver (another manager's).
+	claims []*v1alpha1.Claim
 	want want
 }
 
@@ -493,6 +498,29 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), fail: map[string][]error{"DELETE": {imsiUnknown}},
 			want: want{calls: []string{"DELETE " + imsiA}, gone: true, events: []string{"AlreadyGone"}}},
 
+		// Claims across managers: the apiserver arbitrates.
+		{name: "a new SIM takes its Claim before its first call",
+			obj:  simObj("s", byIMSI(imsiA, true)),
+			want: want{calls: []string{"POST " + imsiA}, ready: "True/Available", finalizer: true, events: []string{"Created"}, requeue: time.Minute, claim: "s"}},
+		{name: "a SIM whose Claim another manager's live resource holds is DuplicateSIM with no call, and looks again later",
+			obj: simObj("s", byIMSI(imsiA, true)), claims: []*v1alpha1.Claim{heldBy("holder")},
+			others: []*v1alpha1.SIM{simObj("holder", byIMSI(imsiB, true))},
+			want: want{synced: "False/DuplicateSIM", ready: "False/DuplicateSIM", progress: "Stalled/DuplicateSIM", requeue: time.Millisecond, claim: "holder"}},
+		{name: "a Claim whose holder the apiserver says is gone is taken over",
+			obj: simObj("s", byIMSI(imsiA, true)), claims: []*v1alpha1.Claim{heldBy("ghost")},
+			want: want{calls: []string{"POST " + imsiA}, ready: "True/Available", finalizer: true, events: []string{"Created"}, requeue: time.Minute, claim: "s"}},
+		{name: "a bound SIM from before claims takes its Claim at its next reconcile, with no call",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, msisdnA, true), synced), seen: true,
+			want: want{ready: "True/Available", requeue: time.Minute, claim: "s"}},
+		{name: "deleting a SIM deletes it, then lets its Claim go",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), holding, deleting), claims: []*v1alpha1.Claim{heldBy("s")},
+			api:  []onomondo.SIM{live(imsiA, "", true)},
+			want: want{calls: []string{"DELETE " + imsiA}, gone: true, events: []string{"Deleted"}, claim: "none"}},
+		{name: "deleting a SIM another manager's resource holds the Claim on leaves the SIM to it",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), claims: []*v1alpha1.Claim{heldBy("holder")},
+			others: []*v1alpha1.SIM{simObj("holder", byIMSI(imsiB, true))},
+			want:   want{gone: true, events: []string{"HandedOver"}, claim: "holder"}},
+
 		// Deletion.
 		{name: "deleting a bound SIM deletes it in the API",
 			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), api: []onomondo.SIM{live(imsiA, "", true)},
@@ -548,10 +576,14 @@ func (tc row) run(t *testing.T) {
 	for _, o := range tc.others {
 		objs = append(objs, o)
 	}
+	for _, o := range tc.claims {
+		objs = append(objs, o)
+	}
 	c := fakeClient(tc.intercept, objs...)
 	rec := &fakeRecorder{}
 	r := newSIMReconciler(c, api, rec, ManagedOptions{SyncPeriod: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: time.Second})
 	r.accounts = tc.accounts
+	r.claims = &claimStore{client: c, reader: c}
 	if tc.seen {
 		r.schedule.synced(client.ObjectKeyFromObject(tc.obj), accountOf(tc.obj))
 	}
@@ -578,6 +610,7 @@ func (tc row) run(t *testing.T) {
 	if gone := apierrors.IsNotFound(err); gone != w.gone {
 		t.Fatalf("gone = %t (%v), want %t", gone, err, w.gone)
 	}
+	checkClaim(t, c, w.claim)
 	if w.gone {
 		return
 	}
@@ -599,6 +632,36 @@ func (tc row) run(t *testing.T) {
 		checkProgress(t, &got, w.progress)
 	}
 }
+
+// checkClaim checks who holds imsiA's Claim ("none": nobody).
+func checkClaim(t *testing.T, c client.Client, want string) {
+	t.Helper()
+	if want == "" {
+		return
+	}
+	var claim v1alpha1.Claim
+	err := c.Get(context.Background(), client.ObjectKey{Name: claimOfA}, &claim)
+	switch {
+	case want == "none" && !apierrors.IsNotFound(err):
+		t.Errorf("imsiA's Claim is held by %+v, want none", claim.Spec.Holder)
+	case want != "none" && (err != nil || claim.Spec.Holder.Name != want):
+		t.Errorf("imsiA's Claim is held by %+v (%v), want %s", claim.Spec.Holder, err, want)
+	}
+}
+
+// claimOfA is the Claim on imsiA in the default account's organisation, as
+// the table's reconciler (no accounts) names it.
+var claimOfA = claimName("account:", "SIM", "imsi:"+imsiA)
+
+// heldBy is imsiA's Claim held by ns/name with that name's table UID.
+func heldBy(name string) *v1alpha1.Claim {
+	return &v1alpha1.Claim{ObjectMeta: metav1.ObjectMeta{Name: claimOfA}, Spec: v1alpha1.ClaimSpec{
+		Organisation: "account:", Kind: "SIM", Identifier: "imsi:" + imsiA,
+		Holder: v1alpha1.ClaimHolder{Namespace: "ns", Name: name, UID: types.UID("uid-" + name)}}}
+}
+
+// holding records imsiA's Claim as held in status.
+func holding(s *v1alpha1.SIM) { s.Status.Claim = claimOfA }
 
 // checkProgress checks the one kstatus condition present ("none": neither).
 func checkProgress(t *testing.T, s *v1alpha1.SIM, want string) {

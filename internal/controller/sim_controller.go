@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -117,6 +118,22 @@ func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
 		add("msisdn", o.MSISDN)
 	}
 	return keys
+}
+
+// claimID is what the SIM's Claim is on: its IMSI (bound, else named), else
+// its number.
+func (simExternal) claimID(s *v1alpha1.SIM) string {
+	imsi, msisdn := s.Spec.IMSI, s.Spec.MSISDN
+	if b := s.Status.Binding; b != nil {
+		imsi, msisdn = cmp.Or(b.IMSI, imsi), cmp.Or(b.MSISDN, msisdn)
+	}
+	switch {
+	case imsi != "":
+		return "imsi:" + imsi
+	case msisdn != "":
+		return "msisdn:" + normMSISDN(msisdn)
+	}
+	return ""
 }
 
 // requestedKeys are the identifiers a bound resource asks its SIM to take

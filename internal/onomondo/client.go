@@ -15,8 +15,11 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -224,6 +227,19 @@ func New(cfg Config) (*Client, error) {
 // SetAPIKey replaces the key used by later calls (for Secret rotation).
 // Without a key the client sends nothing and answers MissingKeyError.
 func (c *Client) SetAPIKey(key string) { c.key.Store(&key) }
+
+// Organisation identifies the organisation this client acts for without
+// its key: the API URL and a keyed hash of the key (HMAC-SHA256, 16 bytes),
+// the same in every process that holds the same key. Empty without a key.
+func (c *Client) Organisation() string {
+	key := *c.key.Load()
+	if key == "" {
+		return ""
+	}
+	mac := hmac.New(sha256.New, []byte("sim-operator.dev/organisation/v1"))
+	mac.Write([]byte(key))
+	return c.base.String() + "#" + hex.EncodeToString(mac.Sum(nil)[:16])
+}
 
 // SIM is a SIM card as the API reports and accepts it.
 type SIM struct {

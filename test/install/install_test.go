@@ -197,7 +197,9 @@ func checkAggregated(t *testing.T, objs []*unstructured.Unstructured) {
 			continue
 		}
 		for _, r := range typed[rbacv1.ClusterRole](t, obj).Rules {
-			if slices.Contains(r.Resources, "smsrecords") || slices.Contains(r.Resources, "configmaps") || slices.Contains(r.Resources, "secrets") {
+			if slices.ContainsFunc(r.Resources, func(res string) bool {
+				return slices.Contains([]string{"smsrecords", "claims", "configmaps", "secrets"}, res)
+			}) {
 				t.Errorf("aggregated ClusterRole %s grants %v to namespace roles", obj.GetName(), r.Resources)
 			}
 		}
