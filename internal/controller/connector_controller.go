@@ -53,6 +53,7 @@ func (connectorExternal) claimKeys(c *v1alpha1.Connector) []string {
 	}
 	return []string{v1alpha1.AccountKey(c.Namespace, c.Spec.AccountRef) + "|connector:" + c.Spec.ID}
 }
+
 // claimID is what the connector's Claim is on: its ID.
 func (connectorExternal) claimID(c *v1alpha1.Connector) string { return "id:" + c.Spec.ID }
 

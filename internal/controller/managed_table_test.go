@@ -242,7 +242,7 @@ type row struct {
 	seen bool
 	// claims are Claims already in the apiserver (another manager's).
 	claims []*v1alpha1.Claim
-	want want
+	want   want
 }
 
 // fakeAccounts refuses or allows every account; allowed, the row's fake API serves.
@@ -505,7 +505,7 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 		{name: "a SIM whose Claim another manager's live resource holds is DuplicateSIM with no call, and looks again later",
 			obj: simObj("s", byIMSI(imsiA, true)), claims: []*v1alpha1.Claim{heldBy("holder")},
 			others: []*v1alpha1.SIM{simObj("holder", byIMSI(imsiB, true))},
-			want: want{synced: "False/DuplicateSIM", ready: "False/DuplicateSIM", progress: "Stalled/DuplicateSIM", requeue: time.Millisecond, claim: "holder"}},
+			want:   want{synced: "False/DuplicateSIM", ready: "False/DuplicateSIM", progress: "Stalled/DuplicateSIM", requeue: time.Millisecond, claim: "holder"}},
 		{name: "a Claim whose holder the apiserver says is gone is taken over",
 			obj: simObj("s", byIMSI(imsiA, true)), claims: []*v1alpha1.Claim{heldBy("ghost")},
 			want: want{calls: []string{"POST " + imsiA}, ready: "True/Available", finalizer: true, events: []string{"Created"}, requeue: time.Minute, claim: "s"}},
