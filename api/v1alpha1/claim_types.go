@@ -24,8 +24,8 @@ import (
 
 // ClaimSpec says which resource owns one object of one organisation.
 type ClaimSpec struct {
-	// organisation identifies the Onomondo organisation without its key: the
-	// API URL and a keyed hash of the API key.
+	// organisation identifies the Onomondo organisation without its key: a
+	// keyed hash of the API key.
 	Organisation string `json:"organisation"`
 
 	// kind is the kind of the claimed object (SIM, Connector).

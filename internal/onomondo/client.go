@@ -229,8 +229,9 @@ func New(cfg Config) (*Client, error) {
 func (c *Client) SetAPIKey(key string) { c.key.Store(&key) }
 
 // Organisation identifies the organisation this client acts for without
-// its key: the API URL and a keyed hash of the key (HMAC-SHA256, 16 bytes),
-// the same in every process that holds the same key. Empty without a key.
+// its key: a keyed hash of the key (HMAC-SHA256, 16 bytes), the same in
+// every process that holds the same key, whatever URL it reaches the API by
+// (a proxy, another endpoint of the same API). Empty without a key.
 func (c *Client) Organisation() string {
 	key := *c.key.Load()
 	if key == "" {
@@ -238,7 +239,7 @@ func (c *Client) Organisation() string {
 	}
 	mac := hmac.New(sha256.New, []byte("sim-operator.dev/organisation/v1"))
 	mac.Write([]byte(key))
-	return c.base.String() + "#" + hex.EncodeToString(mac.Sum(nil)[:16])
+	return "key-hmac-sha256:" + hex.EncodeToString(mac.Sum(nil)[:16])
 }
 
 // SIM is a SIM card as the API reports and accepts it.

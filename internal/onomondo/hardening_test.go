@@ -132,3 +132,22 @@ func TestAHostileErrorBodyIsBounded(t *testing.T) {
 		t.Fatalf("error = %d bytes (message %d, code %d), want bounded", len(err.Error()), len(apiErr.Message), len(apiErr.Code))
 	}
 }
+
+func TestTheOrganisationIsTheKeysNotTheURLs(t *testing.T) {
+	org := func(url, key string) string {
+		c, err := onomondo.New(onomondo.Config{BaseURL: url, APIKey: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c.Organisation()
+	}
+	a := org("https://127.0.0.1:8443", "key-a")
+	switch {
+	case a != org("https://proxy.example:443/onomondo", "key-a"):
+		t.Error("one key through two endpoints is two organisations")
+	case a == org("https://127.0.0.1:8443", "key-b"):
+		t.Error("two keys are one organisation")
+	case strings.Contains(a, "key-a"), org("https://x", "") != "":
+		t.Errorf("organisation %q shows the key, or a client without a key has one", a)
+	}
+}
