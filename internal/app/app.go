@@ -83,7 +83,8 @@ type Options struct {
 	// flag-configured API and key; false makes every resource name an account.
 	DefaultAccount bool
 	// DefaultAccountNamespaceSelector is a label selector naming the
-	// namespaces whose resources may use the default account; empty: none.
+	// namespaces whose resources may use the default account; empty: those
+	// of WatchNamespaces, else none.
 	DefaultAccountNamespaceSelector string
 	// AccountKeyRefresh is how often an account's key is read again from its Secret.
 	AccountKeyRefresh time.Duration
@@ -169,7 +170,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.DefaultAccountNamespaceSelector, "default-account-namespace-selector", o.DefaultAccountNamespaceSelector,
 		"Label selector (kubectl -l syntax) of the namespaces whose resources may use the default account, e.g. "+
 			"'kubernetes.io/metadata.name in (fleet-a,fleet-b)'; empty: none (every other namespace is refused with AccountNotAllowed, no call). "+
-			"'"+AllNamespaces+"' selects every namespace.")
+			"'"+AllNamespaces+"' selects every namespace. Unset, an install restricted by --watch-namespaces serves those namespaces.")
 	fs.DurationVar(&o.AccountKeyRefresh, "account-key-refresh", o.AccountKeyRefresh,
 		"How often an Account's key is read again from its Secret (a rotated key takes effect within this).")
 	fs.DurationVar(&o.SMSRecordRetention, "sms-record-retention", o.SMSRecordRetention,
@@ -340,11 +341,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if err := mgr.Add(rec); err != nil {
 		return nil, err
 	}
-	defaultNamespaces := labels.Nothing()
-	if o.DefaultAccountNamespaceSelector != "" {
-		if defaultNamespaces, err = labels.Parse(o.DefaultAccountNamespaceSelector); err != nil {
-			return nil, fmt.Errorf("--default-account-namespace-selector %q: %w", o.DefaultAccountNamespaceSelector, err)
-		}
+	defaultNamespaces, err := o.defaultAccountNamespaces()
+	if err != nil {
+		return nil, err
 	}
 	accounts := &controller.Accounts{Client: mgr.GetClient(), Reader: mgr.GetAPIReader(), Default: api, DefaultNamespaces: defaultNamespaces,
 		Metrics: apiMetrics, Timeout: o.APITimeout, KeyTTL: o.AccountKeyRefresh, MaxRetryAfter: o.APIMaxRetryAfter}
@@ -367,6 +366,23 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		}
 	}
 	return mgr, nil
+}
+
+// defaultAccountNamespaces selects the namespaces the default account
+// serves: the selector the installer gave, else the namespaces the install
+// is restricted to (--watch-namespaces), else none.
+func (o *Options) defaultAccountNamespaces() (labels.Selector, error) {
+	switch {
+	case o.DefaultAccountNamespaceSelector != "":
+		sel, err := labels.Parse(o.DefaultAccountNamespaceSelector)
+		if err != nil {
+			return nil, fmt.Errorf("--default-account-namespace-selector %q: %w", o.DefaultAccountNamespaceSelector, err)
+		}
+		return sel, nil
+	case len(o.WatchNamespaces) > 0:
+		return labels.Parse(AllNamespaces + " in (" + strings.Join(o.WatchNamespaces, ",") + ")")
+	}
+	return labels.Nothing(), nil
 }
 
 // migrateSMSRecords moves SMS records kept as ConfigMaps by earlier versions

@@ -2,6 +2,7 @@ package app
 
 import (
 	"fmt"
+	"k8s.io/apimachinery/pkg/labels"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -63,6 +64,43 @@ func TestABareSecretNameIsInThePodsNamespace(t *testing.T) {
 	o.APIKeySecret = "other/key"
 	if ref, err := o.secretRef(); err != nil || ref.String() != "other/key" {
 		t.Fatalf("secretRef = %v, %v; want other/key", ref, err)
+	}
+}
+
+func TestTheDefaultAccountServesTheNamespacesTheInstallerNames(t *testing.T) {
+	ns := func(name string) labels.Set { return labels.Set{AllNamespaces: name, "team": name} }
+	for _, tc := range []struct {
+		selector string
+		watch    []string
+		allowed  []string
+		refused  []string
+	}{
+		{"", nil, nil, []string{"default", "team-a"}},
+		{"", []string{"team-a", "team-b"}, []string{"team-a", "team-b"}, []string{"default"}},
+		{"team in (team-b)", []string{"team-a", "team-b"}, []string{"team-b"}, []string{"team-a"}},
+		{AllNamespaces, nil, []string{"default", "team-a"}, nil},
+	} {
+		o := DefaultOptions()
+		o.DefaultAccountNamespaceSelector, o.WatchNamespaces = tc.selector, tc.watch
+		sel, err := o.defaultAccountNamespaces()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range tc.allowed {
+			if !sel.Matches(ns(n)) {
+				t.Errorf("selector %q, watching %v: %s refused", tc.selector, tc.watch, n)
+			}
+		}
+		for _, n := range tc.refused {
+			if sel.Matches(ns(n)) {
+				t.Errorf("selector %q, watching %v: %s allowed", tc.selector, tc.watch, n)
+			}
+		}
+	}
+	o := DefaultOptions()
+	o.DefaultAccountNamespaceSelector = "in (("
+	if _, err := o.defaultAccountNamespaces(); err == nil || !strings.Contains(err.Error(), "--default-account-namespace-selector") {
+		t.Errorf("a bad selector: %v", err)
 	}
 }
 

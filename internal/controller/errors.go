@@ -53,6 +53,9 @@ type failure struct {
 	credentials bool
 	// retryAfter is how long the API asked the caller to wait.
 	retryAfter time.Duration
+	// waitsForRelease: another resource holds what the spec asks for; the
+	// change goes ahead when it lets go.
+	waitsForRelease bool
 }
 
 // classify is the one owner of error classes. The client reports facts (the
@@ -69,7 +72,10 @@ func classify(err error) failure {
 		invalid   *onomondo.InvalidResponseError
 		redirect  *onomondo.RedirectError
 	)
+	var requested *requestedError
 	switch {
+	case errors.As(err, &requested):
+		return failure{reason: ReasonIdentityMismatch, notApplied: true, waitsForRelease: true}
 	case errors.As(err, &spec):
 		return failure{reason: spec.reason, terminal: true, notApplied: true}
 	case errors.As(err, &account):
@@ -219,6 +225,12 @@ func errorStatus(err error) *v1alpha1.APIErrorStatus {
 	}
 	return s
 }
+
+// requestedError: the spec asks the bound object to take an identifier
+// another resource claims; nothing is sent until that one lets it go.
+type requestedError struct{ msg string }
+
+func (e *requestedError) Error() string { return e.msg }
 
 // specError is a spec the operator refuses before calling the API: terminal,
 // and certainly not applied.

@@ -111,7 +111,7 @@ var _ = Describe("Hardening", Ordered, func() {
 		By("b's number typed into a: IdentityMismatch, and no call for a")
 		Expect(update(a, func(s *v1alpha1.SIM) { s.Spec.MSISDN = "4571000002" })).To(Succeed())
 		waitForCondition(a, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonIdentityMismatch)
-		Expect(a.Status.LastError.Terminal).To(BeTrue())
+		Expect(condition(a, v1alpha1.ConditionSynced).Message).To(ContainSubstring("waits until no other resource claims it"))
 		Consistently(func() int { return len(orgCalls(a.Spec.IMSI)) }, time.Second).Should(Equal(before))
 
 		By("b is untouched: Ready, not a duplicate, its SIM's number unchanged")
@@ -123,6 +123,14 @@ var _ = Describe("Hardening", Ordered, func() {
 		Expect(got.MSISDN).To(Equal("4571000002"))
 		got, _ = org.SIM(a.Spec.IMSI)
 		Expect(got.MSISDN).To(Equal("4571000001"))
+
+		By("b deleted, with its SIM: the number is free, and a's change goes through with one PUT")
+		Expect(k8sClient.Delete(ctx, b)).To(Succeed())
+		Eventually(func() bool { return isGone(b) }, 20*time.Second).Should(BeTrue())
+		waitForCondition(a, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(orgCalls(a.Spec.IMSI)[before:]).To(Equal([]string{"PUT"}))
+		got, _ = org.SIM(a.Spec.IMSI)
+		Expect(got.MSISDN).To(Equal("4571000002"))
 	})
 
 	It("turns a hostile error answer into a valid reason and a bounded message, one call per generation", func() {

@@ -33,6 +33,10 @@ const Finalizer = "onomondo.sim-operator.dev/finalizer"
 // apiIDIndex indexes each managed kind by the identifier it claims in the API.
 const apiIDIndex = "spec.apiID"
 
+// requestedIndex indexes resources by the identifiers they ask their bound
+// object to take (a SIM's new number): they wait for whoever claims it.
+const requestedIndex = "spec.requestedID"
+
 // Condition reasons shared by the managed kinds, besides the API error reasons.
 const (
 	ReasonAvailable        = "Available"
@@ -609,9 +613,9 @@ func (r *managedReconciler[T]) checkRequested(ctx context.Context, obj T) error 
 		for _, other := range others {
 			if !refusedAccount(other) {
 				_, id, _ := strings.Cut(key, "|")
-				return &specError{reason: ReasonIdentityMismatch, msg: fmt.Sprintf(
-					"the spec asks the bound %s %s to take %s, which %s/%s claims; nothing is sent. "+
-						"Restore the spec, or release that identifier first and request a sync",
+				return &requestedError{msg: fmt.Sprintf(
+					"the spec asks the bound %s %s to take %s, which %s/%s claims; nothing is sent, "+
+						"and the change waits until no other resource claims it (or restore the spec)",
 					r.ext.kind(), r.ext.id(obj), id, other.GetNamespace(), other.GetName())}
 			}
 		}
@@ -704,12 +708,13 @@ func (r *managedReconciler[T]) olderThan(a, b T) bool {
 // identifier another resource claims; else the lookup's error.
 func (r *managedReconciler[T]) markClaimFailed(ctx context.Context, obj T, err error) (ctrl.Result, error) {
 	var (
-		dup     *duplicateError
-		spec    *specError
-		claimed *claimedError
-		account *accountError
+		dup       *duplicateError
+		spec      *specError
+		claimed   *claimedError
+		account   *accountError
+		requested *requestedError
 	)
-	if !errors.As(err, &dup) && !errors.As(err, &spec) && !errors.As(err, &claimed) && !errors.As(err, &account) {
+	if !errors.As(err, &dup) && !errors.As(err, &spec) && !errors.As(err, &claimed) && !errors.As(err, &account) && !errors.As(err, &requested) {
 		return ctrl.Result{}, err
 	}
 	return r.markFailed(ctx, obj, err), nil
@@ -806,7 +811,7 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 	r.event(ctx, obj, corev1.EventTypeWarning, "SyncFailed", "%s", err.Error())
 	key := client.ObjectKeyFromObject(obj)
 	retry := retryOf(policies(obj).ManagementPolicy, f)
-	if retry == retryOnSpecChange || retry == retryNextSync || f.credentials {
+	if retry == retryOnSpecChange || retry == retryNextSync || retry == retryOnRelease || f.credentials {
 		setProgress(obj, progressStalled, f.reason, err.Error())
 	} else {
 		setProgress(obj, progressReconciling, f.reason, err.Error())
@@ -816,6 +821,9 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 	case retryOnSpecChange:
 		r.schedule.park(key, accountOf(obj)) // not due until the spec changes: never overdue
 		logf.FromContext(ctx).Info("terminal error; waiting for a spec change", "reason", f.reason)
+		return ctrl.Result{}
+	case retryOnRelease:
+		r.schedule.park(key, accountOf(obj)) // the other resource's change or deletion wakes it
 		return ctrl.Result{}
 	case retryNextSync:
 		wait = r.schedule.synced(key, accountOf(obj))
@@ -840,6 +848,7 @@ const (
 	retryThrottled                 // after Retry-After, without growing the backoff
 	retryOnSpecChange              // not until the generation changes
 	retryNextSync                  // at the next sync period (reading is harmless)
+	retryOnRelease                 // when another resource lets an identifier go (a watch wakes it)
 )
 
 // retryOf decides retrying from the policy and the error's class alone. A
@@ -847,6 +856,8 @@ const (
 // observed one keeps reading every sync period, since a read changes nothing.
 func retryOf(policy v1alpha1.ManagementPolicy, f failure) retry {
 	switch {
+	case f.waitsForRelease:
+		return retryOnRelease
 	case f.terminal && policy == v1alpha1.ManagementPolicyObserveOnly:
 		return retryNextSync
 	case f.terminal:

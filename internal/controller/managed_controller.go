@@ -100,6 +100,12 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 		func(obj client.Object) []string { return r.ext.claimKeys(obj.(T)) }); err != nil {
 		return err
 	}
+	if req, ok := r.ext.(requester[T]); ok {
+		if err := indexAcrossNamespaces(mgr.GetCache(), r.newObj(), requestedIndex,
+			func(obj client.Object) []string { return req.requestedKeys(obj.(T)) }); err != nil {
+			return err
+		}
+	}
 	if err := countFleet(mgr.GetCache(), r.newObj(), func(o client.Object) string { return accountOf(o.(T)) }, r.schedule); err != nil {
 		return err
 	}
@@ -218,6 +224,12 @@ func (r *managedReconciler[T]) sameIdentifier(ctx context.Context, obj client.Ob
 	reqs := make([]reconcile.Request, 0, len(others))
 	for _, other := range others {
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(other)})
+	}
+	if _, ok := r.ext.(requester[T]); ok {
+		// Resources waiting to take one of obj's identifiers (a number change).
+		for _, key := range r.ext.claimKeys(obj.(T)) {
+			reqs = append(reqs, requestsFor(r.Client, r.newList, client.MatchingFields{requestedIndex: key})...)
+		}
 	}
 	return reqs
 }

@@ -468,8 +468,13 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 			obj:    simObj("s", v1alpha1.SIMSpec{IMSI: imsiA, MSISDN: msisdnB}, olderBy(time.Hour), bound(imsiA, msisdnA, true), synced, newGeneration),
 			others: []*v1alpha1.SIM{simObj("other", byIMSI(imsiB, true), bound(imsiB, msisdnB, true), synced)},
 			api:    []onomondo.SIM{live(imsiA, msisdnA, true), live(imsiB, msisdnB, true)}, seen: true,
-			want: want{synced: "False/IdentityMismatch", ready: "False/IdentityMismatch", terminal: true, events: []string{"SyncFailed"},
+			want: want{synced: "False/IdentityMismatch", ready: "False/IdentityMismatch", events: []string{"SyncFailed"},
 				progress: "Stalled/IdentityMismatch"}},
+		{name: "a number change waits for the resource claiming the number to let it go, then is one PUT",
+			obj: simObj("s", v1alpha1.SIMSpec{IMSI: imsiA, MSISDN: msisdnB, SIMSettings: v1alpha1.SIMSettings{Voice: ptr.To(true)}},
+				bound(imsiA, msisdnA, true), synced, newGeneration, waitingForNumber), seen: true,
+			api:  []onomondo.SIM{live(imsiA, msisdnA, true)},
+			want: want{calls: []string{"PUT " + imsiA}, ready: "True/Available", binding: &v1alpha1.SIMBinding{IMSI: imsiA, MSISDN: msisdnB}, events: []string{"Updated"}, requeue: time.Minute}},
 		{name: "the other SIM's younger resource is untouched by a number typed elsewhere",
 			obj: simObj("other", byIMSI(imsiB, true), bound(imsiB, msisdnB, true), synced), seen: true,
 			others: []*v1alpha1.SIM{simObj("s", v1alpha1.SIMSpec{IMSI: imsiA, MSISDN: msisdnB}, olderBy(time.Hour), bound(imsiA, msisdnA, true), synced, newGeneration)},
@@ -660,6 +665,12 @@ func heldBy(name string) *v1alpha1.Claim {
 		Holder: v1alpha1.ClaimHolder{Namespace: "ns", Name: name, UID: types.UID("uid-" + name)}}}
 }
 
+// waitingForNumber: the last reconcile refused a number another resource claimed.
+func waitingForNumber(s *v1alpha1.SIM) {
+	s.Status.LastError = &v1alpha1.APIErrorStatus{Message: "claimed"}
+	setCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, ReasonIdentityMismatch, "claimed")
+}
+
 // holding records imsiA's Claim as held in status.
 func holding(s *v1alpha1.SIM) { s.Status.Claim = claimOfA }
 
@@ -701,6 +712,7 @@ func fakeClient(intercept interceptor.Funcs, objs ...client.Object) client.WithW
 	return fake.NewClientBuilder().WithScheme(scheme).
 		WithStatusSubresource(&v1alpha1.SIM{}, &v1alpha1.Connector{}, &v1alpha1.SMSMessage{}).
 		WithIndex(&v1alpha1.SIM{}, apiIDIndex, func(o client.Object) []string { return simExternal{}.claimKeys(o.(*v1alpha1.SIM)) }).
+		WithIndex(&v1alpha1.SIM{}, requestedIndex, func(o client.Object) []string { return simExternal{}.requestedKeys(o.(*v1alpha1.SIM)) }).
 		WithIndex(&v1alpha1.Connector{}, apiIDIndex, func(o client.Object) []string {
 			return connectorExternal{}.claimKeys(o.(*v1alpha1.Connector))
 		}).

@@ -174,16 +174,21 @@ func (s *schedule) failed(key types.NamespacedName, account string, retryAfter t
 }
 
 // throttled records a rate-limited attempt: retry after what the API asked
-// (at least minBackoff, spread by up to a half), without growing the backoff.
+// (at least minBackoff, spread by up to a half of it but at most
+// maxThrottleSpread: the wait stays close to the cap on what the API may
+// dictate), without growing the backoff.
 func (s *schedule) throttled(key types.NamespacedName, account string, retryAfter time.Duration) time.Duration {
 	d := max(retryAfter, s.minBackoff)
-	d += time.Duration(rand.Int64N(int64(d)/2 + 1))
+	d += time.Duration(rand.Int64N(int64(min(d/2, maxThrottleSpread)) + 1))
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.failures, key)
 	s.set(key, account, s.now().Add(d))
 	return d
 }
+
+// maxThrottleSpread bounds the spread of rate-limited retries.
+const maxThrottleSpread = 2 * time.Second
 
 // effective is the drift period in force for the default account and each
 // account with objects:

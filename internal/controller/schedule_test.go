@@ -51,6 +51,9 @@ func TestBackoffGrowsAndRateLimitsDoNot(t *testing.T) {
 	if d := s.throttled(key, "", 2*time.Second); d < 2*time.Second || d > 3*time.Second {
 		t.Fatalf("throttled wait %s, want Retry-After plus up to half", d)
 	}
+	if d := s.throttled(key, "", 5*time.Minute); d < 5*time.Minute || d > 5*time.Minute+maxThrottleSpread {
+		t.Fatalf("throttled wait %s after a capped 5m hold, want at most %s more", d, maxThrottleSpread)
+	}
 	if d := s.failed(key, "", 0); d != time.Second {
 		t.Fatalf("after a rate limit the backoff restarts at 1s, got %s", d)
 	}
