@@ -181,6 +181,18 @@ var _ = Describe("Hardening", Ordered, func() {
 		Expect(k8sClient.Create(ctx, a)).To(MatchError(ContainSubstring("caBundle")))
 	})
 
+	It("refuses at admission a change of a bound Connector's accountRef", func() {
+		c := &v1alpha1.Connector{ObjectMeta: metav1.ObjectMeta{Namespace: nsHard, Name: "bound-conn"},
+			Spec: v1alpha1.ConnectorSpec{ID: "hard-conn", ManagedPolicies: v1alpha1.ManagedPolicies{AccountRef: h}}}
+		c.Spec.Config.Raw = []byte(`{"type":"webhook","url":"https://example.com"}`)
+		Expect(k8sClient.Create(ctx, c)).To(Succeed())
+		waitForCondition(c, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(update(c, func(c *v1alpha1.Connector) { c.Spec.AccountRef = nil })).
+			To(MatchError(ContainSubstring("spec.accountRef cannot change once the Connector is bound")))
+		Expect(update(c, func(c *v1alpha1.Connector) { c.Spec.AccountRef = &v1alpha1.AccountReference{Kind: "Account", Name: "other"} })).
+			To(MatchError(ContainSubstring("spec.accountRef cannot change")))
+	})
+
 	It("sends the key to the account's apiURL only: a redirect, even to the same host, is an error naming it", func() {
 		var leaked []string
 		target := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
