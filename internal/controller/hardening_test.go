@@ -189,7 +189,9 @@ var _ = Describe("Hardening", Ordered, func() {
 		waitForCondition(c, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 		Expect(update(c, func(c *v1alpha1.Connector) { c.Spec.AccountRef = nil })).
 			To(MatchError(ContainSubstring("spec.accountRef cannot change once the Connector is bound")))
-		Expect(update(c, func(c *v1alpha1.Connector) { c.Spec.AccountRef = &v1alpha1.AccountReference{Kind: "Account", Name: "other"} })).
+		Expect(update(c, func(c *v1alpha1.Connector) {
+			c.Spec.AccountRef = &v1alpha1.AccountReference{Kind: "Account", Name: "other"}
+		})).
 			To(MatchError(ContainSubstring("spec.accountRef cannot change")))
 	})
 
