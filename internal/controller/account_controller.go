@@ -20,6 +20,9 @@ import (
 // accountIndex indexes SIMs, Connectors and SMSMessages by their account key.
 const accountIndex = "spec.accountKey"
 
+// ReasonKeyPresent: an account's key Secret is readable and holds a key.
+const ReasonKeyPresent = "KeyPresent"
+
 // countEvery is how often an account's resource count may be refreshed: a
 // fleet's churn must not become a stream of status writes.
 const countEvery = time.Minute
@@ -60,7 +63,7 @@ func (r *AccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	}
 	before := st.DeepCopy()
 	st.ObservedGeneration = obj.GetGeneration()
-	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: "KeyPresent",
+	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonKeyPresent,
 		Message: "the API key Secret is readable and holds a key", ObservedGeneration: obj.GetGeneration()}
 	if _, err := r.Accounts.readKey(ctx, secret, spec.APIKeySecretRef.Key); err != nil {
 		var ae *accountError

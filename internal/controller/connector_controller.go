@@ -130,7 +130,7 @@ func (e connectorExternal) observe(ctx context.Context, c *v1alpha1.Connector) e
 // checkConfig refuses, before any call, a body the API would refuse for its size.
 func checkConfig(c *v1alpha1.Connector) error {
 	if n := len(c.Spec.Config.Raw); n > MaxConnectorConfig {
-		return &specError{reason: "ConfigTooLarge", msg: fmt.Sprintf("spec.config is %d bytes; the API takes at most %d", n, MaxConnectorConfig)}
+		return &specError{reason: ReasonConfigTooLarge, msg: fmt.Sprintf("spec.config is %d bytes; the API takes at most %d", n, MaxConnectorConfig)}
 	}
 	return nil
 }

@@ -30,6 +30,15 @@ const (
 	ReasonAPIRedirected = "APIRedirected"
 	// ReasonAlreadyGone: a deletion found nothing to delete in the API.
 	ReasonAlreadyGone = "AlreadyGone"
+	// ReasonResponseLost: the request went out, no answer came back.
+	ReasonResponseLost = "ResponseLost"
+	// ReasonAPIUnreachable: no connection to the API; nothing was sent.
+	ReasonAPIUnreachable = "APIUnreachable"
+	// ReasonRateLimited: the API's rate limit, or the client's own budget,
+	// holds the call; nothing was sent.
+	ReasonRateLimited = "RateLimited"
+	// ReasonReconcileError: a failure that is not the API's (the apiserver, a bug).
+	ReasonReconcileError = "ReconcileError"
 )
 
 // reasonOverrides shortens codes whose CamelCase form would read badly.
@@ -87,11 +96,11 @@ func classify(err error) failure {
 		return classifyAnswer(apiErr)
 	case errors.As(err, &transport):
 		if transport.Written {
-			return failure{reason: "ResponseLost"}
+			return failure{reason: ReasonResponseLost}
 		}
-		return failure{reason: "APIUnreachable", notApplied: true}
+		return failure{reason: ReasonAPIUnreachable, notApplied: true}
 	case errors.As(err, &budget):
-		return failure{reason: "RateLimited", notApplied: true, rateLimited: true, retryAfter: budget.RetryAfter}
+		return failure{reason: ReasonRateLimited, notApplied: true, rateLimited: true, retryAfter: budget.RetryAfter}
 	case errors.As(err, &invalid):
 		// The API answered, but not with what was asked: no observation; a
 		// later read may do better.
@@ -101,7 +110,7 @@ func classify(err error) failure {
 		// request that was processed); a fixed URL (an Account change) retries.
 		return failure{reason: ReasonAPIRedirected, notApplied: redirect.StatusCode != 303}
 	}
-	return failure{reason: "ReconcileError"}
+	return failure{reason: ReasonReconcileError}
 }
 
 // classifyAnswer classes an answer with a non-2xx status. 4xx answers were

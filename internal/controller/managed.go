@@ -45,6 +45,10 @@ const (
 	ReasonReconcilePaused  = "ReconcilePaused"
 	// ReasonDuplicateSIM is the duplicate reason of SIMs; other kinds use "Duplicate"+kind.
 	ReasonDuplicateSIM = "DuplicateSIM"
+	// ReasonDuplicateConnector is the duplicate reason of Connectors.
+	ReasonDuplicateConnector = "DuplicateConnector"
+	// ReasonConfigTooLarge: a Connector's spec.config is over the API's limit.
+	ReasonConfigTooLarge = "ConfigTooLarge"
 )
 
 // managedObject is a resource mirrored by one object in the API.
