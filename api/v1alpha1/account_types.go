@@ -97,7 +97,7 @@ type AccountStatus struct {
 // may use through spec.accountRef.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:categories=onomondo
+// +kubebuilder:resource:shortName=acct,categories=onomondo
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.spec.apiURL`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
@@ -133,7 +133,7 @@ type ClusterAccountSpec struct {
 // selector matches.
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
-// +kubebuilder:resource:scope=Cluster,categories=onomondo
+// +kubebuilder:resource:scope=Cluster,shortName=cacct,categories=onomondo
 // +kubebuilder:validation:XValidation:rule="has(self.spec.apiKeySecretRef.__namespace__)",message="spec.apiKeySecretRef.namespace is required for a ClusterAccount"
 // +kubebuilder:printcolumn:name="URL",type=string,JSONPath=`.spec.apiURL`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`

@@ -127,6 +127,7 @@ type SIMStatus struct {
 // +kubebuilder:printcolumn:name="SMS",type=boolean,JSONPath=`.status.atProvider.sms`
 // +kubebuilder:printcolumn:name="Data",type=boolean,JSONPath=`.status.atProvider.data`
 // +kubebuilder:printcolumn:name="Throttled",type=boolean,JSONPath=`.status.atProvider.dataThrottling`
+// +kubebuilder:printcolumn:name="Synced",type=string,JSONPath=`.status.conditions[?(@.type=="Synced")].status`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Reason",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].reason`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`

@@ -4,6 +4,7 @@ package install_test
 
 import (
 	"context"
+	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
 	"maps"
 	"os"
 	"slices"
@@ -260,5 +261,31 @@ func checkRBAC(t *testing.T, objs []*unstructured.Unstructured, ns string) {
 	}
 	if !events || !leases || !secrets {
 		t.Errorf("missing grants: events=%v leases=%v secrets=%v", events, leases, secrets)
+	}
+}
+
+// kubectl get shows whether each managed resource is synced, and every kind
+// people type has a short name.
+func TestPrinterColumnsAndShortNames(t *testing.T) {
+	crds := map[string]*apiextensionsv1.CustomResourceDefinition{}
+	for _, obj := range readBundle(t) {
+		if obj.GetKind() == "CustomResourceDefinition" {
+			crd := typed[apiextensionsv1.CustomResourceDefinition](t, obj)
+			crds[crd.Spec.Names.Kind] = crd
+		}
+	}
+	for _, kind := range []string{"SIM", "Connector"} {
+		var cols []string
+		for _, c := range crds[kind].Spec.Versions[0].AdditionalPrinterColumns {
+			cols = append(cols, c.Name)
+		}
+		if !slices.Contains(cols, "Synced") || !slices.Contains(cols, "Ready") {
+			t.Errorf("%s columns %v: want Synced and Ready", kind, cols)
+		}
+	}
+	for kind, want := range map[string]string{"SIM": "sim", "Connector": "conn", "SMSMessage": "sms", "Account": "acct", "ClusterAccount": "cacct"} {
+		if crd := crds[kind]; crd == nil || !slices.Contains(crd.Spec.Names.ShortNames, want) {
+			t.Errorf("%s: want the short name %s", kind, want)
+		}
 	}
 }
