@@ -183,12 +183,26 @@ func checkAggregated(t *testing.T, objs []*unstructured.Unstructured) {
 	found := map[string]int{}
 	for _, obj := range objs {
 		for role, builtin := range map[string]string{"viewer": "view", "editor": "edit", "admin": "admin"} {
-			if obj.GetKind() == "ClusterRole" && strings.Contains(obj.GetName(), "-"+role) {
-				found[role]++
-				if obj.GetLabels()["rbac.authorization.k8s.io/aggregate-to-"+builtin] != "true" {
-					t.Errorf("ClusterRole %s does not aggregate to %s", obj.GetName(), builtin)
-				}
+			if obj.GetKind() != "ClusterRole" || !strings.Contains(obj.GetName(), "-"+role) {
+				continue
 			}
+			aggregated := obj.GetLabels()["rbac.authorization.k8s.io/aggregate-to-"+builtin] == "true"
+			if strings.Contains(obj.GetName(), "clusteraccount-") {
+				if aggregated || len(obj.GetLabels()) == 0 {
+					t.Errorf("ClusterRole %s aggregates into the namespace role %s: a ClusterAccount reaches other namespaces", obj.GetName(), builtin)
+				}
+				found["cluster-"+role]++
+				continue
+			}
+			found[role]++
+			if !aggregated {
+				t.Errorf("ClusterRole %s does not aggregate to %s", obj.GetName(), builtin)
+			}
+		}
+	}
+	for _, role := range []string{"viewer", "editor", "admin"} {
+		if found["cluster-"+role] != 1 {
+			t.Errorf("%d ClusterAccount %s roles, want one", found["cluster-"+role], role)
 		}
 	}
 	// What tenants must not reach: the SMS ledger (a namespace editor would
@@ -206,8 +220,8 @@ func checkAggregated(t *testing.T, objs []*unstructured.Unstructured) {
 		}
 	}
 	for _, role := range []string{"viewer", "editor", "admin"} {
-		if found[role] != 3 {
-			t.Errorf("%d %s roles, want one for each of SIM, SMSMessage, Connector", found[role], role)
+		if found[role] != 4 {
+			t.Errorf("%d %s roles, want one for each of SIM, SMSMessage, Connector, Account", found[role], role)
 		}
 	}
 }
