@@ -46,6 +46,9 @@ type importOptions struct {
 	observeOnly    bool
 	deletionPolicy string
 	workers        int
+	// accountRef is the --account the SIMs were read through: the manifests
+	// name it, so the operator reaches them through the same organisation.
+	accountRef *v1alpha1.AccountReference
 }
 
 func newImportCommand(o *options) *cobra.Command {
@@ -59,7 +62,16 @@ through the client-side budget (--rate), and writes one manifest per SIM with
 its current settings, plus a kustomization.yaml, into --out (or stdout).
 Applying them changes nothing in the API: each carries the observe-first
 marker, so the operator adopts it with one GET and no write. Invalid, missing
-and forbidden rows are summarised and written to rejected.csv.`,
+and forbidden rows are summarised and written to rejected.csv.
+
+With --account, the SIMs are read through that account and every manifest
+names it in spec.accountRef. Exit status: 0 when every row was imported,
+1 when some rows were rejected (the others are written), 2 on an error.`,
+		Example: `  # Import through the default account's Secret, manifests into ./fleet
+  kubectl sim import --csv export.csv --api-key-secret sim-operator-system/onomondo-api-key --out fleet/
+
+  # Import an Account's SIMs in namespace team-acme, read-only
+  kubectl sim import -n team-acme --account acme --csv export.csv --observe-only --out fleet/`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.runImport(cmd.Context(), opts) },
 	}
 	cmd.Flags().StringVar(&opts.csv, "csv", "", "The vendor's CSV export (required).")
@@ -84,6 +96,7 @@ func (o *options) runImport(ctx context.Context, opts importOptions) error {
 	if err != nil {
 		return err
 	}
+	opts.accountRef = o.accountRef()
 	o.fetch(ctx, api, rows, opts.workers)
 	var imported, rejected []*importRow
 	for _, r := range rows {
@@ -99,7 +112,13 @@ func (o *options) runImport(ctx context.Context, opts importOptions) error {
 	if err := writeRejected(opts.out, rejected); err != nil {
 		return err
 	}
-	return summarise(o.streams.ErrOut, opts.out, len(imported), rejected)
+	if err := summarise(o.streams.ErrOut, opts.out, len(imported), rejected); err != nil {
+		return err
+	}
+	if len(rejected) > 0 {
+		return ExitError(1) // some rows were not imported
+	}
+	return nil
 }
 
 // readCSV parses the export; rows that cannot name a SIM are rejected here.
@@ -250,7 +269,7 @@ func (r *importRow) manifest(opts importOptions) *v1alpha1.SIM {
 			IMSI: r.sim.IMSI, MSISDN: strings.TrimPrefix(r.sim.MSISDN, "+"),
 			SIMSettings: v1alpha1.SIMSettings{Voice: ptr.To(r.sim.Voice), SMS: ptr.To(r.sim.SMS), Data: ptr.To(r.sim.Data),
 				DataThrottling: ptr.To(r.sim.DataThrottling)},
-			ManagedPolicies: v1alpha1.ManagedPolicies{DeletionPolicy: v1alpha1.DeletionPolicy(opts.deletionPolicy)},
+			ManagedPolicies: v1alpha1.ManagedPolicies{DeletionPolicy: v1alpha1.DeletionPolicy(opts.deletionPolicy), AccountRef: opts.accountRef},
 		},
 	}
 	if opts.observeOnly {

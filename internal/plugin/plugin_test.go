@@ -168,8 +168,8 @@ func TestImportApplyDiffStatusAndSteer(t *testing.T) {
 	out := filepath.Join(dir, "fleet")
 	before := len(f.sim.Requests())
 	_, summary, err := f.run(t, "import", "--csv", csvPath, "--out", out, "-n", "fleet", "--rate", "0")
-	if err != nil {
-		t.Fatal(err)
+	if !errors.Is(err, ExitError(1)) {
+		t.Fatalf("import with rejected rows: error %v, want exit status 1", err)
 	}
 	if gets := len(f.sim.Requests()) - before; gets != 993 {
 		t.Errorf("%d API calls, want one GET per valid row (993)", gets)
@@ -195,7 +195,7 @@ func TestImportApplyDiffStatusAndSteer(t *testing.T) {
 	}
 
 	By("re-running the import over the directory changes no byte")
-	if _, _, err := f.run(t, "import", "--csv", csvPath, "--out", out, "-n", "fleet", "--rate", "0"); err != nil {
+	if _, _, err := f.run(t, "import", "--csv", csvPath, "--out", out, "-n", "fleet", "--rate", "0"); !errors.Is(err, ExitError(1)) {
 		t.Fatal(err)
 	}
 	if again := snapshot(t, out); !mapsEqual(again, manifests) {
@@ -420,5 +420,8 @@ func TestImportThroughAnAccount(t *testing.T) {
 	}
 	if !strings.Contains(out.String(), "imsi: \"238730000000777\"") || !strings.Contains(out.String(), "sms: false") {
 		t.Errorf("the manifest does not reproduce the SIM:\n%s", out.String())
+	}
+	if !strings.Contains(squash(out.String()), "accountRef:\nkind: Account\nname: acme") {
+		t.Errorf("the manifest does not name the account it was read through:\n%s", out.String())
 	}
 }

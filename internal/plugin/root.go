@@ -138,6 +138,18 @@ func (o *options) apiClient(ctx context.Context) (*onomondo.Client, error) {
 	return onomondo.New(cfg)
 }
 
+// accountRef is the --account as a manifest names it, nil without one.
+func (o *options) accountRef() *v1alpha1.AccountReference {
+	switch name, cluster := strings.CutPrefix(o.account, "ClusterAccount/"); {
+	case o.account == "":
+		return nil
+	case cluster:
+		return &v1alpha1.AccountReference{Kind: "ClusterAccount", Name: name}
+	default:
+		return &v1alpha1.AccountReference{Kind: "Account", Name: o.account}
+	}
+}
+
 // accountSpec reads the --account named and where its key Secret is.
 func (o *options) accountSpec(ctx context.Context) (v1alpha1.AccountSpec, types.NamespacedName, error) {
 	c, err := o.kubeClient()
