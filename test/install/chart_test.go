@@ -249,6 +249,68 @@ func TestChartNamespacedAndMonitored(t *testing.T) {
 	}
 }
 
+// Monitoring works on first install: the ServiceMonitor sends a token that
+// the metrics-reader ClusterRole authorises, by the current authorization
+// fields; it verifies TLS when given a CA; every alert links an absolute
+// runbook built from the chart value.
+func TestMonitoringWorksOnFirstInstall(t *testing.T) {
+	values := map[string]any{"metrics": map[string]any{
+		"serviceMonitor": map[string]any{"enabled": true, "tlsCA": map[string]any{"secretName": "metrics-ca", "key": "ca.crt"}},
+		"prometheusRule": map[string]any{"enabled": true, "runbookBaseURL": "https://runbooks.example.com/sim-operator"},
+		"readers":        []any{map[string]any{"name": "prometheus-k8s", "namespace": "monitoring"}},
+	}}
+	objs := renderChart(t, "mon", "ops", values)
+	var scraperToken, sentToken string
+	subjects := map[string]bool{}
+	for _, obj := range objs {
+		switch obj.GetKind() {
+		case "Secret":
+			if obj.GetAnnotations()["kubernetes.io/service-account.name"] == "mon-sim-operator-metrics-scraper" {
+				scraperToken = obj.GetName()
+			}
+		case "ClusterRoleBinding":
+			b := typed[rbacv1.ClusterRoleBinding](t, obj)
+			if strings.HasSuffix(b.RoleRef.Name, "-metrics-reader") {
+				for _, s := range b.Subjects {
+					subjects[s.Namespace+"/"+s.Name] = true
+				}
+			}
+		case "ServiceMonitor":
+			ep, _, _ := unstructured.NestedSlice(obj.Object, "spec", "endpoints")
+			e := ep[0].(map[string]any)
+			if _, old := e["bearerTokenFile"]; old {
+				t.Error("the ServiceMonitor uses the deprecated bearerTokenFile")
+			}
+			if name, _, _ := unstructured.NestedString(e, "authorization", "credentials", "name"); name == "" {
+				t.Errorf("the ServiceMonitor sends no token: %v", e)
+			} else {
+				sentToken = name
+			}
+			tls, _, _ := unstructured.NestedMap(e, "tlsConfig")
+			if tls["insecureSkipVerify"] == true || tls["serverName"] != "mon-sim-operator-metrics.ops.svc" {
+				t.Errorf("with a CA given, TLS is not verified: %v", tls)
+			}
+		case "PrometheusRule":
+			groups, _, _ := unstructured.NestedSlice(obj.Object, "spec", "groups")
+			for _, g := range groups {
+				for _, r := range g.(map[string]any)["rules"].([]any) {
+					rule := r.(map[string]any)
+					url, _, _ := unstructured.NestedString(rule, "annotations", "runbook_url")
+					if !strings.HasPrefix(url, "https://runbooks.example.com/sim-operator#") {
+						t.Errorf("alert %v: runbook_url %q, want an absolute URL from runbookBaseURL", rule["alert"], url)
+					}
+				}
+			}
+		}
+	}
+	if scraperToken == "" || sentToken != scraperToken {
+		t.Errorf("the ServiceMonitor sends the token of Secret %q, want the scraper's token Secret %q", sentToken, scraperToken)
+	}
+	if !subjects["ops/mon-sim-operator-metrics-scraper"] || !subjects["monitoring/prometheus-k8s"] {
+		t.Errorf("metrics-reader is bound to %v, want the scraper and the named reader", subjects)
+	}
+}
+
 func grantsSIMs(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "sims") }
 
 func equalYAML(t *testing.T, a, b any) bool {
