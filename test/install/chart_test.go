@@ -311,6 +311,110 @@ func TestMonitoringWorksOnFirstInstall(t *testing.T) {
 	}
 }
 
+// Wrong values are refused by values.schema.json before anything renders,
+// naming the value; replicas > 1 without leader election fails.
+func TestWrongValuesAreRefused(t *testing.T) {
+	chrt, err := loader.Load(chartDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		values map[string]any
+		want   string
+	}{
+		"a typo":                    {map[string]any{"replica": 2}, "replica"},
+		"a rate as text":            {map[string]any{"api": map[string]any{"rate": "ten"}}, "rate"},
+		"a duration without unit":   {map[string]any{"sync": map[string]any{"period": "10"}}, "period"},
+		"an unknown log level":      {map[string]any{"logging": map[string]any{"level": "verbose"}}, "level"},
+		"a digest that is not one":  {map[string]any{"image": map[string]any{"digest": "latest"}}, "digest"},
+		"a namespace with capitals": {map[string]any{"watchNamespaces": []any{"Team-A"}}, "watchNamespaces"},
+		"a reader without a name":   {map[string]any{"metrics": map[string]any{"readers": []any{map[string]any{"namespace": "monitoring"}}}}, "name"},
+	} {
+		_, err := chartutil.ToRenderValues(chrt, tc.values, chartutil.ReleaseOptions{Name: "x", Namespace: "x", IsInstall: true}, nil)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want one naming %s", name, err, tc.want)
+		}
+	}
+	vals, err := chartutil.ToRenderValues(chrt, map[string]any{"replicas": 2, "leaderElection": map[string]any{"enabled": false}},
+		chartutil.ReleaseOptions{Name: "x", Namespace: "x", IsInstall: true}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := engine.Render(chrt, vals); err == nil || !strings.Contains(err.Error(), "leaderElection.enabled") {
+		t.Errorf("replicas 2 without leader election: %v", err)
+	}
+}
+
+// The image can be pinned by digest, names overridden, the environment and
+// volumes extended, and a PDB added.
+func TestChartOptions(t *testing.T) {
+	objs := renderChart(t, "r", "ops", map[string]any{
+		"fullnameOverride":    "simop",
+		"image":               map[string]any{"digest": "sha256:" + strings.Repeat("a", 64)},
+		"extraEnv":            []any{map[string]any{"name": "HTTPS_PROXY", "value": "http://proxy:3128"}},
+		"extraVolumes":        []any{map[string]any{"name": "proxy-ca", "configMap": map[string]any{"name": "proxy-ca"}}},
+		"extraVolumeMounts":   []any{map[string]any{"name": "proxy-ca", "mountPath": "/etc/proxy"}},
+		"replicas":            2,
+		"podDisruptionBudget": map[string]any{"enabled": true},
+	})
+	var pdb bool
+	for _, obj := range objs {
+		switch obj.GetKind() {
+		case "Deployment":
+			if obj.GetName() != "simop" {
+				t.Errorf("deployment %s, want the fullnameOverride", obj.GetName())
+			}
+			c, _, _ := unstructured.NestedSlice(obj.Object, "spec", "template", "spec", "containers")
+			m := c[0].(map[string]any)
+			if m["image"] != "ghcr.io/sim-operator/sim-operator@sha256:"+strings.Repeat("a", 64) {
+				t.Errorf("image %v, want pinned by digest", m["image"])
+			}
+			env, _ := yaml.Marshal(m["env"])
+			mounts, _ := yaml.Marshal(m["volumeMounts"])
+			if !strings.Contains(string(env), "HTTPS_PROXY") || !strings.Contains(string(mounts), "/etc/proxy") {
+				t.Errorf("env %s / mounts %s lack the extras", env, mounts)
+			}
+		case "PodDisruptionBudget":
+			pdb = true
+		}
+	}
+	if !pdb {
+		t.Error("no PodDisruptionBudget")
+	}
+}
+
+// The chart's README lists every value of values.yaml.
+func TestChartREADMEListsEveryValue(t *testing.T) {
+	data, err := os.ReadFile(chartDir + "/values.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile(chartDir + "/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var values map[string]any
+	if err := yaml.Unmarshal(data, &values); err != nil {
+		t.Fatal(err)
+	}
+	free := []string{"labels", "annotations", "podAnnotations", "podLabels", "nodeSelector", "affinity", "resources",
+		"podSecurityContext", "securityContext"}
+	var walk func(prefix string, m map[string]any)
+	walk = func(prefix string, m map[string]any) {
+		for k, v := range m {
+			path := prefix + k
+			if sub, ok := v.(map[string]any); ok && len(sub) > 0 && !slices.Contains(free, k) {
+				walk(path+".", sub)
+				continue
+			}
+			if !strings.Contains(string(readme), "`"+path+"`") {
+				t.Errorf("dist/chart/README.md does not list %s", path)
+			}
+		}
+	}
+	walk("", values)
+}
+
 func grantsSIMs(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "sims") }
 
 func equalYAML(t *testing.T, a, b any) bool {
