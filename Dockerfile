@@ -25,7 +25,7 @@ COPY . .
 # the docker BUILDPLATFORM arg will be linux/arm64 when for Apple x86 it will be linux/amd64. Therefore,
 # by leaving it empty we can ensure that the container and binary shipped on it will have the same platform.
 RUN CGO_ENABLED=0 GOOS=${TARGETOS:-linux} GOARCH=${TARGETARCH} go build -trimpath \
-    -ldflags "-X github.com/sim-operator/sim-operator/internal/app.Version=${VERSION} -X github.com/sim-operator/sim-operator/internal/app.Revision=${REVISION}" \
+    -ldflags "-X github.com/sim-operator/sim-operator/internal/version.Version=${VERSION} -X github.com/sim-operator/sim-operator/internal/version.Revision=${REVISION}" \
     -o manager main.go
 
 # Use distroless as minimal base image to package the manager binary

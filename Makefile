@@ -4,7 +4,7 @@ IMG ?= $(IMAGE_REPO):v0.1.0
 # VERSION and REVISION are stamped into the manager (--version, sim_operator_build_info).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
-LDFLAGS = -X github.com/sim-operator/sim-operator/internal/app.Version=$(VERSION) -X github.com/sim-operator/sim-operator/internal/app.Revision=$(REVISION)
+LDFLAGS = -X github.com/sim-operator/sim-operator/internal/version.Version=$(VERSION) -X github.com/sim-operator/sim-operator/internal/version.Revision=$(REVISION)
 # YEAR defines the year value used for substituting the YEAR placeholder in the boilerplate header.
 YEAR ?= 2026
 

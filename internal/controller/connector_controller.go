@@ -81,9 +81,7 @@ func (connectorExternal) upToDate(c *v1alpha1.Connector) bool {
 	if c.Status.AtProvider == nil {
 		return false
 	}
-	want, err1 := decodeJSON(c.Spec.Config.Raw)
-	got, err2 := decodeJSON(c.Status.AtProvider.Raw)
-	return err1 == nil && err2 == nil && subsetEqual(want, got)
+	return ConnectorConfigMatches(c.Spec.Config.Raw, c.Status.AtProvider.Raw)
 }
 
 func (connectorExternal) describe(c *v1alpha1.Connector) string {

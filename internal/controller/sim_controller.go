@@ -216,10 +216,7 @@ func (simExternal) upToDate(s *v1alpha1.SIM) bool {
 	if o == nil {
 		return false
 	}
-	if s.Spec.MSISDN != "" && o.MSISDN != normMSISDN(s.Spec.MSISDN) {
-		return false
-	}
-	return settingsMatch(s.Spec.SIMSettings, o.SIMSettings)
+	return len(SIMChanges(s.Spec, o)) == 0
 }
 
 func (simExternal) describe(s *v1alpha1.SIM) string {

@@ -29,13 +29,7 @@ var simSettings = []simSetting{
 // settingsMatch is the one comparison: every setting the spec sets has that
 // value in the observation. Unset settings are observed, not managed.
 func settingsMatch(want, got v1alpha1.SIMSettings) bool {
-	for _, f := range simSettings {
-		w, g := *f.spec(&want), *f.spec(&got)
-		if w != nil && (g == nil || *w != *g) {
-			return false
-		}
-	}
-	return true
+	return len(SIMChanges(v1alpha1.SIMSpec{SIMSettings: want}, &v1alpha1.SIMObservation{SIMSettings: got})) == 0
 }
 
 // wireSettings is the body of a write: the spec's value of each managed

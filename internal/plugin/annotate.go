@@ -22,6 +22,14 @@ func newAnnotateCommand(o *options, verb, short string) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   verb + " [NAME...] [-l SELECTOR | --all]",
 		Short: short,
+		Example: fmt.Sprintf(`  # One SIM
+  kubectl sim %[1]s tracker-0001 -n trackers
+
+  # Every connector of a namespace
+  kubectl sim %[1]s --all --kind connector -n trackers
+
+  # A fleet across namespaces
+  kubectl sim %[1]s -A -l fleet=eu`, verb),
 		RunE: func(cmd *cobra.Command, names []string) error {
 			if len(names) == 0 && selector == "" && !all {
 				return fmt.Errorf("name resources, or select them with -l or --all")

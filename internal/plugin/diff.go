@@ -2,22 +2,24 @@ package plugin
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"net/http"
-	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/cli-runtime/pkg/printers"
+	"k8s.io/cli-runtime/pkg/resource"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
-	"github.com/sim-operator/sim-operator/internal/manifests"
+	"github.com/sim-operator/sim-operator/internal/controller"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -28,54 +30,113 @@ const (
 	actionUpdate   = "update"
 	actionNothing  = "nothing"
 	actionObserve  = "observe"
+	actionPaused   = "paused"
 	actionRefused  = "refused"
 	actionNotKnown = "unknown"
 )
 
 // change is what the operator would do in the API for one manifest.
 type change struct {
-	namespace, name, action, detail string
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	// Account is the account the manifest's calls go through ("default"
+	// for the flag-configured one).
+	Account string `json:"account"`
+	Action  string `json:"action"`
+	Detail  string `json:"detail,omitempty"`
+}
+
+// changed: applying the manifest would write to the API.
+func (c change) changed() bool {
+	return c.Action != actionNothing && c.Action != actionObserve && c.Action != actionPaused
+}
+
+type diffOptions struct {
+	files  resource.FilenameOptions
+	output string
 }
 
 func newDiffCommand(o *options) *cobra.Command {
-	var files []string
+	var opts diffOptions
 	cmd := &cobra.Command{
-		Use:   "diff -f FILE|DIR",
-		Short: "What the operator would do in the API for each SIM manifest; exit 1 when it would change something",
-		Long: `For each SIM manifest: a server-side dry run (admission, defaults, CEL rules)
-and one GET of the SIM in the API, then the operator's decision: create, adopt
-(and PUT when it differs), update with the field-by-field change, nothing,
-observe (ObserveOnly never writes), or refused. Nothing is written anywhere.
-Exit code 1 when there are changes, as kubectl diff.`,
+		Use:   "diff -f FILE|DIR|- [-R] | -k DIR",
+		Short: "What the operator would do in the API for each SIM and Connector manifest; exit 1 when it would change something",
+		Long: `For each SIM and Connector manifest: a server-side dry run (admission,
+defaults, CEL rules) and one GET in the API, through the manifest's own
+account (spec.accountRef; the flags' API and key for manifests without one),
+then the operator's decision: create, adopt (and PUT when it differs), update
+with the field-by-field change, nothing, observe (ObserveOnly never writes),
+paused, or refused (admission, or an account the namespace may not use).
+Nothing is written anywhere.
+
+Exit status: 0 without changes, 1 when there are changes (as kubectl diff),
+2 on an error.`,
+		Example: `  # Preview a directory of manifests, as Argo CD would apply them
+  kubectl sim diff -f fleet/ -R
+
+  # A kustomization, as JSON for a CI step
+  kubectl sim diff -k overlays/production -o json
+
+  # From stdin
+  kustomize build overlays/production | kubectl sim diff -f -`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			changes, err := o.diff(cmd.Context(), files)
+			changes, err := o.diff(cmd.Context(), opts)
 			if err != nil {
 				return err
 			}
-			tw := printers.GetNewTabWriter(o.streams.Out)
-			fmt.Fprintln(tw, "NAMESPACE\tNAME\tACTION\tCHANGES")
-			changed := false
-			for _, c := range changes {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", c.namespace, c.name, c.action, c.detail)
-				changed = changed || (c.action != actionNothing && c.action != actionObserve)
-			}
-			if err := tw.Flush(); err != nil {
+			if err := printChanges(o, opts.output, changes); err != nil {
 				return err
 			}
-			if changed {
-				return ExitError(1)
+			for _, c := range changes {
+				if c.changed() {
+					return ExitError(1)
+				}
 			}
 			return nil
 		},
 	}
-	cmd.Flags().StringSliceVarP(&files, "filename", "f", nil, "Manifests: files or directories (recursively).")
-	_ = cmd.MarkFlagRequired("filename")
+	cmd.Flags().StringSliceVarP(&opts.files.Filenames, "filename", "f", nil, "Manifests: files, directories, or - for stdin.")
+	cmd.Flags().StringVarP(&opts.files.Kustomize, "kustomize", "k", "", "A kustomization directory, built as kubectl -k does.")
+	cmd.Flags().BoolVarP(&opts.files.Recursive, "recursive", "R", false, "Read the directories given with -f recursively.")
+	cmd.Flags().StringVarP(&opts.output, "output", "o", "", "Output format: json or yaml (default: a table).")
 	o.addAPIFlags(cmd)
 	return cmd
 }
 
-func (o *options) diff(ctx context.Context, paths []string) ([]change, error) {
-	sims, err := readSIMs(paths, o.namespace())
+// printChanges writes the changes as a table, JSON or YAML.
+func printChanges(o *options, output string, changes []change) error {
+	switch output {
+	case "json":
+		b, err := json.MarshalIndent(map[string]any{"changes": changes}, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(o.streams.Out, string(b))
+		return err
+	case "yaml":
+		b, err := yaml.Marshal(map[string]any{"changes": changes})
+		if err != nil {
+			return err
+		}
+		_, err = o.streams.Out.Write(b)
+		return err
+	case "":
+		tw := printers.GetNewTabWriter(o.streams.Out)
+		fmt.Fprintln(tw, "KIND\tNAMESPACE\tNAME\tACCOUNT\tACTION\tCHANGES")
+		for _, c := range changes {
+			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", c.Kind, c.Namespace, c.Name, c.Account, c.Action, c.Detail)
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("-o %q: want json or yaml", output)
+}
+
+func (o *options) diff(ctx context.Context, opts diffOptions) ([]change, error) {
+	if len(opts.files.Filenames) == 0 && opts.files.Kustomize == "" {
+		return nil, errors.New("give manifests with -f FILE|DIR|- or -k DIR")
+	}
+	objs, err := o.readManifests(opts.files)
 	if err != nil {
 		return nil, err
 	}
@@ -83,32 +144,110 @@ func (o *options) diff(ctx context.Context, paths []string) ([]change, error) {
 	if err != nil {
 		return nil, err
 	}
-	api, err := o.apiClient(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]change, 0, len(sims))
-	for _, s := range sims {
-		out = append(out, decide(ctx, c, api, s))
+	clients := accountClients{o: o, c: c, made: map[string]accountClient{}}
+	out := make([]change, 0, len(objs))
+	for _, obj := range objs {
+		switch m := obj.(type) {
+		case *v1alpha1.SIM:
+			out = append(out, decideSIM(ctx, c, &clients, m))
+		case *v1alpha1.Connector:
+			out = append(out, decideConnector(ctx, c, &clients, m))
+		}
 	}
 	return out, nil
 }
 
-// decide is the operator's decision for one manifest, without writing.
-func decide(ctx context.Context, c client.Client, api *onomondo.Client, s *v1alpha1.SIM) change {
-	ch := change{namespace: s.Namespace, name: s.Name}
+// readManifests reads SIM and Connector manifests through cli-runtime's
+// builder, as kubectl does with -f, -k and -R; other kinds are skipped.
+func (o *options) readManifests(files resource.FilenameOptions) ([]client.Object, error) {
+	infos, err := resource.NewBuilder(o.kube).Unstructured().Local().ContinueOnError().
+		FilenameParam(false, &files).
+		NamespaceParam(o.namespace()).DefaultNamespace().
+		Flatten().Do().Infos()
+	if err := withoutKustomizations(err); err != nil {
+		return nil, err
+	}
+	var out []client.Object
+	for _, info := range infos {
+		u, ok := info.Object.(*unstructured.Unstructured)
+		if !ok || u.GroupVersionKind().Group != v1alpha1.GroupVersion.Group {
+			continue
+		}
+		var obj client.Object
+		switch u.GetKind() {
+		case "SIM":
+			obj = &v1alpha1.SIM{}
+		case "Connector":
+			obj = &v1alpha1.Connector{}
+		default:
+			continue
+		}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, obj); err != nil {
+			return nil, fmt.Errorf("%s: %w", info.Source, err)
+		}
+		if obj.GetNamespace() == "" {
+			obj.SetNamespace(info.Namespace)
+		}
+		out = append(out, obj)
+	}
+	return out, nil
+}
+
+// withoutKustomizations drops the errors of kustomization files met in a
+// directory given with -f (kubectl sim import writes one beside the
+// manifests): they are no manifests.
+func withoutKustomizations(err error) error {
+	if err == nil {
+		return nil
+	}
+	var agg utilerrors.Aggregate
+	if !errors.As(err, &agg) {
+		agg = utilerrors.NewAggregate([]error{err})
+	}
+	return utilerrors.FilterOut(agg, func(e error) bool {
+		msg := e.Error()
+		return strings.Contains(msg, "/kustomization.yaml\"") || strings.Contains(msg, "/kustomization.yml\"") ||
+			strings.Contains(msg, "/Kustomization\"")
+	})
+}
+
+// refusal is a change the operator would not make, before any call.
+func refusal(ch change, detail string) change {
+	ch.Action, ch.Detail = actionRefused, detail
+	return ch
+}
+
+// preamble is what every manifest goes through before the API is asked:
+// the live object, admission, pause, and its account's client.
+func preamble(ctx context.Context, c client.Client, clients *accountClients, obj, live client.Object, kind string,
+	ref *v1alpha1.AccountReference) (ch change, api *onomondo.Client, exists bool, done bool) {
+	ch = change{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Account: v1alpha1.AccountName(obj.GetNamespace(), ref)}
+	exists = c.Get(ctx, client.ObjectKeyFromObject(obj), live) == nil
+	if err := dryRun(ctx, c, obj, exists); err != nil {
+		return refusal(ch, admissionMessage(err)), nil, exists, true
+	}
+	if obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true" {
+		ch.Action, ch.Detail = actionPaused, "no call while "+v1alpha1.AnnotationPaused+"=true"
+		return ch, nil, exists, true
+	}
+	api, err := clients.get(ctx, obj.GetNamespace(), ref)
+	if err != nil {
+		return refusal(ch, err.Error()), nil, exists, true
+	}
+	return ch, api, exists, false
+}
+
+// decideSIM is the operator's decision for one SIM manifest, without writing.
+func decideSIM(ctx context.Context, c client.Client, clients *accountClients, s *v1alpha1.SIM) change {
 	live := &v1alpha1.SIM{}
-	err := c.Get(ctx, client.ObjectKeyFromObject(s), live)
-	exists := err == nil
-	if err := dryRun(ctx, c, s, exists); err != nil {
-		ch.action, ch.detail = actionRefused, admissionMessage(err)
+	ch, api, exists, done := preamble(ctx, c, clients, s, live, "SIM", s.Spec.AccountRef)
+	if done {
 		return ch
 	}
 	id, bound := s.APIID(), exists && live.Status.Binding != nil
 	if bound {
 		if b := live.Status.Binding; b.IMSI != "" && s.Spec.IMSI != "" && s.Spec.IMSI != b.IMSI {
-			ch.action, ch.detail = actionRefused, "IdentityMismatch: spec.imsi "+s.Spec.IMSI+" is not the bound SIM's "+b.IMSI
-			return ch
+			return refusal(ch, controller.ReasonIdentityMismatch+": spec.imsi "+s.Spec.IMSI+" is not the bound SIM's "+b.IMSI)
 		} else if b.IMSI != "" {
 			id = b.IMSI
 		} else if b.MSISDN != "" {
@@ -117,72 +256,105 @@ func decide(ctx context.Context, c client.Client, api *onomondo.Client, s *v1alp
 	}
 	observe := s.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
 	current, err := api.GetSIM(ctx, id)
-	var apiErr *onomondo.APIError
-	switch {
-	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound && observe:
-		ch.action, ch.detail = actionObserve, "the SIM does not exist: "+apiErr.Code
-		return ch
-	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound:
-		ch.action, ch.detail = actionCreate, "POST /sim/"+id
-		return ch
-	case err != nil:
-		ch.action, ch.detail = actionNotKnown, err.Error()
+	if gone, code := apiGone(err); gone {
+		return absent(ch, observe, s.Annotations[v1alpha1.AnnotationObserveFirst] == "true", "POST /sim/"+id, code)
+	} else if err != nil {
+		ch.Action, ch.Detail = actionNotKnown, err.Error()
 		return ch
 	}
-	fields := fieldChanges(s, current)
-	detail := strings.Join(fields, ", ")
+	return present(ch, observe, bound, controller.SIMChanges(s.Spec, controller.SIMObservation(current)), "PUT ")
+}
+
+// decideConnector is the operator's decision for one Connector manifest.
+func decideConnector(ctx context.Context, c client.Client, clients *accountClients, conn *v1alpha1.Connector) change {
+	live := &v1alpha1.Connector{}
+	ch, api, exists, done := preamble(ctx, c, clients, conn, live, "Connector", conn.Spec.AccountRef)
+	if done {
+		return ch
+	}
+	observe := conn.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
+	body, err := api.GetConnector(ctx, conn.Spec.ID)
+	if gone, code := apiGone(err); gone {
+		return absent(ch, observe, conn.Annotations[v1alpha1.AnnotationObserveFirst] == "true", "POST /connector/"+conn.Spec.ID, code)
+	} else if err != nil {
+		ch.Action, ch.Detail = actionNotKnown, err.Error()
+		return ch
+	}
+	var fields []string
+	if !controller.ConnectorConfigMatches(conn.Spec.Config.Raw, body) {
+		fields = []string{"config: " + clipped(string(body)) + " → " + clipped(string(conn.Spec.Config.Raw))}
+	}
+	return present(ch, observe, exists && live.Status.AtProvider != nil, fields, "PUT ")
+}
+
+// apiGone: the API itself said the object does not exist (its not-found
+// code); a bare 404 (a proxy, a wrong base path) is not that, as for the
+// operator.
+func apiGone(err error) (bool, string) {
+	var e *onomondo.APIError
+	if !errors.As(err, &e) || e.StatusCode != http.StatusNotFound {
+		return false, ""
+	}
+	switch e.Code {
+	case onomondo.CodeSIMNotFound, onomondo.CodeIMSINotFound, onomondo.CodeConnectorNotFound:
+		return true, e.Code
+	}
+	return false, ""
+}
+
+// absent decides for an object the API does not have.
+func absent(ch change, observe, observeFirst bool, create, code string) change {
 	switch {
-	case observe && len(fields) == 0:
-		ch.action, ch.detail = actionObserve, "matches"
 	case observe:
-		ch.action, ch.detail = actionObserve, "differs (never written): "+detail
-	case !bound && len(fields) > 0:
-		ch.action, ch.detail = actionAdopt, "then PUT "+detail
-	case !bound:
-		ch.action = actionAdopt
-	case len(fields) > 0:
-		ch.action, ch.detail = actionUpdate, "PUT "+detail
+		ch.Action, ch.Detail = actionObserve, "does not exist: "+code
+	case observeFirst:
+		ch.Action, ch.Detail = actionNotKnown, "marked observe-first, but the API does not have it ("+code+"): GET, then "+create
 	default:
-		ch.action = actionNothing
+		ch.Action, ch.Detail = actionCreate, create
 	}
 	return ch
 }
 
-// fieldChanges lists "field: api → spec" for each setting the spec sets
-// (and the MSISDN it names) that the API has otherwise.
-func fieldChanges(s *v1alpha1.SIM, current *onomondo.SIM) []string {
-	var out []string
-	if want := strings.TrimPrefix(s.Spec.MSISDN, "+"); want != "" && want != strings.TrimPrefix(current.MSISDN, "+") {
-		out = append(out, fmt.Sprintf("msisdn: %q → %q", current.MSISDN, want))
+// present decides for an object the API has, from the fields that differ.
+func present(ch change, observe, bound bool, fields []string, write string) change {
+	detail := strings.Join(fields, ", ")
+	switch {
+	case observe && len(fields) == 0:
+		ch.Action, ch.Detail = actionObserve, "matches"
+	case observe:
+		ch.Action, ch.Detail = actionObserve, "differs (never written): "+detail
+	case !bound && len(fields) > 0:
+		ch.Action, ch.Detail = actionAdopt, "then "+write+detail
+	case !bound:
+		ch.Action = actionAdopt
+	case len(fields) > 0:
+		ch.Action, ch.Detail = actionUpdate, write+detail
+	default:
+		ch.Action = actionNothing
 	}
-	for _, f := range []struct {
-		name string
-		want *bool
-		got  bool
-	}{
-		{"voice", s.Spec.Voice, current.Voice}, {"sms", s.Spec.SMS, current.SMS},
-		{"data", s.Spec.Data, current.Data}, {"dataThrottling", s.Spec.DataThrottling, current.DataThrottling},
-	} {
-		if f.want != nil && *f.want != f.got {
-			out = append(out, fmt.Sprintf("%s: %t → %t", f.name, f.got, *f.want))
-		}
+	return ch
+}
+
+func clipped(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
 	}
-	return out
+	return s
 }
 
 // dryRun sends the manifest as kubectl apply --server-side --dry-run=server would.
-func dryRun(ctx context.Context, c client.Client, s *v1alpha1.SIM, exists bool) error {
+func dryRun(ctx context.Context, c client.Client, obj client.Object, exists bool) error {
 	if !exists {
-		return c.Create(ctx, s.DeepCopy(), client.DryRunAll)
+		return c.Create(ctx, obj.DeepCopyObject().(client.Object), client.DryRunAll)
 	}
-	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(s)
+	u, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
 	if err != nil {
 		return err
 	}
-	obj := &unstructured.Unstructured{Object: u}
-	unstructured.RemoveNestedField(obj.Object, "status")
-	unstructured.RemoveNestedField(obj.Object, "metadata", "creationTimestamp")
-	return c.Patch(ctx, obj, client.Apply, client.DryRunAll, client.FieldOwner("kubectl-sim-diff"), client.ForceOwnership) //nolint:staticcheck
+	patch := &unstructured.Unstructured{Object: u}
+	unstructured.RemoveNestedField(patch.Object, "status")
+	unstructured.RemoveNestedField(patch.Object, "metadata", "creationTimestamp")
+	return c.Patch(ctx, patch, client.Apply, client.DryRunAll, client.FieldOwner("kubectl-sim-diff"), client.ForceOwnership) //nolint:staticcheck
 }
 
 func admissionMessage(err error) string {
@@ -191,38 +363,4 @@ func admissionMessage(err error) string {
 		return status.Status().Message
 	}
 	return err.Error()
-}
-
-// readSIMs reads SIM manifests from files and directories (others are skipped).
-func readSIMs(paths []string, namespace string) ([]*v1alpha1.SIM, error) {
-	var out []*v1alpha1.SIM
-	for _, p := range paths {
-		err := filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil || d.IsDir() || (path != p && !strings.HasSuffix(path, ".yaml") && !strings.HasSuffix(path, ".yml")) {
-				return err
-			}
-			objs, err := manifests.ReadFile(path)
-			if err != nil {
-				return err
-			}
-			for _, u := range objs {
-				if u.GetKind() != "SIM" || u.GroupVersionKind().Group != v1alpha1.GroupVersion.Group {
-					continue
-				}
-				s := &v1alpha1.SIM{}
-				if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, s); err != nil {
-					return fmt.Errorf("%s: %w", path, err)
-				}
-				if s.Namespace == "" {
-					s.Namespace = namespace
-				}
-				out = append(out, s)
-			}
-			return nil
-		})
-		if err != nil {
-			return nil, err
-		}
-	}
-	return out, nil
 }

@@ -4,8 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/sim-operator/sim-operator/internal/manifests"
+	"github.com/sim-operator/sim-operator/internal/onomondo"
+	"k8s.io/apimachinery/pkg/runtime"
 	"os"
 	"path/filepath"
 	"slices"
@@ -209,7 +213,7 @@ func TestImportApplyDiffStatusAndSteer(t *testing.T) {
 		if name == "kustomization.yaml" {
 			continue
 		}
-		s, err := readSIMs([]string{filepath.Join(out, name)}, "fleet")
+		s, err := readSIMFile(filepath.Join(out, name))
 		if err != nil || len(s) != 1 {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -251,7 +255,7 @@ func TestImportApplyDiffStatusAndSteer(t *testing.T) {
 	By("diff: an unchanged manifest is nothing; a changed one names exactly the changed field")
 	one := filepath.Join(out, "fleet", "tracker-000.yaml")
 	stdout, _, err := f.run(t, "diff", "-f", one)
-	if err != nil || !strings.Contains(squash(stdout), "tracker-000 nothing") {
+	if err != nil || !strings.Contains(squash(stdout), "tracker-000 default nothing") {
 		t.Errorf("diff of an unchanged manifest: %v\n%s", err, stdout)
 	}
 	changed := strings.Replace(manifests["fleet/tracker-000.yaml"], "voice: true", "voice: false", 1)
@@ -266,7 +270,7 @@ func TestImportApplyDiffStatusAndSteer(t *testing.T) {
 	if !errors.As(err, &exit) || exit != 1 {
 		t.Errorf("diff with a change: error %v, want exit 1", err)
 	}
-	if !strings.Contains(squash(stdout), "tracker-000 update PUT voice: true → false\n") || strings.Contains(stdout, "sms:") {
+	if !strings.Contains(squash(stdout), "tracker-000 default update PUT voice: true → false\n") || strings.Contains(stdout, "sms:") {
 		t.Errorf("diff does not name exactly voice:\n%s", stdout)
 	}
 	bad := strings.Replace(changed, "dataThrottling: false", "dataThrottling: true", 1)
@@ -385,6 +389,23 @@ func yamlToUnstructured(data string, u *unstructured.Unstructured) error {
 }
 
 // squash collapses the runs of spaces a table aligns columns with.
+// readSIMFile decodes the SIM manifests of one file.
+func readSIMFile(path string) ([]*v1alpha1.SIM, error) {
+	objs, err := manifests.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var out []*v1alpha1.SIM
+	for _, u := range objs {
+		s := &v1alpha1.SIM{}
+		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, s); err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
 func squash(s string) string {
 	lines := strings.Split(s, "\n")
 	for i, l := range lines {
@@ -423,5 +444,133 @@ func TestImportThroughAnAccount(t *testing.T) {
 	}
 	if !strings.Contains(squash(out.String()), "accountRef:\nkind: Account\nname: acme") {
 		t.Errorf("the manifest does not name the account it was read through:\n%s", out.String())
+	}
+}
+
+// diff reads manifests as kubectl does (-f FILE|DIR|-, -R, -k), covers
+// Connectors, and asks the API through each manifest's own account, refused
+// as the operator refuses it.
+func TestDiffHonoursEachManifestsAccountAndKubectlHabits(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	f.createNamespace(t, "team")
+	f.createNamespace(t, "other")
+	other := testutil.Start(t, simulator.Options{APIKey: "other-org-key"})
+	for _, obj := range []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "other-org"}, StringData: map[string]string{"apiKey": "other-org-key"}},
+		&v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: "team", Name: "other"}, Spec: v1alpha1.AccountSpec{
+			APIURL: other.URL(), CABundle: string(other.CAPEM), APIKeySecretRef: v1alpha1.SecretKeyReference{Name: "other-org"}}},
+	} {
+		if err := f.c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other.PutSIM(simulator.SIM{IMSI: "238730000000901", Voice: true, SMS: true, Data: true})
+	f.sim.PutSIM(simulator.SIM{IMSI: "238730000000902", Voice: true, SMS: true, Data: true})
+	api, err := f.sim.Client(onomondo.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := api.CreateConnector(ctx, "hook", []byte(`{"type":"webhook","url":"https://a.example"}`)); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, name)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("fleet/other-org.yaml", `apiVersion: onomondo.sim-operator.dev/v1alpha1
+kind: SIM
+metadata: {name: in-other-org, namespace: team}
+spec: {imsi: "238730000000901", voice: false, accountRef: {kind: Account, name: other}}
+`)
+	write("fleet/deeper/default.yaml", `apiVersion: onomondo.sim-operator.dev/v1alpha1
+kind: SIM
+metadata: {name: in-default, namespace: team}
+spec: {imsi: "238730000000902", voice: true}
+`)
+	write("fleet/deeper/borrowed.yaml", `apiVersion: onomondo.sim-operator.dev/v1alpha1
+kind: SIM
+metadata: {name: borrowed, namespace: other}
+spec: {imsi: "238730000000903", accountRef: {kind: Account, name: other, namespace: team}}
+`)
+	write("fleet/deeper/connector.yaml", `apiVersion: onomondo.sim-operator.dev/v1alpha1
+kind: Connector
+metadata: {name: hook, namespace: team}
+spec: {id: hook, config: {type: webhook, url: "https://b.example"}}
+`)
+	write("fleet/kustomization.yaml", "resources: [other-org.yaml, deeper/default.yaml, deeper/borrowed.yaml, deeper/connector.yaml]\n")
+
+	t.Log("-f DIR -R -o json: every manifest, each through its account")
+	stdout, _, err := f.run(t, "diff", "-f", filepath.Join(dir, "fleet"), "-R", "-o", "json")
+	if !errors.Is(err, ExitError(1)) {
+		t.Fatalf("diff with changes: %v", err)
+	}
+	var got struct{ Changes []change }
+	if err := json.Unmarshal([]byte(stdout), &got); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	want := map[string]string{
+		"SIM team/in-other-org": "Account/team/other adopt then PUT voice: true → false",
+		"SIM team/in-default":   "default adopt ",
+		"SIM other/borrowed":    "Account/team/other refused AccountNotAllowed: Account team/other serves only namespace team",
+		"Connector team/hook":   "default adopt then PUT config:",
+	}
+	for _, c := range got.Changes {
+		line := c.Account + " " + c.Action + " " + c.Detail
+		w, ok := want[c.Kind+" "+c.Namespace+"/"+c.Name]
+		if !ok || !strings.HasPrefix(line, w) {
+			t.Errorf("%s %s/%s: %q, want %q", c.Kind, c.Namespace, c.Name, line, w)
+		}
+		delete(want, c.Kind+" "+c.Namespace+"/"+c.Name)
+	}
+	if len(want) > 0 {
+		t.Errorf("not reported: %v", want)
+	}
+	if n := len(other.Requests()); n != 1 {
+		t.Errorf("the other organisation saw %d requests, want the one GET of its SIM", n)
+	}
+
+	t.Log("-k: the kustomization, the same four")
+	stdout, _, _ = f.run(t, "diff", "-k", filepath.Join(dir, "fleet"), "-o", "yaml")
+	if strings.Count(stdout, "action:") != 4 {
+		t.Errorf("-k read %d manifests, want 4:\n%s", strings.Count(stdout, "action:"), stdout)
+	}
+
+	t.Log("-f -: from stdin")
+	r, w, _ := os.Pipe()
+	stdin := os.Stdin
+	os.Stdin = r
+	defer func() { os.Stdin = stdin }()
+	data, _ := os.ReadFile(filepath.Join(dir, "fleet", "deeper", "default.yaml"))
+	_, _ = w.Write(data)
+	_ = w.Close()
+	stdout, _, err = f.run(t, "diff", "-f", "-")
+	if !errors.Is(err, ExitError(1)) || !strings.Contains(squash(stdout), "SIM team in-default default adopt") {
+		t.Errorf("diff -f -: %v\n%s", err, stdout)
+	}
+}
+
+// Every command shows an example in its help, and version prints the one
+// version source.
+func TestEveryCommandHasAnExampleAndVersionPrints(t *testing.T) {
+	var out bytes.Buffer
+	root := NewRootCommand(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &out})
+	for _, cmd := range append(root.Commands(), root) {
+		if cmd.Name() != "help" && cmd.Name() != "completion" && strings.TrimSpace(cmd.Example) == "" {
+			t.Errorf("kubectl sim %s has no Example", cmd.Name())
+		}
+	}
+	root.SetArgs([]string{"version", "-o", "json"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+	var v struct{ Version, Revision, GoVersion string }
+	if err := json.Unmarshal(out.Bytes(), &v); err != nil || v.Version == "" || v.GoVersion == "" {
+		t.Fatalf("version -o json: %v %q", err, out.String())
 	}
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -23,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/controller"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -57,7 +59,15 @@ func NewRootCommand(streams genericiooptions.IOStreams) *cobra.Command {
 		SilenceErrors: true,
 	}
 	o.kube.AddFlags(root.PersistentFlags())
-	root.AddCommand(newImportCommand(o), newStatusCommand(o), newDiffCommand(o),
+	root.Long = `kubectl sim imports a live fleet, shows it at a glance, previews what Git
+will change in the Onomondo API, and retries, pauses or resumes resources.
+
+Exit status: 0 on success; 1 when diff found changes or import rejected
+rows; 2 on an error.`
+	root.Example = `  kubectl sim status -A
+  kubectl sim diff -f fleet/ -R
+  kubectl sim import --csv export.csv --out fleet/ -n trackers --api-key-secret ops/onomondo-api-key`
+	root.AddCommand(newImportCommand(o), newStatusCommand(o), newDiffCommand(o), newVersionCommand(o),
 		newAnnotateCommand(o, "retry", "Ask for one immediate read and decision (lifts a terminal error once)"),
 		newAnnotateCommand(o, "pause", "Stop every API call and write for the resources"),
 		newAnnotateCommand(o, "resume", "Resume paused resources"))
@@ -98,44 +108,39 @@ func (o *options) namespace() string {
 	return "default"
 }
 
-// apiClient is the operator's own API client, with the key from the Secret
-// the flags name or from $ONOMONDO_API_KEY.
+// apiClient is the operator's own API client for the flags: --account
+// (in the -n namespace), else the default account's Secret or
+// $ONOMONDO_API_KEY.
 func (o *options) apiClient(ctx context.Context) (*onomondo.Client, error) {
-	cfg := onomondo.Config{BaseURL: o.apiURL, CAFile: o.apiCAFile, APIKey: os.Getenv("ONOMONDO_API_KEY"), Rate: o.rate, Burst: 1}
-	if cfg.Rate <= 0 {
-		cfg.Rate = -1
+	if ref := o.accountRef(); ref != nil {
+		c, err := o.kubeClient()
+		if err != nil {
+			return nil, err
+		}
+		api, err := o.accountAPI(ctx, c, o.namespace(), ref)
+		if err != nil {
+			return nil, fmt.Errorf("--account: %w", err)
+		}
+		return api, nil
 	}
-	secret, key := types.NamespacedName{}, "apiKey"
+	cfg := onomondo.Config{BaseURL: o.apiURL, CAFile: o.apiCAFile, APIKey: os.Getenv("ONOMONDO_API_KEY")}
 	if o.apiKeySecret != "" {
 		ns, name, ok := strings.Cut(o.apiKeySecret, "/")
 		if !ok {
 			return nil, fmt.Errorf("--api-key-secret %q: want NAMESPACE/NAME", o.apiKeySecret)
 		}
-		secret = types.NamespacedName{Namespace: ns, Name: name}
-	}
-	if o.account != "" {
-		spec, ref, err := o.accountSpec(ctx)
-		if err != nil {
-			return nil, err
-		}
-		cfg.BaseURL, cfg.CAFile, cfg.CAPEM = spec.APIURL, "", []byte(spec.CABundle)
-		secret, key = ref, spec.APIKeySecretRef.Key
-	}
-	if secret.Name != "" {
 		c, err := o.kubeClient()
 		if err != nil {
 			return nil, err
 		}
-		var s corev1.Secret
-		if err := c.Get(ctx, secret, &s); err != nil {
-			return nil, fmt.Errorf("reading the API key Secret %s: %w", secret, err)
+		if cfg.APIKey, err = readKey(ctx, c, types.NamespacedName{Namespace: ns, Name: name}, ""); err != nil {
+			return nil, err
 		}
-		cfg.APIKey = string(s.Data[cmp.Or(key, "apiKey")])
 	}
 	if cfg.APIKey == "" {
 		return nil, errors.New("no API key: set --account, --api-key-secret NAMESPACE/NAME or $ONOMONDO_API_KEY")
 	}
-	return onomondo.New(cfg)
+	return o.newAPI(cfg)
 }
 
 // accountRef is the --account as a manifest names it, nil without one.
@@ -150,25 +155,85 @@ func (o *options) accountRef() *v1alpha1.AccountReference {
 	}
 }
 
-// accountSpec reads the --account named and where its key Secret is.
-func (o *options) accountSpec(ctx context.Context) (v1alpha1.AccountSpec, types.NamespacedName, error) {
-	c, err := o.kubeClient()
-	if err != nil {
-		return v1alpha1.AccountSpec{}, types.NamespacedName{}, err
+// newAPI makes a client with the --rate budget.
+func (o *options) newAPI(cfg onomondo.Config) (*onomondo.Client, error) {
+	cfg.Rate, cfg.Burst = o.rate, 1
+	if cfg.Rate <= 0 {
+		cfg.Rate = -1
 	}
-	if name, ok := strings.CutPrefix(o.account, "ClusterAccount/"); ok {
+	return onomondo.New(cfg)
+}
+
+// readKey reads an API key from a Secret (key apiKey unless named).
+func readKey(ctx context.Context, c client.Client, ref types.NamespacedName, key string) (string, error) {
+	var s corev1.Secret
+	if err := c.Get(ctx, ref, &s); err != nil {
+		return "", fmt.Errorf("reading the API key Secret %s: %w", ref, err)
+	}
+	return string(s.Data[cmp.Or(key, "apiKey")]), nil
+}
+
+// accountAPI is the client of an account as a resource in namespace names
+// it, refused as the operator refuses it: another namespace's Account, or a
+// ClusterAccount whose selector does not match the namespace.
+func (o *options) accountAPI(ctx context.Context, c client.Client, namespace string, ref *v1alpha1.AccountReference) (*onomondo.Client, error) {
+	var spec v1alpha1.AccountSpec
+	var secret types.NamespacedName
+	switch {
+	case ref.Kind == "ClusterAccount":
 		var a v1alpha1.ClusterAccount
-		if err := c.Get(ctx, client.ObjectKey{Name: name}, &a); err != nil {
-			return v1alpha1.AccountSpec{}, types.NamespacedName{}, fmt.Errorf("--account: %w", err)
+		if err := c.Get(ctx, client.ObjectKey{Name: ref.Name}, &a); err != nil {
+			return nil, fmt.Errorf("AccountNotFound: ClusterAccount %s: %w", ref.Name, err)
 		}
-		ref := a.Spec.APIKeySecretRef
-		return a.Spec.AccountSpec, types.NamespacedName{Namespace: ref.Namespace, Name: ref.Name}, nil
+		var ns corev1.Namespace
+		sel, err := metav1.LabelSelectorAsSelector(a.Spec.NamespaceSelector)
+		if err != nil || a.Spec.NamespaceSelector == nil || c.Get(ctx, client.ObjectKey{Name: namespace}, &ns) != nil ||
+			sel.Empty() || !sel.Matches(labels.Set(ns.Labels)) {
+			return nil, fmt.Errorf("%s: ClusterAccount %s does not select namespace %s", controller.ReasonAccountNotAllowed, ref.Name, namespace)
+		}
+		spec, secret = a.Spec.AccountSpec, types.NamespacedName{Namespace: a.Spec.APIKeySecretRef.Namespace, Name: a.Spec.APIKeySecretRef.Name}
+	case ref.Namespace != "" && ref.Namespace != namespace:
+		return nil, fmt.Errorf("%s: Account %s/%s serves only namespace %s", controller.ReasonAccountNotAllowed, ref.Namespace, ref.Name, ref.Namespace)
+	default:
+		var a v1alpha1.Account
+		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, &a); err != nil {
+			return nil, fmt.Errorf("%s: Account %s/%s: %w", controller.ReasonAccountNotFound, namespace, ref.Name, err)
+		}
+		spec, secret = a.Spec, types.NamespacedName{Namespace: namespace, Name: a.Spec.APIKeySecretRef.Name}
 	}
-	var a v1alpha1.Account
-	if err := c.Get(ctx, client.ObjectKey{Namespace: o.namespace(), Name: o.account}, &a); err != nil {
-		return v1alpha1.AccountSpec{}, types.NamespacedName{}, fmt.Errorf("--account: %w", err)
+	key, err := readKey(ctx, c, secret, spec.APIKeySecretRef.Key)
+	if err != nil {
+		return nil, err
 	}
-	return a.Spec, types.NamespacedName{Namespace: a.Namespace, Name: a.Spec.APIKeySecretRef.Name}, nil
+	return o.newAPI(onomondo.Config{BaseURL: spec.APIURL, CAPEM: []byte(spec.CABundle), APIKey: key})
+}
+
+// accountClients makes each account's client once, for the manifests of a diff.
+type accountClients struct {
+	o    *options
+	c    client.Client
+	made map[string]accountClient
+}
+
+type accountClient struct {
+	api *onomondo.Client
+	err error
+}
+
+// get is the client of the account a resource in namespace names (nil: the flags').
+func (a *accountClients) get(ctx context.Context, namespace string, ref *v1alpha1.AccountReference) (*onomondo.Client, error) {
+	key := namespace + "|" + v1alpha1.AccountKey(namespace, ref) // whether it may be used depends on who asks
+	if made, ok := a.made[key]; ok {
+		return made.api, made.err
+	}
+	var made accountClient
+	if ref == nil {
+		made.api, made.err = a.o.apiClient(ctx)
+	} else {
+		made.api, made.err = a.o.accountAPI(ctx, a.c, namespace, ref)
+	}
+	a.made[key] = made
+	return made.api, made.err
 }
 
 // listOptions are -n (or -A) and -l as list options.

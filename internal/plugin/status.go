@@ -59,6 +59,11 @@ func newStatusCommand(o *options) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status [-A | -n NS] [-l SELECTOR] [--watch]",
 		Short: "The fleet in one screen: counts by Ready and Synced reason, top reasons with examples, SMS outcomes",
+		Example: `  # Every namespace, refreshed every 5 s
+  kubectl sim status -A --watch
+
+  # One fleet, as JSON
+  kubectl sim status -n trackers -l fleet=eu -o json`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			c, err := o.kubeClient()
 			if err != nil {
