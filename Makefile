@@ -1,10 +1,16 @@
+# VERSION (the file) is the one source of the released version: the image
+# tag of the bundle, the chart's version and appVersion (make manifests),
+# and what make release checks.
+RELEASED_VERSION := $(shell cat VERSION)
 # Image URL to use all building/pushing image targets
 IMAGE_REPO ?= ghcr.io/sim-operator/sim-operator
-IMG ?= $(IMAGE_REPO):v0.1.0
+IMG ?= $(IMAGE_REPO):v$(RELEASED_VERSION)
 # VERSION and REVISION are stamped into the manager (--version, sim_operator_build_info).
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//' || echo dev)
 REVISION ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS = -X github.com/sim-operator/sim-operator/internal/version.Version=$(VERSION) -X github.com/sim-operator/sim-operator/internal/version.Revision=$(REVISION)
+# RELEASE_DIR is where make release writes.
+RELEASE_DIR ?= dist/release/v$(VERSION)
 # YEAR defines the year value used for substituting the YEAR placeholder in the boilerplate header.
 YEAR ?= 2026
 
@@ -168,14 +174,15 @@ build-installer: manifests generate kustomize ## Generate a consolidated YAML wi
 	"$(KUSTOMIZE)" build config/default > dist/install.yaml
 
 .PHONY: release
-release: manifests generate kustomize ## make release VERSION=x.y.z: dist/release/vX.Y.Z/ with install.yaml pinned to $(IMAGE_REPO):vX.Y.Z and the packaged chart.
+release: manifests generate kustomize ## make release VERSION=x.y.z: RELEASE_DIR (dist/release/vX.Y.Z) with the image (OCI layout), kubectl-sim archives + krew manifest, chart, install.yaml, SBOM, CHANGELOG, SHA256SUMS.
 	@[[ "$(VERSION)" =~ ^[0-9]+\.[0-9]+\.[0-9]+$$ ]] || { echo "make release: VERSION=x.y.z is required (got '$(VERSION)')"; exit 1; }
-	rm -rf bin/release && mkdir -p bin/release dist/release/v$(VERSION)
+	rm -rf bin/release && mkdir -p bin/release "$(RELEASE_DIR)"
 	cp -r config bin/release/config
 	cd bin/release/config/manager && "$(KUSTOMIZE)" edit set image controller=$(IMAGE_REPO):v$(VERSION)
-	"$(KUSTOMIZE)" build bin/release/config/default > dist/release/v$(VERSION)/install.yaml
-	go run ./hack/chartpkg --chart dist/chart --version $(VERSION) --app-version v$(VERSION) --out dist/release/v$(VERSION)
-	@echo "make release: dist/release/v$(VERSION)/ is ready; build and push the image with make docker-build docker-push IMG=$(IMAGE_REPO):v$(VERSION) VERSION=$(VERSION)"
+	"$(KUSTOMIZE)" build bin/release/config/default > "$(RELEASE_DIR)/install.yaml"
+	cd tools/release && go run . --repo "$(CURDIR)" --version $(VERSION) --revision "$(REVISION)" \
+		--out "$(abspath $(RELEASE_DIR))" --image-repo $(IMAGE_REPO)
+	@echo "make release: $(RELEASE_DIR)/ is ready; push and sign it as docs/releasing.md says"
 
 ##@ Deployment
 

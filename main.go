@@ -22,6 +22,9 @@ import (
 	"fmt"
 	"os"
 
+	// CA roots compiled in, used when the system has none: the release image
+	// is scratch, with nothing but this binary.
+	_ "golang.org/x/crypto/x509roots/fallback"
 	// Client auth plugins (Azure, GCP, OIDC, …) for out-of-cluster use.
 	_ "k8s.io/client-go/plugin/pkg/client/auth"
 
