@@ -6,6 +6,8 @@ package app
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"crypto/tls"
 	"errors"
 	"flag"
@@ -79,6 +81,14 @@ type Options struct {
 	SeveralManagersInProcess bool
 	// WatchNamespaces limits the operator to these namespaces (all if empty).
 	WatchNamespaces []string
+	// WatchLabelSelector makes this manager one shard: it reconciles only
+	// the SIMs, Connectors and SMSMessages whose labels match (Flux's flag
+	// and syntax, e.g. "sharding.sim-operator.dev/key in (shard1)", or
+	// "!sharding.sim-operator.dev/key" for the default shard).
+	WatchLabelSelector string
+	// LeaderElectionID names the Lease; empty: one per shard, derived from
+	// WatchLabelSelector.
+	LeaderElectionID string
 	// DefaultAccount serves resources without spec.accountRef with the
 	// flag-configured API and key; false makes every resource name an account.
 	DefaultAccount bool
@@ -177,6 +187,11 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"How long a sent SMSMessage is remembered (one SMSRecord each), so that an object re-created with the same namespace, name and spec is not sent again (0: never remembered).")
 	fs.BoolVar(&o.RedactIdentifiers, "redact-identifiers", o.RedactIdentifiers,
 		"Hide IMSIs, MSISDNs and SMS recipients from logs and events (all but their last two digits), for fleets that count them as personal data; status keeps them.")
+	fs.StringVar(&o.WatchLabelSelector, "watch-label-selector", o.WatchLabelSelector,
+		"Run as one shard: reconcile only the SIMs, Connectors and SMSMessages whose labels match this selector, "+
+			"e.g. '"+ShardLabel+" in (shard1)', or '!"+ShardLabel+"' for the default shard (default: all). Each shard elects its own leader.")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID,
+		"Name of the leader election Lease (default: one per --watch-label-selector).")
 	fs.Func("watch-namespaces", "Comma-separated namespaces to manage (default: all).", func(v string) error {
 		o.WatchNamespaces = strings.Split(v, ",")
 		return nil
@@ -195,6 +210,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", o.EnableHTTP2, "Enable HTTP/2 for the metrics server.")
 	fs.StringVar(&o.PprofAddr, "pprof-bind-address", o.PprofAddr, "Serve net/http/pprof on this address (off if empty), for profiling.")
 }
+
+// ShardLabel is the label that assigns an object to a shard (as Flux's
+// sharding.fluxcd.io/key).
+const ShardLabel = "sharding.sim-operator.dev/key"
 
 // AllNamespaces is the namespace selector that selects every namespace
 // (the label the apiserver sets on each).
@@ -294,6 +313,16 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
 
 	cacheOpts := cache.Options{DefaultTransform: stripUnread}
+	if o.WatchLabelSelector != "" {
+		sel, err := labels.Parse(o.WatchLabelSelector)
+		if err != nil {
+			return nil, fmt.Errorf("--watch-label-selector %q: %w", o.WatchLabelSelector, err)
+		}
+		// The shard's objects only; Accounts, Namespaces and SMS records stay whole.
+		cacheOpts.ByObject = map[client.Object]cache.ByObject{
+			&v1alpha1.SIM{}: {Label: sel}, &v1alpha1.Connector{}: {Label: sel}, &v1alpha1.SMSMessage{}: {Label: sel},
+		}
+	}
 	if len(o.WatchNamespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range o.WatchNamespaces {
@@ -322,7 +351,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		HealthProbeBindAddress:        o.ProbeAddr,
 		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElection,
-		LeaderElectionID:              "sim-operator.onomondo.sim-operator.dev",
+		LeaderElectionID:              o.leaderElectionID(),
 		LeaderElectionReleaseOnCancel: true,
 		LeaderElectionNamespace:       cmp.Or(o.LeaderElectionNamespace, os.Getenv(PodNamespaceEnv)),
 		LeaseDuration:                 &o.LeaseDuration,
@@ -366,6 +395,21 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		}
 	}
 	return mgr, nil
+}
+
+// leaderElectionID is the Lease of this manager's shard: the flag, else one
+// name for the unsharded manager and one per label selector, so that each
+// shard has its own leader.
+func (o *Options) leaderElectionID() string {
+	const id = "sim-operator.onomondo.sim-operator.dev"
+	switch {
+	case o.LeaderElectionID != "":
+		return o.LeaderElectionID
+	case o.WatchLabelSelector == "":
+		return id
+	}
+	sum := sha256.Sum256([]byte(o.WatchLabelSelector))
+	return "sim-operator-shard-" + hex.EncodeToString(sum[:6]) + ".onomondo.sim-operator.dev"
 }
 
 // defaultAccountNamespaces selects the namespaces the default account

@@ -104,6 +104,22 @@ func TestTheDefaultAccountServesTheNamespacesTheInstallerNames(t *testing.T) {
 	}
 }
 
+func TestEachShardElectsItsOwnLeader(t *testing.T) {
+	o := DefaultOptions()
+	unsharded := o.leaderElectionID()
+	o.WatchLabelSelector = ShardLabel + " in (shard1)"
+	one := o.leaderElectionID()
+	o.WatchLabelSelector = ShardLabel + " in (shard2)"
+	two := o.leaderElectionID()
+	if unsharded == one || one == two || len(one) > 63 {
+		t.Errorf("Lease names %q, %q, %q: want one per shard, each a valid name", unsharded, one, two)
+	}
+	o.LeaderElectionID = "mine"
+	if o.leaderElectionID() != "mine" {
+		t.Error("--leader-election-id is not honoured")
+	}
+}
+
 func TestBuildInfoIsExported(t *testing.T) {
 	if err := registerBuildInfo(); err != nil {
 		t.Fatal(err)

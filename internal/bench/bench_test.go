@@ -78,7 +78,8 @@ func buildManager(t *testing.T) (dir, bin string) {
 	}
 	dir = t.TempDir()
 	bin = filepath.Join(dir, "manager")
-	build := exec.Command("go", "build", "-o", bin, "../../main.go")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	build.Dir = "../.." // the operator's module, not the bench's
 	if out, err := build.CombinedOutput(); err != nil {
 		t.Fatalf("building the manager: %v\n%s", err, out)
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/app"
 	"github.com/sim-operator/sim-operator/internal/controller"
+	"github.com/sim-operator/sim-operator/internal/simulator"
 	"github.com/sim-operator/sim-operator/internal/testutil"
 )
 
@@ -97,5 +98,36 @@ var _ = Describe("Ownership across managers", Ordered, func() {
 		y := createReady(newSIM(nsTeamY, "successor", imsi))
 		Expect(y.Status.Claim).To(Equal(name))
 		Expect(claimOf(y).Spec.Holder.UID).To(Equal(y.UID))
+	})
+
+	It("refuses a duplicate across two label shards with no call", func() {
+		const ns = "sharded"
+		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}})).To(Succeed())
+		for _, sel := range []string{app.ShardLabel + " in (shard1)", app.ShardLabel + " in (shard2)"} {
+			c, cancel := context.WithCancel(ctx)
+			DeferCleanup(cancel)
+			startManagerWith(c, func(o *app.Options) {
+				o.WatchNamespaces, o.WatchLabelSelector, o.SyncPeriod, o.MaxBackoff = []string{ns}, sel, time.Hour, 300*time.Millisecond
+			})
+		}
+		inShard := func(name, shard, imsi string) *v1alpha1.SIM {
+			s := newSIM(ns, name, imsi)
+			s.Labels = map[string]string{app.ShardLabel: shard}
+			return s
+		}
+		imsi := newIMSI()
+		one := createReady(inShard("one", "shard1", imsi))
+		before := len(calls(imsi))
+		By("the same SIM named in the other shard: DuplicateSIM through the Claim, no call")
+		two := inShard("two", "shard2", imsi)
+		two.Spec.Voice = new(bool)
+		Expect(k8sClient.Create(ctx, two)).To(Succeed())
+		waitForCondition(two, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonDuplicateSIM)
+		Consistently(func() int { return len(calls(imsi)) }, time.Second).Should(Equal(before))
+		Expect(claimOf(one).Spec.Holder.UID).To(Equal(one.UID))
+		By("an unlabelled SIM belongs to neither shard: nobody touches it")
+		stray := newSIM(ns, "stray", newIMSI())
+		Expect(k8sClient.Create(ctx, stray)).To(Succeed())
+		Consistently(func() []simulator.Request { return calls(stray.Spec.IMSI) }, time.Second).Should(BeEmpty())
 	})
 })

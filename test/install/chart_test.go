@@ -415,6 +415,41 @@ func TestChartREADMEListsEveryValue(t *testing.T) {
 	walk("", values)
 }
 
+// sharding.shards deploys one manager per shard and a default one for the
+// unlabelled objects, each with its own selector and pods.
+func TestChartDeploysShards(t *testing.T) {
+	objs := renderChart(t, "fleet", "ops", map[string]any{"sharding": map[string]any{"shards": []any{"shard1", "shard2"}}})
+	selectors := map[string]string{}
+	pods := map[string]bool{}
+	for _, obj := range objs {
+		if obj.GetKind() != "Deployment" {
+			continue
+		}
+		args := strings.Join(deploymentArgs(t, []*unstructured.Unstructured{obj}), " ")
+		_, sel, _ := strings.Cut(args, "--watch-label-selector=")
+		sel, _, _ = strings.Cut(sel, " --")
+		selectors[obj.GetName()] = strings.TrimSpace(sel)
+		if strings.Contains(args, "--leader-election-id") {
+			t.Errorf("%s: a shard shares a Lease name", obj.GetName())
+		}
+		labels, _, _ := unstructured.NestedStringMap(obj.Object, "spec", "selector", "matchLabels")
+		pods[labels["sharding.sim-operator.dev/shard"]] = true
+	}
+	want := map[string]string{
+		"fleet-sim-operator":        "!sharding.sim-operator.dev/key",
+		"fleet-sim-operator-shard1": "sharding.sim-operator.dev/key in (shard1)",
+		"fleet-sim-operator-shard2": "sharding.sim-operator.dev/key in (shard2)",
+	}
+	for name, sel := range want {
+		if selectors[name] != sel {
+			t.Errorf("%s: selector %q, want %q (all: %v)", name, selectors[name], sel, selectors)
+		}
+	}
+	if len(selectors) != 3 || len(pods) != 3 {
+		t.Errorf("deployments %v, pod selectors %v: want three of each", selectors, pods)
+	}
+}
+
 func grantsSIMs(r rbacv1.PolicyRule) bool { return slices.Contains(r.Resources, "sims") }
 
 func equalYAML(t *testing.T, a, b any) bool {
@@ -449,6 +484,8 @@ var chartValueOf = map[string]struct {
 	"api-timeout":                        {"api.timeout", "7s", "7s"},
 	"api-rate":                           {"api.rate", 3.5, "3.5"},
 	"api-burst":                          {"api.burst", 4, "4"},
+	"watch-label-selector":               {"watchLabelSelector", "shard in (a)", "shard in (a)"},
+	"leader-election-id":                 {"leaderElection.id", "my-lease", "my-lease"},
 	"redact-identifiers":                 {"logging.redactIdentifiers", true, "true"},
 	"api-max-retry-after":                {"api.maxRetryAfter", "2m", "2m"},
 	"sync-period":                        {"sync.period", "30m", "30m"},
