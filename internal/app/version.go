@@ -1,7 +1,6 @@
 package app
 
 import (
-
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/sim-operator/sim-operator/internal/controller"

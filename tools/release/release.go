@@ -243,10 +243,10 @@ func plugin(c config) error {
 			return err
 		}
 		manifest.Spec.Platforms = append(manifest.Spec.Platforms, krew.Platform{
-			URI:    fmt.Sprintf("%s/releases/download/v%s/%s", c.source, c.version, name),
-			Sha256: sum,
-			Bin:    "kubectl-sim",
-			Files:  []krew.FileOperation{{From: "kubectl-sim", To: "."}, {From: "LICENSE", To: "."}},
+			URI:      fmt.Sprintf("%s/releases/download/v%s/%s", c.source, c.version, name),
+			Sha256:   sum,
+			Bin:      "kubectl-sim",
+			Files:    []krew.FileOperation{{From: "kubectl-sim", To: "."}, {From: "LICENSE", To: "."}},
 			Selector: &metav1.LabelSelector{MatchLabels: map[string]string{"os": p.OS, "arch": p.Architecture}},
 		})
 	}
@@ -375,4 +375,3 @@ func checksums(c config) error {
 	slices.Sort(lines)
 	return os.WriteFile(filepath.Join(c.out, "SHA256SUMS"), []byte(strings.Join(lines, "\n")+"\n"), 0o644)
 }
-
