@@ -95,6 +95,9 @@ type Config struct {
 	// MaxRetryAfter caps every wait the API dictates; DefaultMaxRetryAfter
 	// if zero.
 	MaxRetryAfter time.Duration
+	// Bearer sends "Bearer <key>" instead of the raw key (some of the
+	// current API's documents show that form).
+	Bearer bool
 }
 
 // String hides the API key.
@@ -123,6 +126,7 @@ type Client struct {
 	metrics *Metrics
 	account string
 	maxWait time.Duration
+	bearer  bool
 
 	mu        sync.Mutex
 	holdUntil time.Time // the API said its budget is spent until then
@@ -215,6 +219,7 @@ func New(cfg Config) (*Client, error) {
 		metrics: cfg.Metrics,
 		account: cmp.Or(cfg.Account, "default"),
 		maxWait: cfg.MaxRetryAfter,
+		bearer:  cfg.Bearer,
 	}
 	c.metrics.waitCap.Set(cfg.MaxRetryAfter.Seconds())
 	if cfg.Rate > 0 {
@@ -354,7 +359,11 @@ func (c *Client) do(ctx context.Context, method, route, path string, in, out any
 	if err != nil {
 		return fmt.Errorf("onomondo: %s %s: %w", method, route, err)
 	}
-	req.Header.Set("Authorization", *c.key.Load())
+	auth := *c.key.Load()
+	if c.bearer {
+		auth = "Bearer " + auth
+	}
+	req.Header.Set("Authorization", auth)
 	req.Header.Set("Accept", "application/json")
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")

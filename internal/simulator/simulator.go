@@ -121,6 +121,7 @@ type Simulator struct {
 	requests   []Request
 	sms        []SMS
 	faults     Faults
+	cur        current   // the current edition's store
 	window     time.Time // start of the rate-limit window
 	inWindow   int
 	rand       *rand.Rand
@@ -149,6 +150,7 @@ func New(opts Options) *Simulator {
 	m.HandleFunc("POST /connector/{id}", s.createConnector)
 	m.HandleFunc("PUT /connector/{id}", s.updateConnector)
 	m.HandleFunc("DELETE /connector/{id}", s.deleteConnector)
+	s.routeCurrent(m)
 	m.HandleFunc("GET /_simulator/requests", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.Requests()) })
 	m.HandleFunc("GET /_simulator/sms", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.SMS()) })
 	m.HandleFunc("GET /_simulator/sims", func(w http.ResponseWriter, _ *http.Request) { writeJSON(w, 200, s.SIMs()) })
@@ -181,6 +183,7 @@ func (s *Simulator) resetLocked() {
 	s.sms = nil
 	s.faults = Faults{}
 	s.inWindow = 0
+	s.resetCurrentLocked()
 }
 
 // SetFaults replaces the injected faults.
@@ -336,7 +339,7 @@ func (s *Simulator) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	key := s.opts.APIKey
 	s.mu.Unlock()
-	if r.Header.Get("Authorization") != key || key == "" {
+	if auth := strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer "); auth != key || key == "" {
 		writeErr(rec, http.StatusUnauthorized, "unauthorized", "missing or wrong Authorization header")
 		return
 	}

@@ -14,6 +14,9 @@ func (s *Simulator) sendSMS(w http.ResponseWriter, r *http.Request) {
 
 func (s *Simulator) send(r *http.Request) *apiErr {
 	to := r.PathValue("to")
+	if simIDRe.MatchString(to) {
+		return s.sendToSIM(r, to) // the current edition: a 9-digit SIM ID
+	}
 	if !msisdnRe.MatchString(to) {
 		return fail(400, "to_invalid", "to must be an E.164 phone number")
 	}
