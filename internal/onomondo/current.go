@@ -405,4 +405,3 @@ func SIMIDOfICCID(iccid string) (string, error) {
 	}
 	return iccid[10:19], nil
 }
-
