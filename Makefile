@@ -119,8 +119,8 @@ sandbox: manifests envtest ## Run the operator on a local control plane + simula
 .PHONY: bench
 bench: envtest ## Benchmark at fleet scale (BENCH_SIMS=1000, BENCH_RATE_LIMITED_SIMS=1000); tables + bin/bench/results.json.
 	go build -o bin/manager main.go
-	assets="$$(SETUP_ENVTEST="$(ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-assets.sh)"; \
 	cd internal/bench && go build -o ../../bin/bench-runner ./cmd/bench
+	assets="$$(SETUP_ENVTEST="$(ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-assets.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" bin/bench-runner $(ARGS)
 
 BENCH_CURVE ?= 1000,10000,30000,50000
@@ -128,8 +128,8 @@ BENCH_CURVE ?= 1000,10000,30000,50000
 .PHONY: bench-curve
 bench-curve: envtest ## Cost curve at BENCH_CURVE sizes (create, restart, failover at each); tables + bin/bench/curve.json and curve.svg.
 	go build -o bin/manager main.go
-	assets="$$(SETUP_ENVTEST="$(ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-assets.sh)"; \
 	cd internal/bench && go build -o ../../bin/bench-runner ./cmd/bench
+	assets="$$(SETUP_ENVTEST="$(ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-assets.sh)"; \
 	KUBEBUILDER_ASSETS="$$assets" bin/bench-runner --curve=$(BENCH_CURVE) $(ARGS)
 
 .PHONY: simulator
