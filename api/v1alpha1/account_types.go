@@ -55,7 +55,33 @@ type AccountSpec struct {
 	// +kubebuilder:validation:Minimum=1
 	// +optional
 	Burst int32 `json:"burst,omitempty"`
+
+	// edition is the API this organisation speaks: Legacy (the seed's API,
+	// /sim/{imsi} with POST, PUT and DELETE and four settings) or Current
+	// (Onomondo's API as documented today: /sims/{id} with PATCH,
+	// activation, network lists, IMEI lock, data limits, tags). A SIM's
+	// fields of the other edition are refused with reason NotInEdition.
+	// +kubebuilder:validation:Enum=Legacy;Current
+	// +kubebuilder:default=Legacy
+	// +optional
+	Edition Edition `json:"edition,omitempty"`
+
+	// authScheme is how the key is sent: empty sends the raw key in the
+	// Authorization header (the official examples and Onomondo's own code);
+	// Bearer sends "Bearer <key>", as the rendered docs show.
+	// +kubebuilder:validation:Enum="";Bearer
+	// +optional
+	AuthScheme string `json:"authScheme,omitempty"`
 }
+
+// Edition is the shape of an organisation's Onomondo API.
+type Edition string
+
+// The editions.
+const (
+	EditionLegacy  Edition = "Legacy"
+	EditionCurrent Edition = "Current"
+)
 
 // SecretKeyReference names one key of a Secret.
 type SecretKeyReference struct {

@@ -17,12 +17,16 @@ limitations under the License.
 package v1alpha1
 
 import (
+	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 )
 
 // SIMSpec is the desired state of one SIM card in the Onomondo API.
-// +kubebuilder:validation:XValidation:rule="has(self.imsi) || has(self.msisdn)",message="spec.imsi or spec.msisdn must be set: one of them identifies the SIM in the API"
+// +kubebuilder:validation:XValidation:rule="has(self.imsi) || has(self.msisdn) || has(self.simId) || has(self.iccid)",message="spec.imsi or spec.msisdn (Legacy), or spec.simId or spec.iccid (Current), must be set: it identifies the SIM in the API"
+// +kubebuilder:validation:XValidation:rule="!has(self.simId) || !has(self.iccid) || size(self.iccid) < 19 || self.iccid.substring(10, 19) == self.simId",message="spec.simId must be the ICCID's digits 11-19: spec.simId and spec.iccid name two SIMs"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.simId) || (has(self.simId) && self.simId == oldSelf.simId)",message="spec.simId is immutable once set: create a new SIM resource instead"
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.iccid) || (has(self.iccid) && self.iccid == oldSelf.iccid)",message="spec.iccid is immutable once set: create a new SIM resource instead"
 // +kubebuilder:validation:XValidation:rule="!has(oldSelf.imsi) || (has(self.imsi) && self.imsi == oldSelf.imsi)",message="spec.imsi is immutable once set: create a new SIM resource instead"
 // +kubebuilder:validation:XValidation:rule="has(oldSelf.imsi) || !has(oldSelf.msisdn) || (has(self.msisdn) && self.msisdn == oldSelf.msisdn)",message="spec.msisdn identifies this SIM (it has no spec.imsi) and is immutable"
 // +kubebuilder:validation:XValidation:rule="!(has(self.dataThrottling) && self.dataThrottling && has(self.data) && !self.data)",message="spec.dataThrottling: true requires spec.data: true (the API rejects it with data_data_throttling_conflict)"
@@ -44,9 +48,95 @@ type SIMSpec struct {
 	// +optional
 	MSISDN string `json:"msisdn,omitempty"`
 
+	// simId is the SIM's 9-digit SIM ID (Current edition): the ICCID's
+	// digits 11-19. It addresses the SIM (/sims/{simId}). Immutable.
+	// +kubebuilder:validation:Pattern=`^[0-9]{9}$`
+	// +optional
+	SIMID string `json:"simId,omitempty"`
+
+	// iccid is the SIM's ICCID, 18 to 22 digits (Current edition). It
+	// addresses the SIM when simId is not set; with both set they must agree.
+	// Immutable.
+	// +kubebuilder:validation:Pattern=`^[0-9]{18,22}$`
+	// +optional
+	ICCID string `json:"iccid,omitempty"`
+
 	SIMSettings `json:",inline"`
 
+	CurrentSettings `json:",inline"`
+
 	ManagedPolicies `json:",inline"`
+}
+
+// CurrentSettings are what a SIM on a Current account manages. Each is
+// optional; unset is not managed (late initialisation: the operator never
+// changes it). On a Legacy account they are refused (NotInEdition).
+type CurrentSettings struct {
+	// activated: whether the SIM may attach to networks. deletionPolicy:
+	// Delete deactivates the SIM (activated: false) and never removes it.
+	// +optional
+	Activated *bool `json:"activated,omitempty"`
+
+	// label is the SIM's label; "" clears it.
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	Label *string `json:"label,omitempty"`
+
+	// networkList is the name of the Onomondo network list (API field
+	// network_whitelist) the SIM may use; "" clears it.
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	NetworkList *string `json:"networkList,omitempty"`
+
+	// imeiLock locks the SIM to one device's 15-digit IMEI; "" clears it.
+	// +kubebuilder:validation:Pattern=`^([0-9]{15})?$`
+	// +optional
+	IMEILock *string `json:"imeiLock,omitempty"`
+
+	// connector is the name of the connector the SIM's traffic goes to; ""
+	// clears it.
+	// +kubebuilder:validation:MaxLength=255
+	// +optional
+	Connector *string `json:"connector,omitempty"`
+
+	// dataLimit is the SIM's data limit, sent in bytes.
+	// +optional
+	DataLimit *DataLimit `json:"dataLimit,omitempty"`
+
+	// technologies are the radio technologies the SIM may use.
+	// +optional
+	Technologies *Technologies `json:"technologies,omitempty"`
+
+	// tags are tag names of the account, resolved to their IDs; a name the
+	// account does not have is refused (TagNotFound). Unset: not managed;
+	// empty: no tags.
+	// +listType=set
+	// +optional
+	Tags []string `json:"tags,omitempty"`
+}
+
+// DataLimit is a SIM's data limit.
+type DataLimit struct {
+	// total is the limit, a quantity of bytes (e.g. 500Mi, 10G).
+	Total resource.Quantity `json:"total"`
+
+	// alertThreshold is where an alert is raised, a quantity of bytes.
+	// +optional
+	AlertThreshold *resource.Quantity `json:"alertThreshold,omitempty"`
+}
+
+// Technologies are the radio technologies a SIM may use; each unset is not
+// managed.
+type Technologies struct {
+	// sms over the network.
+	// +optional
+	SMS *bool `json:"sms,omitempty"`
+	// twoGThreeG: 2G and 3G.
+	// +optional
+	TwoGThreeG *bool `json:"twoGThreeG,omitempty"`
+	// fourG: 4G/LTE.
+	// +optional
+	FourG *bool `json:"fourG,omitempty"`
 }
 
 // SIMSettings are a SIM's switchable services, declared once for the spec
@@ -85,6 +175,25 @@ type SIMObservation struct {
 	MSISDN string `json:"msisdn,omitempty"`
 
 	SIMSettings `json:",inline"`
+
+	// simId as the current API reports it.
+	// +optional
+	SIMID string `json:"simId,omitempty"`
+	// iccid as the current API reports it.
+	// +optional
+	ICCID string `json:"iccid,omitempty"`
+
+	CurrentSettings `json:",inline"`
+
+	// online: the SIM is attached to a network now (Current edition).
+	// +optional
+	Online *bool `json:"online,omitempty"`
+	// lastOnlineAt is when the SIM last came online, as the API reports it.
+	// +optional
+	LastOnlineAt string `json:"lastOnlineAt,omitempty"`
+	// network is the network the SIM is on ("name (mcc mnc)").
+	// +optional
+	Network string `json:"network,omitempty"`
 }
 
 // SIMBinding is the one SIM in the API that a resource manages. It is set by
@@ -100,6 +209,14 @@ type SIMBinding struct {
 	// not told (a SIM created by IMSI learns it at its first read).
 	// +optional
 	MSISDN string `json:"msisdn,omitempty"`
+
+	// simId of the bound SIM (Current edition).
+	// +optional
+	SIMID string `json:"simId,omitempty"`
+
+	// iccid of the bound SIM (Current edition).
+	// +optional
+	ICCID string `json:"iccid,omitempty"`
 }
 
 // SIMStatus is what the operator last saw and did.
@@ -150,10 +267,15 @@ type SIM struct {
 // APIID is the identifier the spec names the SIM by: the IMSI when set, else
 // the MSISDN. Calls address the binding once there is one (see BoundID).
 func (s *SIM) APIID() string {
-	if s.Spec.IMSI != "" {
+	switch {
+	case s.Spec.IMSI != "":
 		return s.Spec.IMSI
+	case s.Spec.MSISDN != "":
+		return s.Spec.MSISDN
+	case s.Spec.SIMID != "":
+		return s.Spec.SIMID
 	}
-	return s.Spec.MSISDN
+	return s.Spec.ICCID
 }
 
 // Managed returns the policies and status this kind shares with the others.

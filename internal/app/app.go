@@ -64,6 +64,10 @@ type Options struct {
 	// APIMaxRetryAfter caps every wait the API dictates (Retry-After,
 	// x-ratelimit-reset), for every account.
 	APIMaxRetryAfter time.Duration
+	// APIEdition is the default account's edition: Legacy or Current.
+	APIEdition string
+	// APIAuthScheme is how the default account's key is sent: "" (raw) or Bearer.
+	APIAuthScheme string
 
 	SyncPeriod              time.Duration
 	SyncJitter              float64
@@ -129,6 +133,7 @@ func DefaultOptions() Options {
 		APIRate:                 onomondo.DefaultRate,
 		APIBurst:                onomondo.DefaultBurst,
 		APIMaxRetryAfter:        onomondo.DefaultMaxRetryAfter,
+		APIEdition:              string(v1alpha1.EditionLegacy),
 		SyncPeriod:              10 * time.Minute,
 		SyncJitter:              0.1,
 		MaxConcurrentReconciles: 8,
@@ -161,6 +166,10 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&o.APITimeout, "api-timeout", o.APITimeout, "Timeout of one API call.")
 	fs.Float64Var(&o.APIRate, "api-rate", o.APIRate, "Client-side API budget in requests per second, shared by all controllers (the hosted API allows 10).")
 	fs.IntVar(&o.APIBurst, "api-burst", o.APIBurst, "Burst of the client-side API budget.")
+	fs.StringVar(&o.APIEdition, "api-edition", o.APIEdition,
+		"The default account's API: Legacy (the seed's, /sim/{imsi}) or Current (Onomondo's API as documented today, /sims/{id} with PATCH).")
+	fs.StringVar(&o.APIAuthScheme, "api-auth-scheme", o.APIAuthScheme,
+		"How the default account's key is sent: empty for the raw key in Authorization, Bearer for \"Bearer <key>\".")
 	fs.DurationVar(&o.APIMaxRetryAfter, "api-max-retry-after", o.APIMaxRetryAfter,
 		"Cap on every wait the API dictates (Retry-After, x-ratelimit-reset), for every account: an answer asking for a day parks the account's resources this long at most.")
 	fs.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "How often each in-sync SIM is read back to detect drift (one GET each).")
@@ -297,6 +306,12 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.DefaultAccount && o.APIKeySecret == "" && o.APIKey == "" {
 		return nil, fmt.Errorf("no API key: set --api-key-secret NAMESPACE/NAME or $%s", APIKeyEnv)
 	}
+	if o.APIEdition != string(v1alpha1.EditionLegacy) && o.APIEdition != string(v1alpha1.EditionCurrent) {
+		return nil, fmt.Errorf("--api-edition %q: want Legacy or Current", o.APIEdition)
+	}
+	if o.APIAuthScheme != "" && o.APIAuthScheme != "Bearer" {
+		return nil, fmt.Errorf("--api-auth-scheme %q: want Bearer or nothing", o.APIAuthScheme)
+	}
 	if o.EventQPS == 0 || o.EventQueueSize < 1 {
 		return nil, fmt.Errorf("--event-qps %g / --event-queue-size %d: events would stop after the first burst; "+
 			"want a positive rate (or -1 for no limit) and a queue of at least 1", o.EventQPS, o.EventQueueSize)
@@ -305,6 +320,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	api, err := onomondo.New(onomondo.Config{
 		BaseURL: o.APIURL, APIKey: o.APIKey, CAFile: o.APICAFile, AllowInsecureHTTP: o.APIInsecureHTTP,
 		Timeout: o.APITimeout, Rate: o.APIRate, Burst: o.APIBurst, Metrics: apiMetrics, MaxRetryAfter: o.APIMaxRetryAfter,
+		Current: o.APIEdition == string(v1alpha1.EditionCurrent), Bearer: o.APIAuthScheme == "Bearer",
 	})
 	if err != nil {
 		return nil, err

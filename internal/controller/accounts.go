@@ -194,7 +194,8 @@ func (a *Accounts) entry(key string, spec v1alpha1.AccountSpec, secret types.Nam
 	c := a.clients[key]
 	if c == nil || c.spec != spec || c.secret != secret {
 		api, err := onomondo.New(onomondo.Config{BaseURL: spec.APIURL, CAPEM: []byte(spec.CABundle), Timeout: a.Timeout,
-			Rate: float64(max(spec.Rate, 1)), Burst: int(max(spec.Burst, 1)), Metrics: a.Metrics, Account: key, MaxRetryAfter: a.MaxRetryAfter})
+			Rate: float64(max(spec.Rate, 1)), Burst: int(max(spec.Burst, 1)), Metrics: a.Metrics, Account: key, MaxRetryAfter: a.MaxRetryAfter,
+			Current: spec.Edition == v1alpha1.EditionCurrent, Bearer: spec.AuthScheme == "Bearer"})
 		if err != nil {
 			return &accountClient{}, false, &accountError{reason: ReasonAccountInvalid, terminal: true, msg: fmt.Sprintf("account %s: %v", key, err)}
 		}

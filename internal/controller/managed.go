@@ -206,6 +206,11 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 	if err != nil {
 		return r.markFailed(ctx, obj, err), nil // the account is refused or unusable: no call at all
 	}
+	if ed, ok := r.ext.(editioner[T]); ok {
+		if err := ed.editionError(ctx, obj); err != nil {
+			return r.markFailed(ctx, obj, err), nil // a field of the other edition: no call, no claim
+		}
+	}
 	if err := r.claim(ctx, obj); err != nil {
 		return r.markClaimFailed(ctx, obj, err)
 	}
@@ -321,6 +326,9 @@ func (r *managedReconciler[T]) staleUnbound(obj T) bool {
 // renamed in Git takes its SIM over with no create.
 func (r *managedReconciler[T]) mayExist(obj T) bool {
 	c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced)
+	if o, ok := r.ext.(observer[T]); ok && o.observeFirst(obj) {
+		return true
+	}
 	return r.ext.observed(obj) || (c != nil && c.Reason == "Duplicate"+r.ext.kind()) ||
 		obj.GetAnnotations()[v1alpha1.AnnotationObserveFirst] == "true"
 }
@@ -522,7 +530,11 @@ func (r *managedReconciler[T]) deleteInAPI(ctx context.Context, obj T) (ctrl.Res
 	}
 	switch {
 	case err == nil:
-		r.event(ctx, obj, corev1.EventTypeNormal, "Deleted", "deleted %s %s in the Onomondo API", r.ext.kind(), r.ext.id(obj))
+		verb := "deleted"
+		if d, ok := r.ext.(interface{ deactivates(context.Context) bool }); ok && d.deactivates(ctx) {
+			verb = "deactivated (the current API never removes a SIM)"
+		}
+		r.event(ctx, obj, corev1.EventTypeNormal, "Deleted", "%s %s %s in the Onomondo API", verb, r.ext.kind(), r.ext.id(obj))
 	case isGoneForDeletion(err):
 		// Nothing was deleted: say so, for whoever swapped the key to
 		// another organisation and expected a deletion.
@@ -594,6 +606,19 @@ func (r *managedReconciler[T]) claim(ctx context.Context, obj T) error {
 		return err
 	}
 	return r.checkRequested(ctx, obj)
+}
+
+// editioner is a kind whose fields belong to one edition of the API or the
+// other: a field of the edition the account does not speak is refused
+// before any call.
+type editioner[T managedObject] interface {
+	editionError(context.Context, T) error
+}
+
+// observer is a kind whose objects may exist before their resource (a SIM
+// card of the current API always does): the first call reads, never creates.
+type observer[T managedObject] interface {
+	observeFirst(T) bool
 }
 
 // requester is a kind whose bound objects can be asked to take a new
@@ -685,12 +710,12 @@ func (r *managedReconciler[T]) claimantsOf(ctx context.Context, key string, seen
 	return out, nil
 }
 
-// refusedAccount: the resource may not use the account it names, so it
-// can own nothing there (else an older refused resource in one namespace
+// refusedAccount: the resource may not use the account it names (or
+// speaks the other edition than it), so it can own nothing there (else an older refused resource in one namespace
 // could block another namespace's use of its own account).
 func refusedAccount(obj managedObject) bool {
 	c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced)
-	return c != nil && c.Reason == ReasonAccountNotAllowed
+	return c != nil && (c.Reason == ReasonAccountNotAllowed || c.Reason == ReasonNotInEdition)
 }
 
 // olderThan orders claims: the older resource first; within the same second

@@ -51,7 +51,7 @@ func NewSIMController(c client.Client, api SIMAPI, rec recorder.EventRecorder, o
 }
 
 func newSIMReconciler(c client.Client, api SIMAPI, rec recorder.EventRecorder, o ManagedOptions) *managedReconciler[*v1alpha1.SIM] {
-	return newManagedReconciler[*v1alpha1.SIM](c, simExternal{api: api, reader: c},
+	return newManagedReconciler[*v1alpha1.SIM](c, simExternal{api: api, reader: c, tags: &tagCache{}},
 		func() *v1alpha1.SIM { return &v1alpha1.SIM{} }, func() client.ObjectList { return &v1alpha1.SIMList{} }, rec, o)
 }
 
@@ -64,10 +64,13 @@ func referencedSIM(_ context.Context, obj client.Object) []reconcile.Request {
 	return []reconcile.Request{{NamespacedName: types.NamespacedName{Namespace: m.Namespace, Name: m.Spec.SIMRef.Name}}}
 }
 
-// simExternal is the SIM's half of the managed reconciler.
+// simExternal is the SIM's half of the managed reconciler, for both
+// editions: the account's client says which API it speaks, and a SIM named
+// by SIM ID or ICCID is the current edition's (sim_current.go).
 type simExternal struct {
 	api    SIMAPI
 	reader client.Reader
+	tags   *tagCache
 }
 
 func (simExternal) kind() string { return "SIM" }
@@ -76,6 +79,9 @@ func (simExternal) kind() string { return "SIM" }
 // IMSI the API has not reported yet), else what the spec names.
 func (simExternal) id(s *v1alpha1.SIM) string {
 	if b := s.Status.Binding; b != nil {
+		if b.SIMID != "" {
+			return b.SIMID
+		}
 		if b.IMSI != "" {
 			return b.IMSI
 		}
@@ -108,14 +114,20 @@ func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
 	if s.Status.Binding == nil {
 		add("imsi", s.Spec.IMSI)
 		add("msisdn", s.Spec.MSISDN)
+		add("simid", s.Spec.SIMID)
+		add("iccid", s.Spec.ICCID)
 	}
 	if b := s.Status.Binding; b != nil {
 		add("imsi", b.IMSI)
 		add("msisdn", b.MSISDN)
+		add("simid", b.SIMID)
+		add("iccid", b.ICCID)
 	}
 	if o := s.Status.AtProvider; o != nil {
 		add("imsi", o.IMSI)
 		add("msisdn", o.MSISDN)
+		add("simid", o.SIMID)
+		add("iccid", o.ICCID)
 	}
 	return keys
 }
@@ -123,6 +135,15 @@ func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
 // claimID is what the SIM's Claim is on: its IMSI (bound, else named), else
 // its number.
 func (simExternal) claimID(s *v1alpha1.SIM) string {
+	if currentIdentity(s) {
+		simID := s.Spec.SIMID
+		if b := s.Status.Binding; b != nil && b.SIMID != "" {
+			simID = b.SIMID
+		} else if simID == "" && len(s.Spec.ICCID) >= 19 {
+			simID = s.Spec.ICCID[10:19]
+		}
+		return "simid:" + simID
+	}
 	imsi, msisdn := s.Spec.IMSI, s.Spec.MSISDN
 	if b := s.Status.Binding; b != nil {
 		imsi, msisdn = cmp.Or(b.IMSI, imsi), cmp.Or(b.MSISDN, msisdn)
@@ -164,18 +185,23 @@ func (simExternal) bind(s *v1alpha1.SIM) {
 		b = &v1alpha1.SIMBinding{}
 	}
 	next := *b
-	if o.IMSI != "" {
-		next.IMSI = o.IMSI
-	}
-	if o.MSISDN != "" {
-		next.MSISDN = o.MSISDN
-	}
+	next.IMSI, next.MSISDN = cmp.Or(o.IMSI, next.IMSI), cmp.Or(o.MSISDN, next.MSISDN)
+	next.SIMID, next.ICCID = cmp.Or(o.SIMID, next.SIMID), cmp.Or(o.ICCID, next.ICCID)
 	s.Status.Binding = &next
 }
 
-// identityError refuses a spec IMSI that is not the bound SIM's.
+// identityError refuses a spec IMSI (SIM ID, ICCID) that is not the bound SIM's.
 func (simExternal) identityError(s *v1alpha1.SIM) error {
 	b := s.Status.Binding
+	if b != nil && b.SIMID != "" {
+		for _, f := range []struct{ name, spec, bound string }{{"simId", s.Spec.SIMID, b.SIMID}, {"iccid", s.Spec.ICCID, b.ICCID}} {
+			if f.spec != "" && f.bound != "" && f.spec != f.bound {
+				return &specError{reason: ReasonIdentityMismatch, msg: fmt.Sprintf(
+					"spec.%s %s is not the bound SIM's (%s, as the API reports it); no call is made to either SIM", f.name, f.spec, f.bound)}
+			}
+		}
+		return nil
+	}
 	if b == nil || b.IMSI == "" || s.Spec.IMSI == "" || s.Spec.IMSI == b.IMSI {
 		return nil
 	}
@@ -188,6 +214,9 @@ func (simExternal) identityError(s *v1alpha1.SIM) error {
 // before anything else), or a message waits for this SIM's MSISDN.
 func (e simExternal) needsRead(ctx context.Context, s *v1alpha1.SIM) bool {
 	b := s.Status.Binding
+	if currentIdentity(s) {
+		return false
+	}
 	if s.Spec.IMSI != "" && b.IMSI == "" {
 		return true
 	}
@@ -216,18 +245,26 @@ func (simExternal) upToDate(s *v1alpha1.SIM) bool {
 	if o == nil {
 		return false
 	}
-	return len(SIMChanges(s.Spec, o)) == 0
+	return len(SIMChanges(s.Spec, o)) == 0 && len(CurrentChanges(s.Spec.CurrentSettings, o)) == 0
 }
 
 func (simExternal) describe(s *v1alpha1.SIM) string {
 	if s.Status.AtProvider == nil {
 		return "nothing yet"
 	}
+	if currentIdentity(s) {
+		return describeCurrent(s.Status.AtProvider)
+	}
 	return describeSettings(s.Status.AtProvider.SIMSettings)
 }
 
-// create POSTs the SIM: the spec's settings, the API's defaults for the rest.
+// create POSTs the SIM: the spec's settings, the API's defaults for the
+// rest. The current API has no create: a SIM is a card that exists.
 func (e simExternal) create(ctx context.Context, s *v1alpha1.SIM) error {
+	if _, current := e.currentAPI(ctx); current {
+		return &specError{reason: ReasonSIMNotFound, msg: fmt.Sprintf(
+			"the account has no SIM %s: a SIM is a card that exists (there is no create); check spec.simId or spec.iccid", e.id(s))}
+	}
 	w := e.desired(s, nil)
 	return e.write(s, w, apiFrom[SIMAPI](ctx, e.api).CreateSIM(ctx, e.id(s), w))
 }
@@ -235,6 +272,14 @@ func (e simExternal) create(ctx context.Context, s *v1alpha1.SIM) error {
 // update PUTs every setting: the spec's where it sets one, what the SIM has
 // (status.atProvider) where it does not.
 func (e simExternal) update(ctx context.Context, s *v1alpha1.SIM) error {
+	if api, current := e.currentAPI(ctx); current {
+		p, err := e.currentPatch(ctx, api, s)
+		if err != nil || p.Empty() {
+			return err
+		}
+		c, err := api.PatchSIM(ctx, e.id(s), p)
+		return e.answered(s, c, err)
+	}
 	w := e.desired(s, s.Status.AtProvider)
 	return e.write(s, w, apiFrom[SIMAPI](ctx, e.api).UpdateSIM(ctx, e.id(s), w))
 }
@@ -261,7 +306,19 @@ func (simExternal) write(s *v1alpha1.SIM, w onomondo.SIM, err error) error {
 	return err
 }
 
+// answered records the SIM the current API answered with.
+func (simExternal) answered(s *v1alpha1.SIM, c *onomondo.CurrentSIM, err error) error {
+	if err == nil {
+		s.Status.AtProvider = currentObservation(c)
+	}
+	return err
+}
+
 func (e simExternal) observe(ctx context.Context, s *v1alpha1.SIM) error {
+	if api, current := e.currentAPI(ctx); current {
+		c, err := api.GetCurrentSIM(ctx, e.id(s))
+		return e.answered(s, c, err)
+	}
 	current, err := apiFrom[SIMAPI](ctx, e.api).GetSIM(ctx, e.id(s))
 	if err == nil {
 		s.Status.AtProvider = observation(current)
@@ -269,7 +326,13 @@ func (e simExternal) observe(ctx context.Context, s *v1alpha1.SIM) error {
 	return err
 }
 
+// remove deletes the SIM; on the current API it deactivates it (a SIM is
+// never removed there).
 func (e simExternal) remove(ctx context.Context, s *v1alpha1.SIM) error {
+	if api, current := e.currentAPI(ctx); current {
+		_, err := api.PatchSIM(ctx, e.id(s), onomondo.SIMPatch{Activated: ptrTo(false)})
+		return err
+	}
 	return apiFrom[SIMAPI](ctx, e.api).DeleteSIM(ctx, e.id(s))
 }
 

@@ -98,6 +98,9 @@ type Config struct {
 	// Bearer sends "Bearer <key>" instead of the raw key (some of the
 	// current API's documents show that form).
 	Bearer bool
+	// Current: the organisation speaks the current API (docs/onomondo-current.md),
+	// not the seed's; the controllers choose their calls by it.
+	Current bool
 }
 
 // String hides the API key.
@@ -127,6 +130,7 @@ type Client struct {
 	account string
 	maxWait time.Duration
 	bearer  bool
+	current bool
 
 	mu        sync.Mutex
 	holdUntil time.Time // the API said its budget is spent until then
@@ -220,6 +224,7 @@ func New(cfg Config) (*Client, error) {
 		account: cmp.Or(cfg.Account, "default"),
 		maxWait: cfg.MaxRetryAfter,
 		bearer:  cfg.Bearer,
+		current: cfg.Current,
 	}
 	c.metrics.waitCap.Set(cfg.MaxRetryAfter.Seconds())
 	if cfg.Rate > 0 {
@@ -232,6 +237,9 @@ func New(cfg Config) (*Client, error) {
 // SetAPIKey replaces the key used by later calls (for Secret rotation).
 // Without a key the client sends nothing and answers MissingKeyError.
 func (c *Client) SetAPIKey(key string) { c.key.Store(&key) }
+
+// Current reports whether the organisation speaks the current API.
+func (c *Client) Current() bool { return c.current }
 
 // Organisation identifies the organisation this client acts for without
 // its key: a keyed hash of the key (HMAC-SHA256, 16 bytes), the same in

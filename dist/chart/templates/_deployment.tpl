@@ -63,6 +63,10 @@ spec:
         - --api-rate={{ $r.Values.api.rate }}
         - --api-burst={{ $r.Values.api.burst }}
         - --api-max-retry-after={{ $r.Values.api.maxRetryAfter }}
+        - --api-edition={{ $r.Values.api.edition }}
+        {{- with $r.Values.api.authScheme }}
+        - --api-auth-scheme={{ . }}
+        {{- end }}
         - --sync-period={{ $r.Values.sync.period }}
         - --sync-jitter={{ $r.Values.sync.jitter }}
         - --max-concurrent-reconciles={{ $r.Values.maxConcurrentReconciles }}

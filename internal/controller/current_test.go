@@ -1,0 +1,133 @@
+package controller_test
+
+import (
+	"time"
+
+	. "github.com/onsi/ginkgo/v2"
+	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/app"
+	"github.com/sim-operator/sim-operator/internal/controller"
+	"github.com/sim-operator/sim-operator/internal/simulator"
+	"github.com/sim-operator/sim-operator/internal/testutil"
+)
+
+const nsCurrent = "current"
+
+// A SIM on an account of Onomondo's current API: read by SIM ID, one PATCH
+// of what differs, deactivated on deletion, and the other edition's fields
+// refused with no call.
+var _ = Describe("SIMs on a Current account", Ordered, func() {
+	var org *testutil.SimServer
+	cur := &v1alpha1.AccountReference{Kind: "Account", Name: "cur"}
+	calls := func(path string) []string {
+		var out []string
+		for _, r := range org.Requests() {
+			if r.Path == path {
+				out = append(out, r.Method)
+			}
+		}
+		return out
+	}
+	simOf := func(name, id string, change func(*v1alpha1.SIM)) *v1alpha1.SIM {
+		s := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: name},
+			Spec: v1alpha1.SIMSpec{SIMID: id, ManagedPolicies: v1alpha1.ManagedPolicies{AccountRef: cur}}}
+		if change != nil {
+			change(s)
+		}
+		return s
+	}
+
+	BeforeAll(func() {
+		var err error
+		org, err = testutil.StartSimulator(simulator.Options{APIKey: "current-key"})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(org.Close)
+		org.PutTag(simulator.Tag{ID: "t-eu", Name: "fleet-eu", CanWrite: true})
+		for _, obj := range []client.Object{
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsCurrent}},
+			&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: "cur-key"}, StringData: map[string]string{"apiKey": "current-key"}},
+			&v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: "cur"}, Spec: v1alpha1.AccountSpec{
+				APIURL: org.URL(), CABundle: string(org.CAPEM), Rate: 100, Burst: 100, Edition: v1alpha1.EditionCurrent,
+				AuthScheme: "Bearer", APIKeySecretRef: v1alpha1.SecretKeyReference{Name: "cur-key"}}},
+		} {
+			Expect(k8sClient.Create(ctx, obj)).To(Succeed())
+		}
+		startManagerWith(ctx, func(o *app.Options) { o.WatchNamespaces, o.SyncPeriod = []string{nsCurrent}, time.Hour })
+	})
+
+	It("binds a SIM by SIM ID with one GET, then PATCHes only the settings that differ", func() {
+		org.PutCurrentSIM(simulator.CurrentSIM{ICCID: "89457387300000000103", Label: ptr.To("old"), Activated: true})
+		s := simOf("tracker", "000000010", func(s *v1alpha1.SIM) {
+			s.Spec.Label, s.Spec.Activated, s.Spec.Tags = ptr.To("truck 7"), ptr.To(true), []string{"fleet-eu"}
+			s.Spec.DataLimit = &v1alpha1.DataLimit{Total: resource.MustParse("500Mi")}
+		})
+		s = createReady(s)
+		Expect(calls("/sims/000000010")).To(Equal([]string{"GET", "PATCH"}))
+		Expect(s.Status.Binding.SIMID).To(Equal("000000010"))
+		Expect(s.Status.Binding.ICCID).To(Equal("89457387300000000103"))
+		got, _ := org.CurrentSIM("000000010")
+		Expect(*got.Label).To(Equal("truck 7"))
+		Expect(got.TagIDs).To(Equal([]string{"t-eu"}))
+		Expect(got.DataLimit["total"]).To(BeEquivalentTo(500 * 1024 * 1024))
+		Expect(*s.Status.AtProvider.Label).To(Equal("truck 7"))
+
+		By("a spec change is one PATCH, and nothing when nothing differs")
+		Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.Label = ptr.To("") })).To(Succeed())
+		Eventually(func() []string { return calls("/sims/000000010") }, 10*time.Second).Should(Equal([]string{"GET", "PATCH", "PATCH"}))
+		got, _ = org.CurrentSIM("000000010")
+		Expect(got.Label).To(BeNil())
+		Consistently(func() []string { return calls("/sims/000000010") }, time.Second).Should(HaveLen(3))
+
+		By("deletion (Delete) deactivates the SIM and never removes it")
+		Expect(k8sClient.Delete(ctx, s)).To(Succeed())
+		Eventually(func() bool { return isGone(s) }, 10*time.Second).Should(BeTrue())
+		got, ok := org.CurrentSIM("000000010")
+		Expect(ok).To(BeTrue())
+		Expect(got.Activated).To(BeFalse())
+	})
+
+	It("says SIMNotFound, with no create, for a SIM the account does not have", func() {
+		s := simOf("unknown", "000000099", nil)
+		Expect(k8sClient.Create(ctx, s)).To(Succeed())
+		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonSIMNotFound)
+		Expect(s.Status.LastError.Terminal).To(BeTrue())
+		Consistently(func() []string { return calls("/sims/000000099") }, time.Second).Should(Equal([]string{"GET"}))
+	})
+
+	It("refuses the other edition's fields, and an unknown tag, with no call", func() {
+		org.PutCurrentSIM(simulator.CurrentSIM{ICCID: "89457387300000000204", Activated: true})
+		voice := simOf("with-voice", "000000020", func(s *v1alpha1.SIM) { s.Spec.Voice = ptr.To(true) })
+		Expect(k8sClient.Create(ctx, voice)).To(Succeed())
+		waitForCondition(voice, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonNotInEdition)
+		Expect(condition(voice, v1alpha1.ConditionSynced).Message).To(ContainSubstring("spec.voice"))
+		Expect(calls("/sims/000000020")).To(BeEmpty())
+
+		byIMSI := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: "by-imsi"},
+			Spec: v1alpha1.SIMSpec{IMSI: newIMSI(), ManagedPolicies: v1alpha1.ManagedPolicies{AccountRef: cur}}}
+		Expect(k8sClient.Create(ctx, byIMSI)).To(Succeed())
+		waitForCondition(byIMSI, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonNotInEdition)
+
+		tagged := simOf("bad-tag", "000000020", func(s *v1alpha1.SIM) { s.Spec.Tags = []string{"nope"} })
+		Expect(k8sClient.Create(ctx, tagged)).To(Succeed())
+		waitForCondition(tagged, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonTagNotFound)
+		Consistently(func() []string { return calls("/sims/000000020") }, time.Second).Should(Equal([]string{"GET"}))
+	})
+
+	It("refuses at admission a SIM ID that is not the ICCID's, and on a Legacy account the current fields", func() {
+		bad := simOf("mismatch", "000000011", func(s *v1alpha1.SIM) { s.Spec.ICCID = "89457387300000000103" })
+		Expect(k8sClient.Create(ctx, bad)).To(MatchError(ContainSubstring("spec.simId must be the ICCID's digits 11-19")))
+
+		legacy := newSIM(nsSpec, "legacy-label", newIMSI())
+		legacy.Spec.Label = ptr.To("x")
+		Expect(k8sClient.Create(ctx, legacy)).To(Succeed())
+		waitForCondition(legacy, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonNotInEdition)
+		Expect(calls("/sim/" + legacy.Spec.IMSI)).To(BeEmpty())
+	})
+})
