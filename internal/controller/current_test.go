@@ -130,4 +130,23 @@ var _ = Describe("SIMs on a Current account", Ordered, func() {
 		waitForCondition(legacy, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonNotInEdition)
 		Expect(calls("/sim/" + legacy.Spec.IMSI)).To(BeEmpty())
 	})
+
+	It("sends an SMSMessage to a Current SIM by its SIM ID, once; a bare number is NotInEdition", func() {
+		org.PutCurrentSIM(simulator.CurrentSIM{ICCID: "89457387300000000305", MSISDN: "4570000030", Activated: true})
+		s := createReady(simOf("messaged", "000000030", func(s *v1alpha1.SIM) { s.Spec.Activated = ptr.To(true) }))
+		m := &v1alpha1.SMSMessage{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: "wake"}, Spec: v1alpha1.SMSMessageSpec{
+			SIMRef: &v1alpha1.LocalSIMReference{Name: s.Name}, From: "Fleet", Text: "wake up, 30",
+			AccountRef: cur}}
+		Expect(k8sClient.Create(ctx, m)).To(Succeed())
+		waitForSent(m, metav1.ConditionTrue, controller.ReasonAccepted)
+		Expect(m.Status.Recipient).To(Equal("000000030"))
+		Expect(calls("/sms/000000030")).To(Equal([]string{"POST"}))
+		Expect(org.SMS()).To(ContainElement(HaveField("Text", "wake up, 30")))
+
+		bare := &v1alpha1.SMSMessage{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: "bare"}, Spec: v1alpha1.SMSMessageSpec{
+			To: "+4570000031", From: "Fleet", Text: "to a number", AccountRef: cur}}
+		Expect(k8sClient.Create(ctx, bare)).To(Succeed())
+		waitForSent(bare, metav1.ConditionFalse, controller.ReasonNotInEdition)
+		Consistently(func() []simulator.SMS { return org.SMS() }, time.Second).Should(HaveLen(1))
+	})
 })

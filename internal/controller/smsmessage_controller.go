@@ -156,7 +156,19 @@ func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 		}
 		ctx = withAPI(ctx, api)
 	}
+	if current(apiFrom[SMSAPI](ctx, r.api)) && sms.Spec.To != "" {
+		// The current API sends to a SIM, by its SIM ID: a bare number is the
+		// seed's edition. Nothing is sent; only a spec change helps.
+		return ctrl.Result{}, r.waitFor(ctx, sms, ReasonNotInEdition,
+			"spec.to belongs to the Legacy edition; this message's account speaks the Current API: name the SIM with spec.simRef")
+	}
 	return r.send(ctx, sms, to)
+}
+
+// current reports whether a client speaks the current API.
+func current(api any) bool {
+	c, ok := api.(interface{ Current() bool })
+	return ok && c.Current()
 }
 
 // recipient is spec.to, or the bound MSISDN of the referenced SIM. While
@@ -181,8 +193,8 @@ func (r *SMSMessageReconciler) recipient(ctx context.Context, sms *v1alpha1.SMSM
 	return to, nil
 }
 
-// simRecipient is the number a message to the SIM goes to: the MSISDN of
-// the SIM it is bound to, as the API reported it, and only while the
+// simRecipient is where a message to the SIM goes: on the current API the
+// SIM ID it is bound to; else the MSISDN of the SIM it is bound to, as the API reported it, and only while the
 // resource is Ready and not a duplicate. Never spec.msisdn: a SIM that
 // failed because another SIM holds that number must not pass it on.
 // Otherwise it says why there is none.
@@ -195,10 +207,24 @@ func simRecipient(sim *v1alpha1.SIM) (to, reason, msg string) {
 		return "", ReasonSIMNotBound, "SIM " + sim.Name + " is not bound to a SIM in the API (yet)"
 	case ready == nil || ready.Status != metav1.ConditionTrue:
 		return "", ReasonSIMNotReady, "SIM " + sim.Name + " is not Ready (yet)"
+	case sim.Status.Binding.SIMID != "":
+		return sim.Status.Binding.SIMID, "", "" // the current API sends to the SIM itself
 	case sim.Status.Binding.MSISDN == "":
 		return "", ReasonSIMHasNoMSISDN, "the API has reported no MSISDN for SIM " + sim.Name + " (yet)"
 	}
 	return sim.Status.Binding.MSISDN, "", ""
+}
+
+// post is the one send: to a number (the seed's API) or to a SIM by its
+// SIM ID (the current API).
+func (r *SMSMessageReconciler) post(ctx context.Context, to string, m onomondo.SMS) error {
+	api := apiFrom[SMSAPI](ctx, r.api)
+	if c, ok := api.(interface {
+		SendSMSToSIM(context.Context, string, onomondo.SMS) error
+	}); ok && current(api) {
+		return c.SendSMSToSIM(ctx, to, m)
+	}
+	return api.SendSMS(ctx, to, m)
 }
 
 // recipientChanged passes the SIM events that can change what a waiting
@@ -271,7 +297,7 @@ func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessag
 		return ctrl.Result{}, err
 	}
 
-	err := apiFrom[SMSAPI](ctx, r.api).SendSMS(ctx, to, onomondo.SMS{From: sms.Spec.From, Text: sms.Spec.Text})
+	err := r.post(ctx, to, onomondo.SMS{From: sms.Spec.From, Text: sms.Spec.Text})
 	res := r.recordOutcome(ctx, sms, err)
 	r.remember(ctx, sms)
 	r.outcomes.Store(sms.Status.AttemptID, sms.Status.DeepCopy())
