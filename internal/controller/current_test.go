@@ -149,4 +149,43 @@ var _ = Describe("SIMs on a Current account", Ordered, func() {
 		waitForSent(bare, metav1.ConditionFalse, controller.ReasonNotInEdition)
 		Consistently(func() []simulator.SMS { return org.SMS() }, time.Second).Should(HaveLen(1))
 	})
+
+	It("keeps a NetworkList: one POST, a PATCH of the whole list when it differs, a DELETE that waits while SIMs use it", func() {
+		l := &v1alpha1.NetworkList{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: "nordics"}, Spec: v1alpha1.NetworkListSpec{
+			Networks: []v1alpha1.NetworkRef{{MCC: "238", MNC: "01"}, {MCC: "240"}}, Tags: []string{"fleet-eu"},
+			ManagedPolicies: v1alpha1.ManagedPolicies{AccountRef: cur}}}
+		l = createReady(l)
+		Expect(calls("/network-whitelists")).To(Equal([]string{"POST"}))
+		lists := org.NetworkLists()
+		Expect(lists).To(HaveLen(1))
+		Expect(lists[0].Networks).To(HaveLen(2))
+		Expect(lists[0].TagIDs).To(Equal([]string{"t-eu"}))
+
+		By("a changed network list is one PATCH of the whole list")
+		Expect(update(l, func(l *v1alpha1.NetworkList) { l.Spec.Networks = l.Spec.Networks[:1] })).To(Succeed())
+		Eventually(func() []string { return calls("/network-whitelists/nordics") }, 10*time.Second).Should(Equal([]string{"PATCH"}))
+		waitForCondition(l, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		Expect(org.NetworkLists()[0].Networks).To(HaveLen(1))
+
+		By("a SIM on the list keeps the deletion waiting (InUse), without a hot loop")
+		org.PutCurrentSIM(simulator.CurrentSIM{ICCID: "89457387300000000402", Activated: true, NetworkWhitelist: ptr.To("nordics")})
+		Expect(k8sClient.Delete(ctx, l)).To(Succeed())
+		waitForCondition(l, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonInUse)
+		n := len(calls("/network-whitelists/nordics"))
+		time.Sleep(1500 * time.Millisecond)
+		// Backoff from 20 ms to the suite's 500 ms cap: a handful of calls, not a loop.
+		Expect(len(calls("/network-whitelists/nordics")) - n).To(BeNumerically("<=", 8))
+
+		By("the SIM detached: the deletion goes through")
+		org.PutCurrentSIM(simulator.CurrentSIM{ICCID: "89457387300000000402", Activated: true})
+		Eventually(func() bool { return isGone(l) }, 30*time.Second).Should(BeTrue())
+		Expect(org.NetworkLists()).To(BeEmpty())
+	})
+
+	It("refuses a NetworkList on a Legacy account with no call", func() {
+		l := &v1alpha1.NetworkList{ObjectMeta: metav1.ObjectMeta{Namespace: nsSpec, Name: "legacy-list"}, Spec: v1alpha1.NetworkListSpec{
+			Networks: []v1alpha1.NetworkRef{{MCC: "238"}}}}
+		Expect(k8sClient.Create(ctx, l)).To(Succeed())
+		waitForCondition(l, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonNotInEdition)
+	})
 })

@@ -81,8 +81,15 @@ func classify(err error) failure {
 		invalid   *onomondo.InvalidResponseError
 		redirect  *onomondo.RedirectError
 	)
-	var requested *requestedError
+	var (
+		requested *requestedError
+		inUse     *inUseError
+	)
 	switch {
+	case errors.As(err, &inUse):
+		// Not applied, and not the spec's fault: others still use the
+		// object. Retried with backoff until they leave it.
+		return failure{reason: ReasonInUse, notApplied: true}
 	case errors.As(err, &requested):
 		return failure{reason: ReasonIdentityMismatch, notApplied: true, waitsForRelease: true}
 	case errors.As(err, &spec):
@@ -163,7 +170,11 @@ func credentialsReason(reason string) bool {
 
 // goneCode: the API says the object addressed does not exist.
 func goneCode(code string) bool {
-	return code == onomondo.CodeSIMNotFound || code == onomondo.CodeConnectorNotFound
+	switch code {
+	case onomondo.CodeSIMNotFound, onomondo.CodeConnectorNotFound, "network_whitelist_not_found", "webhook_not_found":
+		return true
+	}
+	return false
 }
 
 // isGone reports whether the API said the object does not exist: only its

@@ -254,17 +254,22 @@ func (e simExternal) currentPatch(ctx context.Context, api CurrentSIMAPI, s *v1a
 	return p, nil
 }
 
+// tagLister is a client that lists an account's tags.
+type tagLister interface {
+	ListTags(ctx context.Context) ([]onomondo.Tag, error)
+}
+
 // tagCache resolves tag names to IDs per client, read once every tagTTL (a
 // name not found reads again once before it is refused).
 type tagCache struct {
 	mu     sync.Mutex
-	byName map[CurrentSIMAPI]map[string]string
-	readAt map[CurrentSIMAPI]time.Time
+	byName map[tagLister]map[string]string
+	readAt map[tagLister]time.Time
 }
 
 const tagTTL = 5 * time.Minute
 
-func (t *tagCache) resolve(ctx context.Context, api CurrentSIMAPI, names []string) ([]string, error) {
+func (t *tagCache) resolve(ctx context.Context, api tagLister, names []string) ([]string, error) {
 	ids, missing, err := t.lookup(ctx, api, names, false)
 	if err == nil && missing != "" {
 		ids, missing, err = t.lookup(ctx, api, names, true)
@@ -278,10 +283,10 @@ func (t *tagCache) resolve(ctx context.Context, api CurrentSIMAPI, names []strin
 	return ids, nil
 }
 
-func (t *tagCache) lookup(ctx context.Context, api CurrentSIMAPI, names []string, fresh bool) ([]string, string, error) {
+func (t *tagCache) lookup(ctx context.Context, api tagLister, names []string, fresh bool) ([]string, string, error) {
 	t.mu.Lock()
 	if t.byName == nil {
-		t.byName, t.readAt = map[CurrentSIMAPI]map[string]string{}, map[CurrentSIMAPI]time.Time{}
+		t.byName, t.readAt = map[tagLister]map[string]string{}, map[tagLister]time.Time{}
 	}
 	m, stale := t.byName[api], fresh || time.Since(t.readAt[api]) > tagTTL
 	t.mu.Unlock()
