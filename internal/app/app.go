@@ -337,7 +337,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		// The shard's objects only; Accounts, Namespaces and SMS records stay whole.
 		cacheOpts.ByObject = map[client.Object]cache.ByObject{
 			&v1alpha1.SIM{}: {Label: sel}, &v1alpha1.Connector{}: {Label: sel}, &v1alpha1.SMSMessage{}: {Label: sel},
-			&v1alpha1.NetworkList{}: {Label: sel},
+			&v1alpha1.NetworkList{}: {Label: sel}, &v1alpha1.Webhook{}: {Label: sel},
 		}
 	}
 	if len(o.WatchNamespaces) > 0 {
@@ -474,11 +474,13 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, accounts *controll
 	sims := controller.NewSIMController(c, api, rec, managed)
 	conns := controller.NewConnectorController(c, api, rec, managed)
 	lists := controller.NewNetworkListController(c, api, rec, managed)
+	hooks := controller.NewWebhookController(c, api, rec, managed)
 	sms := controller.NewSMSMessageReconciler(c, api, rec, controller.SMSOptions{MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
 		MaxConcurrentReconciles: o.MaxConcurrentReconciles, RecordRetention: o.SMSRecordRetention})
 	sims.UseAccounts(accounts)
 	conns.UseAccounts(accounts)
 	lists.UseAccounts(accounts)
+	hooks.UseAccounts(accounts)
 	sms.UseAccounts(accounts)
 	for _, setup := range []func(ctrl.Manager) error{
 		(&controller.AccountReconciler{Client: c, Accounts: accounts}).SetupWithManager,
@@ -486,6 +488,7 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, accounts *controll
 		sims.SetupWithManager,
 		conns.SetupWithManager,
 		lists.SetupWithManager,
+		hooks.SetupWithManager,
 		sms.SetupWithManager,
 		func(m ctrl.Manager) error { return controller.RegisterStateCollector(m.GetCache()) },
 		func(ctrl.Manager) error { return registerBuildInfo() },
@@ -496,7 +499,7 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, accounts *controll
 			return nil, err
 		}
 	}
-	return []func(context.Context){sims.RetryCredentials, conns.RetryCredentials, lists.RetryCredentials, sms.RetryCredentials}, nil
+	return []func(context.Context){sims.RetryCredentials, conns.RetryCredentials, lists.RetryCredentials, hooks.RetryCredentials, sms.RetryCredentials}, nil
 }
 
 // loadAPIKey reads the key once now (so no call goes out without it when it

@@ -188,4 +188,39 @@ var _ = Describe("SIMs on a Current account", Ordered, func() {
 		Expect(k8sClient.Create(ctx, l)).To(Succeed())
 		waitForCondition(l, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonNotInEdition)
 	})
+
+	It("keeps a Webhook: one POST ever, found again by listing when a create's answer was lost", func() {
+		hook := func(name, url string) *v1alpha1.Webhook {
+			return &v1alpha1.Webhook{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: name}, Spec: v1alpha1.WebhookSpec{
+				URL: url, Label: name, ExcludeTypes: []v1alpha1.WebhookEventType{"location"},
+				ManagedPolicies: v1alpha1.ManagedPolicies{AccountRef: cur}}}
+		}
+		w := createReady(hook("ops", "https://hooks.example.com/ops"))
+		Expect(w.Status.ID).NotTo(BeEmpty())
+		Expect(calls("/webhooks")).To(Equal([]string{"GET", "POST"}))
+
+		By("a change is one PATCH by ID")
+		Expect(update(w, func(w *v1alpha1.Webhook) { w.Spec.Active = ptr.To(false) })).To(Succeed())
+		Eventually(func() []string { return calls("/webhooks/" + w.Status.ID) }, 10*time.Second).Should(Equal([]string{"PATCH"}))
+		Expect(org.Webhooks()[0].Active).To(BeFalse())
+
+		By("a create whose answer is lost: the next attempt finds it by listing, no second POST")
+		org.SetFaults(simulator.Faults{Only: "/webhooks", DropNext: 1})
+		lost := hook("lost", "https://hooks.example.com/lost")
+		Expect(k8sClient.Create(ctx, lost)).To(Succeed())
+		waitForCondition(lost, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		posts := 0
+		for _, m := range calls("/webhooks") {
+			if m == "POST" {
+				posts++
+			}
+		}
+		Expect(posts).To(Equal(2)) // ops and lost, once each
+		Expect(org.Webhooks()).To(HaveLen(2))
+
+		By("deleting it deletes the webhook")
+		Expect(k8sClient.Delete(ctx, lost)).To(Succeed())
+		Eventually(func() bool { return isGone(lost) }, 10*time.Second).Should(BeTrue())
+		Expect(org.Webhooks()).To(HaveLen(1))
+	})
 })

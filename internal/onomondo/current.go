@@ -321,6 +321,8 @@ type Webhook struct {
 	ExcludeTypes []string `json:"exclude_types"`
 	// Tags are tag IDs when written.
 	Tags []string `json:"tags"`
+	// TagNames are the tags' names, when read.
+	TagNames []string `json:"-"`
 }
 
 // webhookRead is a webhook as read: tags are Tag objects.
@@ -334,6 +336,7 @@ func (w webhookRead) webhook() Webhook {
 	out.Tags = nil
 	for _, t := range w.Tags {
 		out.Tags = append(out.Tags, t.ID)
+		out.TagNames = append(out.TagNames, t.Name)
 	}
 	return out
 }

@@ -220,8 +220,8 @@ func checkAggregated(t *testing.T, objs []*unstructured.Unstructured) {
 		}
 	}
 	for _, role := range []string{"viewer", "editor", "admin"} {
-		if found[role] != 5 {
-			t.Errorf("%d %s roles, want one for each of SIM, SMSMessage, Connector, Account, NetworkList", found[role], role)
+		if found[role] != 6 {
+			t.Errorf("%d %s roles, want one for each of SIM, SMSMessage, Connector, Account, NetworkList, Webhook", found[role], role)
 		}
 	}
 }
