@@ -49,3 +49,12 @@ func ConnectorConfigMatches(want, got []byte) bool {
 
 // NormMSISDN drops the optional "+", as the operator compares numbers.
 func NormMSISDN(m string) string { return normMSISDN(m) }
+
+// CurrentSettingsOf is the settings of a SIM of the current API, as a spec
+// that manages each of them at the value the API reports (kubectl sim import).
+func CurrentSettingsOf(c *onomondo.CurrentSIM) v1alpha1.CurrentSettings {
+	return currentObservation(c).CurrentSettings
+}
+
+// CurrentSIMObservation is the status form of a SIM of the current API.
+func CurrentSIMObservation(c *onomondo.CurrentSIM) *v1alpha1.SIMObservation { return currentObservation(c) }

@@ -255,6 +255,9 @@ func decideSIM(ctx context.Context, c client.Client, clients *accountClients, s 
 		}
 	}
 	observe := s.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
+	if api.Current() {
+		return decideCurrentSIM(ctx, api, ch, s, live, exists, observe)
+	}
 	current, err := api.GetSIM(ctx, id)
 	if gone, code := apiGone(err); gone {
 		return absent(ch, observe, s.Annotations[v1alpha1.AnnotationObserveFirst] == "true", "POST /sim/"+id, code)
@@ -263,6 +266,38 @@ func decideSIM(ctx context.Context, c client.Client, clients *accountClients, s 
 		return ch
 	}
 	return present(ch, observe, bound, controller.SIMChanges(s.Spec, controller.SIMObservation(current)), "PUT ")
+}
+
+// decideCurrentSIM is the decision for a SIM of a Current account: no
+// create (a card the account lacks is SIMNotFound), one PATCH of what differs.
+func decideCurrentSIM(ctx context.Context, api *onomondo.Client, ch change, s, live *v1alpha1.SIM, exists, observe bool) change {
+	if f := currentEditionField(s); f != "" {
+		return refusal(ch, controller.ReasonNotInEdition+": "+f+" belongs to the Legacy edition")
+	}
+	id := s.APIID()
+	bound := exists && live.Status.Binding != nil && live.Status.Binding.SIMID != ""
+	if bound {
+		id = live.Status.Binding.SIMID
+	}
+	got, err := api.GetCurrentSIM(ctx, id)
+	if gone, code := apiGone(err); gone {
+		return refusal(ch, controller.ReasonSIMNotFound+": the account has no SIM "+id+" ("+code+")")
+	} else if err != nil {
+		ch.Action, ch.Detail = actionNotKnown, err.Error()
+		return ch
+	}
+	return present(ch, observe, bound, controller.CurrentChanges(s.Spec.CurrentSettings, controller.CurrentSIMObservation(got)), "PATCH ")
+}
+
+// currentEditionField names a Legacy field a SIM of a Current account sets.
+func currentEditionField(s *v1alpha1.SIM) string {
+	switch sp := s.Spec; {
+	case sp.SIMID == "" && sp.ICCID == "":
+		return "an IMSI or MSISDN identity"
+	case sp.Voice != nil, sp.SMS != nil, sp.Data != nil, sp.DataThrottling != nil:
+		return "voice, sms, data or dataThrottling"
+	}
+	return ""
 }
 
 // decideConnector is the operator's decision for one Connector manifest.

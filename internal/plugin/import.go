@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/controller"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -38,6 +39,7 @@ type importRow struct {
 	name, namespace        string
 	labels                 map[string]string
 	sim                    *onomondo.SIM
+	current                *onomondo.CurrentSIM // a SIM of a Current account
 	rejected, rejectReason string
 }
 
@@ -74,13 +76,12 @@ names it in spec.accountRef. Exit status: 0 when every row was imported,
   kubectl sim import -n team-acme --account acme --csv export.csv --observe-only --out fleet/`,
 		RunE: func(cmd *cobra.Command, _ []string) error { return o.runImport(cmd.Context(), opts) },
 	}
-	cmd.Flags().StringVar(&opts.csv, "csv", "", "The vendor's CSV export (required).")
+	cmd.Flags().StringVar(&opts.csv, "csv", "", "The vendor's CSV export (required for a Legacy account; a Current account's SIMs are listed from the API, 1,000 a call).")
 	cmd.Flags().StringVar(&opts.out, "out", "", "Directory for the manifests, kustomization.yaml and rejected.csv (default: manifests on stdout).")
 	cmd.Flags().BoolVar(&opts.observeOnly, "observe-only", false, "Write managementPolicy: ObserveOnly: the operator only reads and reports.")
 	cmd.Flags().StringVar(&opts.deletionPolicy, "deletion-policy", string(v1alpha1.DeletionPolicyOrphan),
 		"deletionPolicy of the manifests: Orphan (default: an imported SIM predates the operator, so deleting its manifest leaves it) or Delete.")
 	o.addAPIFlags(cmd)
-	_ = cmd.MarkFlagRequired("csv")
 	return cmd
 }
 
@@ -88,16 +89,25 @@ func (o *options) runImport(ctx context.Context, opts importOptions) error {
 	if opts.deletionPolicy != string(v1alpha1.DeletionPolicyOrphan) && opts.deletionPolicy != string(v1alpha1.DeletionPolicyDelete) {
 		return fmt.Errorf("--deletion-policy %q: want Orphan or Delete", opts.deletionPolicy)
 	}
-	rows, err := readCSV(opts.csv, o.namespace())
-	if err != nil {
-		return err
-	}
 	api, err := o.apiClient(ctx)
 	if err != nil {
 		return err
 	}
 	opts.accountRef = o.accountRef()
-	o.fetch(ctx, api, rows, opts.workers)
+	var rows []*importRow
+	switch {
+	case api.Current() && opts.csv == "":
+		if rows, err = o.listCurrent(ctx, api); err != nil {
+			return err
+		}
+	case opts.csv == "":
+		return fmt.Errorf("--csv is required: the Legacy API cannot list SIMs (a Current account's can)")
+	default:
+		if rows, err = readCSV(opts.csv, o.namespace()); err != nil {
+			return err
+		}
+		o.fetch(ctx, api, rows, opts.workers)
+	}
 	var imported, rejected []*importRow
 	for _, r := range rows {
 		if r.rejected != "" {
@@ -259,8 +269,40 @@ func (r *importRow) fetch(ctx context.Context, api *onomondo.Client) {
 	}
 }
 
+// listCurrent lists a Current account's SIMs, 1,000 a call, as rows.
+func (o *options) listCurrent(ctx context.Context, api *onomondo.Client) ([]*importRow, error) {
+	var rows []*importRow
+	for next := ""; ; {
+		page, err := api.ListSIMs(ctx, next, 0)
+		if err != nil {
+			return nil, err
+		}
+		for i := range page.SIMs {
+			c := &page.SIMs[i]
+			rows = append(rows, &importRow{line: len(rows) + 1, name: "sim-" + c.ID, namespace: o.namespace(), current: c})
+		}
+		fmt.Fprintf(o.streams.ErrOut, "listed %d SIMs\n", len(rows))
+		if next = page.Next; next == "" {
+			return rows, nil
+		}
+	}
+}
+
 // manifest reproduces the SIM as the API reported it.
 func (r *importRow) manifest(opts importOptions) *v1alpha1.SIM {
+	if r.current != nil {
+		s := &v1alpha1.SIM{
+			TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "SIM"},
+			ObjectMeta: metav1.ObjectMeta{Name: r.name, Namespace: r.namespace,
+				Annotations: map[string]string{v1alpha1.AnnotationObserveFirst: "true"}},
+			Spec: v1alpha1.SIMSpec{SIMID: r.current.ID, CurrentSettings: controller.CurrentSettingsOf(r.current),
+				ManagedPolicies: v1alpha1.ManagedPolicies{DeletionPolicy: v1alpha1.DeletionPolicy(opts.deletionPolicy), AccountRef: opts.accountRef}},
+		}
+		if opts.observeOnly {
+			s.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly
+		}
+		return s
+	}
 	s := &v1alpha1.SIM{
 		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "SIM"},
 		ObjectMeta: metav1.ObjectMeta{Name: r.name, Namespace: r.namespace, Labels: r.labels,

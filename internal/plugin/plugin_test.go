@@ -574,3 +574,50 @@ func TestEveryCommandHasAnExampleAndVersionPrints(t *testing.T) {
 		t.Fatalf("version -o json: %v %q", err, out.String())
 	}
 }
+
+// import --account on a Current account lists the SIMs from the API (one
+// call per 1,000) and writes observe-first, Orphan manifests by SIM ID
+// naming the account, with every setting as the API reports it.
+func TestImportListsACurrentAccountsSIMs(t *testing.T) {
+	f := start(t)
+	ctx := context.Background()
+	f.createNamespace(t, "fleet-current")
+	org := testutil.Start(t, simulator.Options{APIKey: "current-key"})
+	for i := range 1500 {
+		org.PutCurrentSIM(simulator.CurrentSIM{ICCID: fmt.Sprintf("8945738730%09d1", i+1), Activated: i%2 == 0, Label: ptr.To(fmt.Sprintf("unit %d", i))})
+	}
+	for _, obj := range []client.Object{
+		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "fleet-current", Name: "key"}, StringData: map[string]string{"apiKey": "current-key"}},
+		&v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: "fleet-current", Name: "cur"}, Spec: v1alpha1.AccountSpec{
+			APIURL: org.URL(), CABundle: string(org.CAPEM), Edition: v1alpha1.EditionCurrent, APIKeySecretRef: v1alpha1.SecretKeyReference{Name: "key"}}},
+	} {
+		if err := f.c.Create(ctx, obj); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out := filepath.Join(t.TempDir(), "fleet")
+	var stdout, errOut bytes.Buffer
+	cmd := NewRootCommand(genericiooptions.IOStreams{In: strings.NewReader(""), Out: &stdout, ErrOut: &errOut})
+	cmd.SetArgs([]string{"import", "--account", "cur", "-n", "fleet-current", "--out", out, "--rate", "0", "--kubeconfig", f.flags[1]})
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, errOut.String())
+	}
+	if n := len(org.Requests()); n != 2 {
+		t.Errorf("%d API calls, want 2 (1,500 SIMs, 1,000 a page)", n)
+	}
+	files := snapshot(t, out)
+	if len(files) != 1501 {
+		t.Fatalf("%d files, want 1,500 manifests and kustomization.yaml", len(files))
+	}
+	m := squash(files["fleet-current/sim-000000001.yaml"])
+	for _, want := range []string{`simId: "000000001"`, "accountRef:\nkind: Account\nname: cur", "deletionPolicy: Orphan",
+		"onomondo.sim-operator.dev/observe-first: \"true\"", "label: unit 0", "activated: true"} {
+		if !strings.Contains(m, want) {
+			t.Errorf("the manifest lacks %q:\n%s", want, m)
+		}
+	}
+	diff, _, _ := f.run(t, "diff", "-f", filepath.Join(out, "fleet-current", "sim-000000001.yaml"))
+	if !strings.Contains(squash(diff), "SIM fleet-current sim-000000001 Account/fleet-current/cur adopt") || strings.Contains(diff, "PATCH") {
+		t.Errorf("diff of an imported manifest: want adopt with nothing to change:\n%s", diff)
+	}
+}

@@ -205,7 +205,8 @@ func (o *options) accountAPI(ctx context.Context, c client.Client, namespace str
 	if err != nil {
 		return nil, err
 	}
-	return o.newAPI(onomondo.Config{BaseURL: spec.APIURL, CAPEM: []byte(spec.CABundle), APIKey: key})
+	return o.newAPI(onomondo.Config{BaseURL: spec.APIURL, CAPEM: []byte(spec.CABundle), APIKey: key,
+		Current: spec.Edition == v1alpha1.EditionCurrent, Bearer: spec.AuthScheme == "Bearer"})
 }
 
 // accountClients makes each account's client once, for the manifests of a diff.
