@@ -57,4 +57,6 @@ func CurrentSettingsOf(c *onomondo.CurrentSIM) v1alpha1.CurrentSettings {
 }
 
 // CurrentSIMObservation is the status form of a SIM of the current API.
-func CurrentSIMObservation(c *onomondo.CurrentSIM) *v1alpha1.SIMObservation { return currentObservation(c) }
+func CurrentSIMObservation(c *onomondo.CurrentSIM) *v1alpha1.SIMObservation {
+	return currentObservation(c)
+}
