@@ -1,6 +1,8 @@
 package controller_test
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -68,8 +70,11 @@ var _ = Describe("SIMs on a Current account", Ordered, func() {
 			s.Spec.Label, s.Spec.Activated, s.Spec.Tags = ptr.To("truck 7"), ptr.To(true), []string{"fleet-eu"}
 			s.Spec.DataLimit = &v1alpha1.DataLimit{Total: resource.MustParse("500Mi")}
 		})
+		lists := len(calls("/sims"))
 		s = createReady(s)
-		Expect(calls("/sims/000000010")).To(Equal([]string{"GET", "PATCH"}))
+		By("bound from the account's list, not from a GET of its own; then one PATCH")
+		Expect(calls("/sims/000000010")).To(Equal([]string{"PATCH"}))
+		Expect(len(calls("/sims")) - lists).To(Equal(1))
 		Expect(s.Status.Binding.SIMID).To(Equal("000000010"))
 		Expect(s.Status.Binding.ICCID).To(Equal("89457387300000000103"))
 		got, _ := org.CurrentSIM("000000010")
@@ -80,10 +85,10 @@ var _ = Describe("SIMs on a Current account", Ordered, func() {
 
 		By("a spec change is one PATCH, and nothing when nothing differs")
 		Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.Label = ptr.To("") })).To(Succeed())
-		Eventually(func() []string { return calls("/sims/000000010") }, 10*time.Second).Should(Equal([]string{"GET", "PATCH", "PATCH"}))
+		Eventually(func() []string { return calls("/sims/000000010") }, 10*time.Second).Should(Equal([]string{"PATCH", "PATCH"}))
 		got, _ = org.CurrentSIM("000000010")
 		Expect(got.Label).To(BeNil())
-		Consistently(func() []string { return calls("/sims/000000010") }, time.Second).Should(HaveLen(3))
+		Consistently(func() []string { return calls("/sims/000000010") }, time.Second).Should(HaveLen(2))
 
 		By("deletion (Delete) deactivates the SIM and never removes it")
 		Expect(k8sClient.Delete(ctx, s)).To(Succeed())
@@ -98,6 +103,7 @@ var _ = Describe("SIMs on a Current account", Ordered, func() {
 		Expect(k8sClient.Create(ctx, s)).To(Succeed())
 		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonSIMNotFound)
 		Expect(s.Status.LastError.Terminal).To(BeTrue())
+		// Missing from the account's list: read once by ID before concluding, then nothing more.
 		Consistently(func() []string { return calls("/sims/000000099") }, time.Second).Should(Equal([]string{"GET"}))
 	})
 
@@ -117,6 +123,7 @@ var _ = Describe("SIMs on a Current account", Ordered, func() {
 		tagged := simOf("bad-tag", "000000020", func(s *v1alpha1.SIM) { s.Spec.Tags = []string{"nope"} })
 		Expect(k8sClient.Create(ctx, tagged)).To(Succeed())
 		waitForCondition(tagged, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonTagNotFound)
+		// Added to the API after the account's list was read: read once by ID, then nothing more.
 		Consistently(func() []string { return calls("/sims/000000020") }, time.Second).Should(Equal([]string{"GET"}))
 	})
 
@@ -222,5 +229,41 @@ var _ = Describe("SIMs on a Current account", Ordered, func() {
 		Expect(k8sClient.Delete(ctx, lost)).To(Succeed())
 		Eventually(func() bool { return isGone(lost) }, 10*time.Second).Should(BeTrue())
 		Expect(org.Webhooks()).To(HaveLen(1))
+	})
+
+	It("adopts many SIMs from the account's list, ceil(N/1000) calls, no GET per SIM", func() {
+		big, err := testutil.StartSimulator(simulator.Options{APIKey: "big-key"})
+		Expect(err).NotTo(HaveOccurred())
+		DeferCleanup(big.Close)
+		for i := range 1200 {
+			big.PutCurrentSIM(simulator.CurrentSIM{ID: fmt.Sprintf("%09d", 500000+i), ICCID: fmt.Sprintf("89457387300%09d", 500000+i), Activated: true})
+		}
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: "big-key"},
+			StringData: map[string]string{"apiKey": "big-key"}})).To(Succeed())
+		Expect(k8sClient.Create(ctx, &v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: "big"}, Spec: v1alpha1.AccountSpec{
+			APIURL: big.URL(), CABundle: string(big.CAPEM), Rate: 100, Burst: 100, Edition: v1alpha1.EditionCurrent,
+			APIKeySecretRef: v1alpha1.SecretKeyReference{Name: "big-key"}}})).To(Succeed())
+		var sims []*v1alpha1.SIM
+		for i := range 40 {
+			s := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: fmt.Sprintf("fleet-%d", i)},
+				Spec: v1alpha1.SIMSpec{SIMID: fmt.Sprintf("%09d", 500000+i*25), CurrentSettings: v1alpha1.CurrentSettings{Activated: ptr.To(true)},
+					ManagedPolicies: v1alpha1.ManagedPolicies{AccountRef: &v1alpha1.AccountReference{Kind: "Account", Name: "big"}}}}
+			Expect(k8sClient.Create(ctx, s)).To(Succeed())
+			sims = append(sims, s)
+		}
+		for _, s := range sims {
+			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		}
+		var lists, gets int
+		for _, r := range big.Requests() {
+			switch {
+			case r.Path == "/sims":
+				lists++
+			case strings.HasPrefix(r.Path, "/sims/"):
+				gets++
+			}
+		}
+		Expect(lists).To(Equal(2), "1,200 SIMs are two pages")
+		Expect(gets).To(BeZero(), "no SIM read on its own")
 	})
 })

@@ -51,7 +51,8 @@ func NewSIMController(c client.Client, api SIMAPI, rec recorder.EventRecorder, o
 }
 
 func newSIMReconciler(c client.Client, api SIMAPI, rec recorder.EventRecorder, o ManagedOptions) *managedReconciler[*v1alpha1.SIM] {
-	return newManagedReconciler[*v1alpha1.SIM](c, simExternal{api: api, reader: c, tags: &tagCache{}},
+	return newManagedReconciler[*v1alpha1.SIM](c, simExternal{api: api, reader: c, tags: &tagCache{},
+		fleet: &fleetCache{ttl: o.withDefaults().SyncPeriod}},
 		func() *v1alpha1.SIM { return &v1alpha1.SIM{} }, func() client.ObjectList { return &v1alpha1.SIMList{} }, rec, o)
 }
 
@@ -71,6 +72,8 @@ type simExternal struct {
 	api    SIMAPI
 	reader client.Reader
 	tags   *tagCache
+	// fleet observes a Current account's SIMs from one list (fleet.go).
+	fleet *fleetCache
 }
 
 func (simExternal) kind() string { return "SIM" }
@@ -278,6 +281,9 @@ func (e simExternal) update(ctx context.Context, s *v1alpha1.SIM) error {
 			return err
 		}
 		c, err := api.PatchSIM(ctx, e.id(s), p)
+		if err == nil {
+			e.fleet.put(api, c)
+		}
 		return e.answered(s, c, err)
 	}
 	w := e.desired(s, s.Status.AtProvider)
@@ -316,7 +322,7 @@ func (simExternal) answered(s *v1alpha1.SIM, c *onomondo.CurrentSIM, err error) 
 
 func (e simExternal) observe(ctx context.Context, s *v1alpha1.SIM) error {
 	if api, current := e.currentAPI(ctx); current {
-		c, err := api.GetCurrentSIM(ctx, e.id(s))
+		c, err := e.fleet.get(ctx, api, e.id(s))
 		return e.answered(s, c, err)
 	}
 	current, err := apiFrom[SIMAPI](ctx, e.api).GetSIM(ctx, e.id(s))

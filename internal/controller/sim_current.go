@@ -28,6 +28,7 @@ const ReasonTagNotFound = "TagNotFound"
 // CurrentSIMAPI is what a SIM on a Current account needs of the client.
 type CurrentSIMAPI interface {
 	Current() bool
+	ListSIMs(ctx context.Context, next string, limit int) (*onomondo.SIMPage, error)
 	GetCurrentSIM(ctx context.Context, id string) (*onomondo.CurrentSIM, error)
 	PatchSIM(ctx context.Context, id string, p onomondo.SIMPatch) (*onomondo.CurrentSIM, error)
 	ListTags(ctx context.Context) ([]onomondo.Tag, error)
