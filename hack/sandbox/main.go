@@ -98,6 +98,9 @@ func run(demo bool, state, samples string) error {
 		if err := accountsDemo(ctx, sb); err != nil {
 			return err
 		}
+		if err := currentDemo(ctx, sb); err != nil {
+			return err
+		}
 		fmt.Println("\nsandbox ready")
 		return nil
 	}
@@ -106,6 +109,28 @@ func run(demo bool, state, samples string) error {
 	fmt.Println("sandbox ready")
 	<-ctx.Done()
 	fmt.Println("\nsandbox: stopping and cleaning up")
+	return nil
+}
+
+// currentDemo applies config/samples/current: an organisation on Onomondo's
+// current API, with SIMs by SIM ID, a network list and a webhook.
+func currentDemo(ctx context.Context, sb *sandbox.Sandbox) error {
+	objs, err := sb.ApplySamples(ctx, "config/samples/current")
+	if err != nil {
+		return err
+	}
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if err := sb.WaitReady(wctx, objs); err != nil {
+		return err
+	}
+	fmt.Println("\n$ kubectl apply -f config/samples/current/   # initech, on the current API: SIMs by SIM ID, a network list, a webhook")
+	fmt.Println("$ kubectl get sims -n initech")
+	if err := sb.PrintCurrentSIMs(ctx, os.Stdout, "initech"); err != nil {
+		return err
+	}
+	fmt.Println("\nAPI calls initech received (its tags, one list of its SIMs, a PATCH of what differs for each, the network list adopted, the webhook made):")
+	sb.PrintOrgCalls(os.Stdout, sandbox.CurrentOrgKey)
 	return nil
 }
 

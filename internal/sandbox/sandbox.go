@@ -57,7 +57,11 @@ type Options struct {
 
 // OrgKeys are the keys of the other organisations the simulator serves
 // (config/samples/accounts): each has its own SIM table.
-var OrgKeys = []string{"acme-sandbox-key", "globex-sandbox-key"}
+var OrgKeys = []string{"acme-sandbox-key", "globex-sandbox-key", CurrentOrgKey}
+
+// CurrentOrgKey is the key of the demo's organisation on Onomondo's current
+// API (config/samples/current), whose SIM cards exist before any resource.
+const CurrentOrgKey = "initech-sandbox-key"
 
 // SimulatorInfo is written to simulator.json.
 type SimulatorInfo struct {
@@ -108,6 +112,7 @@ func Start(ctx context.Context, o Options) (sb *Sandbox, err error) {
 	if sb.Sim, err = testutil.StartSimulator(simulator.Options{APIKey: APIKey}, OrgKeys...); err != nil {
 		return nil, err
 	}
+	seedCurrentOrg(sb.Sim.Orgs[CurrentOrgKey])
 	sb.SimInfo = SimulatorInfo{URL: sb.Sim.URL(), APIKey: APIKey, CAFile: filepath.Join(o.StateDir, simulatorCAFile)}
 	if err := os.WriteFile(sb.SimInfo.CAFile, sb.Sim.CAPEM, 0o644); err != nil {
 		return nil, err
@@ -120,6 +125,19 @@ func Start(ctx context.Context, o Options) (sb *Sandbox, err error) {
 		return sb, nil
 	}
 	return sb, sb.startManager(ctx, o.Operator)
+}
+
+// seedCurrentOrg puts the cards of the current edition's demo in its
+// organisation: SIMs exist there before any resource names them.
+func seedCurrentOrg(org *simulator.Simulator) {
+	org.PutTag(simulator.Tag{ID: "5b0c1c2e-0000-4000-8000-000000000001", Name: "fleet-eu", CanWrite: true})
+	// The list exists already (made in the Onomondo app): the NetworkList
+	// resource adopts it, and the SIM that names it can use it at once.
+	org.PutNetworkList(simulator.NetworkList{Name: "nordics", Networks: []map[string]any{{"mcc": "238", "mnc": "01"}}})
+	for i, label := range []string{"forklift 1", "forklift 2", "spare"} {
+		org.PutCurrentSIM(simulator.CurrentSIM{ICCID: fmt.Sprintf("894573873000000%04d%d", 240+i, i), Label: &label, Activated: i < 2,
+			MSISDN: fmt.Sprintf("457200000%d", i)})
+	}
 }
 
 func (sb *Sandbox) writeKubeconfig(dir string) error {
@@ -234,6 +252,7 @@ func (sb *Sandbox) WaitReady(ctx context.Context, objs []*unstructured.Unstructu
 // successCondition is the condition that says an object of a kind is done.
 var successCondition = map[string]string{
 	"SIM": v1alpha1.ConditionReady, "Connector": v1alpha1.ConditionReady, "SMSMessage": v1alpha1.ConditionSent,
+	"NetworkList": v1alpha1.ConditionReady, "Webhook": v1alpha1.ConditionReady,
 }
 
 func (sb *Sandbox) ready(ctx context.Context, obj *unstructured.Unstructured) (bool, error) {
@@ -340,11 +359,50 @@ func (sb *Sandbox) PrintConnectors(ctx context.Context, w io.Writer) error {
 // PrintOrgAPICalls writes the calls each other organisation received.
 func (sb *Sandbox) PrintOrgAPICalls(w io.Writer) {
 	for _, key := range OrgKeys {
-		fmt.Fprintf(w, "organisation %s:\n", key)
-		for _, r := range sb.Sim.Orgs[key].Requests() {
-			fmt.Fprintf(w, "  %s %s → %d\n", r.Method, r.Path, r.Status)
+		if key != CurrentOrgKey {
+			sb.PrintOrgCalls(w, key)
 		}
 	}
+}
+
+// PrintOrgCalls prints the API calls one organisation received.
+func (sb *Sandbox) PrintOrgCalls(w io.Writer, key string) {
+	fmt.Fprintf(w, "organisation %s:\n", key)
+	for _, r := range sb.Sim.Orgs[key].Requests() {
+		fmt.Fprintf(w, "  %s %s → %d\n", r.Method, r.Path, r.Status)
+	}
+}
+
+// PrintCurrentSIMs prints the SIMs of a namespace on the current API, as
+// kubectl get sims shows their binding and settings.
+func (sb *Sandbox) PrintCurrentSIMs(ctx context.Context, w io.Writer, namespace string) error {
+	var list v1alpha1.SIMList
+	if err := sb.Client.List(ctx, &list, client.InNamespace(namespace)); err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(w, 0, 8, 3, ' ', 0)
+	fmt.Fprintln(tw, "NAMESPACE\tNAME\tSIM ID\tICCID\tACTIVATED\tLABEL\tNETWORK LIST\tTAGS\tREADY\tREASON")
+	for _, s := range list.Items {
+		ready, reason := readyColumns(s.Status.Conditions)
+		var b v1alpha1.SIMBinding
+		var o v1alpha1.CurrentSettings
+		if s.Status.Binding != nil {
+			b = *s.Status.Binding
+		}
+		if s.Status.AtProvider != nil {
+			o = s.Status.AtProvider.CurrentSettings
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", s.Namespace, s.Name, b.SIMID, b.ICCID,
+			boolColumn(o.Activated), str(o.Label), str(o.NetworkList), strings.Join(o.Tags, ","), ready, reason)
+	}
+	return tw.Flush()
+}
+
+func str(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
 }
 
 func (sb *Sandbox) PrintAPICalls(w io.Writer) {

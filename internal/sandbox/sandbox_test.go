@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -77,6 +78,28 @@ func TestSandboxDemo(t *testing.T) {
 	}
 	if sms := sb.Sim.SMS(); len(sms) != 2 {
 		t.Errorf("the simulator accepted %d SMS, want the 2 samples", len(sms))
+	}
+
+	// The organisation on the current API: SIMs bound from one list, a
+	// PATCH each, the network list adopted, one webhook made.
+	current, err := sb.ApplySamples(ctx, "../../config/samples/current")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.WaitReady(ctx, current); err != nil {
+		t.Fatal(err)
+	}
+	var calls []string
+	for _, r := range sb.Sim.Orgs[sandbox.CurrentOrgKey].Requests() {
+		if r.Path != "/tags/search/tags" {
+			calls = append(calls, r.Method+" "+r.Path)
+		}
+	}
+	slices.Sort(calls)
+	want := []string{"GET /network-whitelists/nordics", "GET /sims", "GET /webhooks", "PATCH /network-whitelists/nordics",
+		"PATCH /sims/000000240", "PATCH /sims/000000241", "POST /network-whitelists", "POST /webhooks"}
+	if !slices.Equal(calls, want) {
+		t.Errorf("calls to the current organisation:\n%q\nwant\n%q", calls, want)
 	}
 
 	var info sandbox.SimulatorInfo

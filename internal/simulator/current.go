@@ -148,6 +148,13 @@ func (s *Simulator) PutTag(t Tag) {
 	s.cur.tags[t.ID] = t
 }
 
+// PutNetworkList stores a network list.
+func (s *Simulator) PutNetworkList(l NetworkList) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.cur.lists[l.Name] = &l
+}
+
 // SetPageStyle chooses how GET /sims paginates.
 func (s *Simulator) SetPageStyle(p PageStyle) {
 	s.mu.Lock()

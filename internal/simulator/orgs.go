@@ -1,6 +1,9 @@
 package simulator
 
-import "net/http"
+import (
+	"net/http"
+	"strings"
+)
 
 // Orgs serves several organisations, each a Simulator with its own key and
 // its own SIM table, on one address: a request goes to the organisation
@@ -10,7 +13,7 @@ type Orgs map[string]*Simulator
 
 // ServeHTTP routes by the Authorization header.
 func (o Orgs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	if sim, ok := o[r.Header.Get("Authorization")]; ok {
+	if sim, ok := o[strings.TrimPrefix(r.Header.Get("Authorization"), "Bearer ")]; ok {
 		sim.ServeHTTP(w, r)
 		return
 	}
