@@ -112,16 +112,22 @@ func run(demo bool, state, samples string) error {
 	return nil
 }
 
-// currentDemo applies config/samples/current: an organisation on Onomondo's
-// current API, with SIMs by SIM ID, a network list and a webhook.
-func currentDemo(ctx context.Context, sb *sandbox.Sandbox) error {
-	objs, err := sb.ApplySamples(ctx, "config/samples/current")
+// applyAndWait applies the samples of dir and waits, a minute at most,
+// until each is settled.
+func applyAndWait(ctx context.Context, sb *sandbox.Sandbox, dir string) error {
+	objs, err := sb.ApplySamples(ctx, dir)
 	if err != nil {
 		return err
 	}
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	if err := sb.WaitReady(wctx, objs); err != nil {
+	return sb.WaitReady(wctx, objs)
+}
+
+// currentDemo applies config/samples/current: an organisation on Onomondo's
+// current API, with SIMs by SIM ID, a network list and a webhook.
+func currentDemo(ctx context.Context, sb *sandbox.Sandbox) error {
+	if err := applyAndWait(ctx, sb, "config/samples/current"); err != nil {
 		return err
 	}
 	fmt.Println("\n$ kubectl apply -f config/samples/current/   # initech, on the current API: SIMs by SIM ID, a network list, a webhook")
@@ -137,13 +143,7 @@ func currentDemo(ctx context.Context, sb *sandbox.Sandbox) error {
 // accountsDemo applies config/samples/accounts: two organisations in two
 // namespaces, and a namespace refused the other's account.
 func accountsDemo(ctx context.Context, sb *sandbox.Sandbox) error {
-	objs, err := sb.ApplySamples(ctx, "config/samples/accounts")
-	if err != nil {
-		return err
-	}
-	wctx, cancel := context.WithTimeout(ctx, time.Minute)
-	defer cancel()
-	if err := sb.WaitReady(wctx, objs); err != nil {
+	if err := applyAndWait(ctx, sb, "config/samples/accounts"); err != nil {
 		return err
 	}
 	fmt.Println("\n$ kubectl apply -f config/samples/accounts/   # two organisations, acme and globex")

@@ -5,7 +5,6 @@ import (
 	"net/http"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
@@ -223,17 +222,7 @@ func validReason(r string) bool {
 const maxMessage = 1024
 
 // clip cuts s to at most maxMessage bytes of valid UTF-8.
-func clip(s string) string {
-	s = strings.ToValidUTF8(s, "?")
-	if len(s) <= maxMessage {
-		return s
-	}
-	cut := maxMessage - len("…")
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "…"
-}
+func clip(s string) string { return onomondo.Truncate(s, maxMessage) }
 
 // errorStatus is the status record of an error.
 func errorStatus(err error) *v1alpha1.APIErrorStatus {

@@ -421,7 +421,7 @@ func (c *Client) do(ctx context.Context, method, route, path string, in, out any
 func origin(location string) string {
 	u, err := url.Parse(location)
 	if err != nil || u.Host == "" {
-		return truncate(location, 100)
+		return Truncate(location, 100)
 	}
 	return u.Scheme + "://" + u.Host
 }
@@ -537,7 +537,7 @@ func (c *Client) apiError(method, route string, resp *http.Response, raw []byte)
 	if asked > e.RetryAfter {
 		e.RetryAfterAsked = asked
 	}
-	defer func() { e.Code, e.Message = truncate(e.Code, maxCode), truncate(e.Message, maxMessage) }()
+	defer func() { e.Code, e.Message = Truncate(e.Code, maxCode), Truncate(e.Message, maxMessage) }()
 	var body struct {
 		Error   any    `json:"error"`
 		Code    string `json:"code"`
@@ -563,9 +563,9 @@ func (c *Client) apiError(method, route string, resp *http.Response, raw []byte)
 	return e
 }
 
-// truncate cuts s to at most n bytes of valid UTF-8, marking the cut: an
+// Truncate cuts s to at most n bytes of valid UTF-8, marking the cut: an
 // answer's text is the API's to choose, and status has limits.
-func truncate(s string, n int) string {
+func Truncate(s string, n int) string {
 	s = strings.ToValidUTF8(s, "?")
 	if len(s) <= n {
 		return s

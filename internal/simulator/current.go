@@ -464,9 +464,8 @@ func (s *Simulator) createNetworkList(w http.ResponseWriter, r *http.Request) {
 func (s *Simulator) getNetworkList(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.cur.lists[r.PathValue("name")]
-	if l == nil {
-		answer(w, fail(404, "network_whitelist_not_found", "no list %s", r.PathValue("name")))
+	l, ok := found(w, s.cur.lists, r.PathValue("name"), "network_whitelist_not_found", "list")
+	if !ok {
 		return
 	}
 	writeJSON(w, 200, s.listJSON(l))
@@ -480,9 +479,8 @@ func (s *Simulator) patchNetworkList(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	l := s.cur.lists[r.PathValue("name")]
-	if l == nil {
-		answer(w, fail(404, "network_whitelist_not_found", "no list %s", r.PathValue("name")))
+	l, ok := found(w, s.cur.lists, r.PathValue("name"), "network_whitelist_not_found", "list")
+	if !ok {
 		return
 	}
 	if err := s.checkList(b); err != nil {
@@ -502,8 +500,7 @@ func (s *Simulator) deleteNetworkList(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	name := r.PathValue("name")
-	if s.cur.lists[name] == nil {
-		answer(w, fail(404, "network_whitelist_not_found", "no list %s", name))
+	if _, ok := found(w, s.cur.lists, name, "network_whitelist_not_found", "list"); !ok {
 		return
 	}
 	for _, v := range s.cur.sims {
@@ -591,9 +588,8 @@ func (s *Simulator) createWebhook(w http.ResponseWriter, r *http.Request) {
 func (s *Simulator) getWebhook(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := s.cur.webhooks[r.PathValue("id")]
-	if h == nil {
-		answer(w, fail(404, "webhook_not_found", "no webhook %s", r.PathValue("id")))
+	h, ok := found(w, s.cur.webhooks, r.PathValue("id"), "webhook_not_found", "webhook")
+	if !ok {
 		return
 	}
 	writeJSON(w, 200, s.webhookJSON(h))
@@ -607,9 +603,8 @@ func (s *Simulator) patchWebhook(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	h := s.cur.webhooks[r.PathValue("id")]
-	if h == nil {
-		answer(w, fail(404, "webhook_not_found", "no webhook %s", r.PathValue("id")))
+	h, ok := found(w, s.cur.webhooks, r.PathValue("id"), "webhook_not_found", "webhook")
+	if !ok {
 		return
 	}
 	next := *h
@@ -624,8 +619,7 @@ func (s *Simulator) patchWebhook(w http.ResponseWriter, r *http.Request) {
 func (s *Simulator) deleteWebhook(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.cur.webhooks[r.PathValue("id")] == nil {
-		answer(w, fail(404, "webhook_not_found", "no webhook %s", r.PathValue("id")))
+	if _, ok := found(w, s.cur.webhooks, r.PathValue("id"), "webhook_not_found", "webhook"); !ok {
 		return
 	}
 	delete(s.cur.webhooks, r.PathValue("id"))
@@ -663,6 +657,15 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// found is the stored object of key, or, answered, a 404 with the code.
+func found[T any](w http.ResponseWriter, m map[string]*T, key, code, what string) (*T, bool) {
+	v := m[key]
+	if v == nil {
+		answer(w, fail(404, code, "no %s %s", what, key))
+	}
+	return v, v != nil
 }
 
 // readJSON decodes a JSON body of at most maxBody bytes.
