@@ -40,7 +40,23 @@ type ConnectorSpec struct {
 	// +required
 	Config runtime.RawExtension `json:"config"`
 
+	// secretRef names a Secret in the Connector's namespace whose keys are
+	// the connector's secret option names (key, cert, ca,
+	// connectionString, …): on a Current account they are merged into
+	// config.options when sent, never written in the manifest. The API never
+	// returns them; a change of the Secret's data is sent once (status.secretHash),
+	// at the next reconcile (a drift check or a sync request).
+	// +optional
+	SecretRef *LocalSecretReference `json:"secretRef,omitempty"`
+
 	ManagedPolicies `json:",inline"`
+}
+
+// LocalSecretReference names a Secret in the resource's namespace.
+type LocalSecretReference struct {
+	// name of the Secret.
+	// +kubebuilder:validation:MinLength=1
+	Name string `json:"name"`
 }
 
 // ConnectorStatus is what the operator last saw and did.
@@ -52,6 +68,11 @@ type ConnectorStatus struct {
 	// +kubebuilder:pruning:PreserveUnknownFields
 	// +optional
 	AtProvider *runtime.RawExtension `json:"atProvider,omitempty"`
+
+	// secretHash identifies the secretRef data last sent (a hash, never the
+	// data).
+	// +optional
+	SecretHash string `json:"secretHash,omitempty"`
 }
 
 // Connector is one Onomondo connector, declared, with an opaque JSON body.

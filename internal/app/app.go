@@ -473,6 +473,7 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, accounts *controll
 	}
 	sims := controller.NewSIMController(c, api, rec, managed)
 	conns := controller.NewConnectorController(c, api, rec, managed)
+	controller.UseSecretReader(conns, mgr.GetAPIReader())
 	lists := controller.NewNetworkListController(c, api, rec, managed)
 	hooks := controller.NewWebhookController(c, api, rec, managed)
 	sms := controller.NewSMSMessageReconciler(c, api, rec, controller.SMSOptions{MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,

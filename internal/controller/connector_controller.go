@@ -37,13 +37,24 @@ func NewConnectorController(c client.Client, api ConnectorAPI, rec recorder.Even
 	return &ManagedController[*v1alpha1.Connector]{r: newConnectorReconciler(c, api, rec, o), name: "connector", opts: o}
 }
 
+// UseSecretReader lets Connectors of Current accounts read their secretRef
+// (a get of that one Secret from the apiserver, never a cache of Secrets).
+func UseSecretReader(m *ManagedController[*v1alpha1.Connector], r client.Reader) {
+	ext := m.r.ext.(connectorExternal)
+	ext.secrets.reader = r
+}
+
 func newConnectorReconciler(c client.Client, api ConnectorAPI, rec recorder.EventRecorder, o ManagedOptions) *managedReconciler[*v1alpha1.Connector] {
-	return newManagedReconciler[*v1alpha1.Connector](c, connectorExternal{api: api},
+	return newManagedReconciler[*v1alpha1.Connector](c, connectorExternal{api: api, secrets: &connectorSecrets{}},
 		func() *v1alpha1.Connector { return &v1alpha1.Connector{} }, func() client.ObjectList { return &v1alpha1.ConnectorList{} }, rec, o)
 }
 
-// connectorExternal is the Connector's half of the managed reconciler.
-type connectorExternal struct{ api ConnectorAPI }
+// connectorExternal is the Connector's half of the managed reconciler, for
+// both editions (connector_current.go).
+type connectorExternal struct {
+	api     ConnectorAPI
+	secrets *connectorSecrets
+}
 
 func (connectorExternal) kind() string                    { return "Connector" }
 func (connectorExternal) id(c *v1alpha1.Connector) string { return c.Spec.ID }
@@ -73,15 +84,18 @@ func (connectorExternal) exists(err error) bool {
 	return onomondo.IsCode(err, onomondo.CodeConnectorConflict)
 }
 func (e connectorExternal) remove(ctx context.Context, c *v1alpha1.Connector) error {
+	if api, current := e.named(ctx); current {
+		return api.DeleteNamedConnector(ctx, c.Spec.ID)
+	}
 	return apiFrom[ConnectorAPI](ctx, e.api).DeleteConnector(ctx, c.Spec.ID)
 }
 
 // upToDate compares only the keys the spec writes: keys the API adds are not drift.
-func (connectorExternal) upToDate(c *v1alpha1.Connector) bool {
+func (e connectorExternal) upToDate(c *v1alpha1.Connector) bool {
 	if c.Status.AtProvider == nil {
 		return false
 	}
-	return ConnectorConfigMatches(c.Spec.Config.Raw, c.Status.AtProvider.Raw)
+	return ConnectorConfigMatches(c.Spec.Config.Raw, c.Status.AtProvider.Raw) && e.secretsSent(c)
 }
 
 func (connectorExternal) describe(c *v1alpha1.Connector) string {
@@ -99,12 +113,18 @@ func (e connectorExternal) create(ctx context.Context, c *v1alpha1.Connector) er
 	if err := checkConfig(c); err != nil {
 		return err
 	}
+	if api, current := e.named(ctx); current {
+		return e.writeNamed(ctx, api, c, true)
+	}
 	return e.write(c, apiFrom[ConnectorAPI](ctx, e.api).CreateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
 }
 
 func (e connectorExternal) update(ctx context.Context, c *v1alpha1.Connector) error {
 	if err := checkConfig(c); err != nil {
 		return err
+	}
+	if api, current := e.named(ctx); current {
+		return e.writeNamed(ctx, api, c, false)
 	}
 	return e.write(c, apiFrom[ConnectorAPI](ctx, e.api).UpdateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
 }
@@ -118,7 +138,11 @@ func (connectorExternal) write(c *v1alpha1.Connector, err error) error {
 }
 
 func (e connectorExternal) observe(ctx context.Context, c *v1alpha1.Connector) error {
-	body, err := apiFrom[ConnectorAPI](ctx, e.api).GetConnector(ctx, c.Spec.ID)
+	get := apiFrom[ConnectorAPI](ctx, e.api).GetConnector
+	if api, current := e.named(ctx); current {
+		get = api.GetNamedConnector
+	}
+	body, err := get(ctx, c.Spec.ID)
 	if err == nil {
 		c.Status.AtProvider = &runtime.RawExtension{Raw: body}
 	}

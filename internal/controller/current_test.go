@@ -266,4 +266,43 @@ var _ = Describe("SIMs on a Current account", Ordered, func() {
 		Expect(lists).To(Equal(2), "1,200 SIMs are two pages")
 		Expect(gets).To(BeZero(), "no SIM read on its own")
 	})
+
+	It("keeps a Connector with secret options from a Secret: sent, never read back, a changed Secret sent once", func() {
+		Expect(k8sClient.Create(ctx, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: "tls-secrets"},
+			StringData: map[string]string{"key": "PEM-KEY-1"}})).To(Succeed())
+		c := &v1alpha1.Connector{ObjectMeta: metav1.ObjectMeta{Namespace: nsCurrent, Name: "tls"}, Spec: v1alpha1.ConnectorSpec{
+			ID: "fleet-tls", SecretRef: &v1alpha1.LocalSecretReference{Name: "tls-secrets"},
+			ManagedPolicies: v1alpha1.ManagedPolicies{AccountRef: cur}}}
+		c.Spec.Config.Raw = []byte(`{"type":"tls","options":{"host":"iot.example.com","port":8883}}`)
+		c = createReady(c)
+		stored, ok := org.NamedConnector("fleet-tls")
+		Expect(ok).To(BeTrue())
+		Expect(stored["options"]).To(HaveKeyWithValue("key", "PEM-KEY-1"))
+		Expect(c.Status.SecretHash).NotTo(BeEmpty())
+		Expect(string(c.Status.AtProvider.Raw)).NotTo(ContainSubstring("PEM-KEY"))
+
+		By("a sync request reads the connector: the secret is not echoed back, yet nothing is PATCHed")
+		Expect(update(c, func(c *v1alpha1.Connector) {
+			c.Annotations = map[string]string{v1alpha1.AnnotationRequestedAt: "1"}
+		})).To(Succeed())
+		Eventually(func() []string { return calls("/connectors/fleet-tls") }, 10*time.Second).Should(Equal([]string{"GET"}))
+		Consistently(func() []string { return calls("/connectors/fleet-tls") }, time.Second).Should(Equal([]string{"GET"}))
+
+		By("a changed Secret is sent once, at the next reconcile")
+		var sec corev1.Secret
+		Expect(k8sClient.Get(ctx, client.ObjectKey{Namespace: nsCurrent, Name: "tls-secrets"}, &sec)).To(Succeed())
+		sec.Data["key"] = []byte("PEM-KEY-2")
+		Expect(k8sClient.Update(ctx, &sec)).To(Succeed())
+		Expect(update(c, func(c *v1alpha1.Connector) {
+			c.Annotations = map[string]string{v1alpha1.AnnotationRequestedAt: "2"}
+		})).To(Succeed())
+		Eventually(func() []string { return calls("/connectors/fleet-tls") }, 10*time.Second).Should(Equal([]string{"GET", "GET", "PATCH"}))
+		stored, _ = org.NamedConnector("fleet-tls")
+		Expect(stored["options"]).To(HaveKeyWithValue("key", "PEM-KEY-2"))
+		Expect(update(c, func(c *v1alpha1.Connector) {
+			c.Annotations = map[string]string{v1alpha1.AnnotationRequestedAt: "3"}
+		})).To(Succeed())
+		Eventually(func() []string { return calls("/connectors/fleet-tls") }, 10*time.Second).Should(HaveLen(4))
+		Consistently(func() []string { return calls("/connectors/fleet-tls") }, time.Second).Should(Equal([]string{"GET", "GET", "PATCH", "GET"}))
+	})
 })

@@ -395,6 +395,38 @@ func (c *Client) DeleteWebhook(ctx context.Context, id string) error {
 	return c.do(ctx, http.MethodDelete, RouteWebhook, "/webhooks/"+url.PathEscape(id), nil, nil)
 }
 
+// GetNamedConnector reads a connector of the current API by name: its body
+// as the API reports it (secret options absent, meta.<option>.is_set instead).
+func (c *Client) GetNamedConnector(ctx context.Context, name string) (json.RawMessage, error) {
+	var body json.RawMessage
+	if err := c.do(ctx, http.MethodGet, RouteConnectorV2, "/connectors/"+url.PathEscape(name), nil, &body); err != nil {
+		return nil, err
+	}
+	var named struct {
+		Name string `json:"name"`
+	}
+	if json.Unmarshal(body, &named) != nil || named.Name != name {
+		return nil, &InvalidResponseError{Method: http.MethodGet, Route: RouteConnectorV2, Reason: "the answer is not the connector asked for"}
+	}
+	return body, nil
+}
+
+// CreateNamedConnector creates a connector of the current API (the body
+// names it).
+func (c *Client) CreateNamedConnector(ctx context.Context, body json.RawMessage) error {
+	return c.do(ctx, http.MethodPost, RouteConnectors, RouteConnectors, body, nil)
+}
+
+// UpdateNamedConnector changes a connector of the current API.
+func (c *Client) UpdateNamedConnector(ctx context.Context, name string, body json.RawMessage) error {
+	return c.do(ctx, http.MethodPatch, RouteConnectorV2, "/connectors/"+url.PathEscape(name), body, nil)
+}
+
+// DeleteNamedConnector deletes a connector of the current API.
+func (c *Client) DeleteNamedConnector(ctx context.Context, name string) error {
+	return c.do(ctx, http.MethodDelete, RouteConnectorV2, "/connectors/"+url.PathEscape(name), nil, nil)
+}
+
 // SendSMSToSIM sends an SMS to a SIM by its SIM ID. As SendSMS, a call that
 // fails after the request was written may or may not have sent it.
 func (c *Client) SendSMSToSIM(ctx context.Context, simID string, m SMS) error {

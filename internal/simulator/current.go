@@ -91,7 +91,10 @@ type current struct {
 	tags     map[string]Tag         // by ID
 	lists    map[string]*NetworkList
 	webhooks map[string]*Webhook
-	pages    PageStyle
+	// conns are the current API's connectors by name, as written (secret
+	// options included; answers leave them out).
+	conns map[string]*map[string]any
+	pages PageStyle
 }
 
 func (s *Simulator) routeCurrent(m *http.ServeMux) {
@@ -106,6 +109,10 @@ func (s *Simulator) routeCurrent(m *http.ServeMux) {
 	m.HandleFunc("GET /network-whitelists/{name}", s.getNetworkList)
 	m.HandleFunc("PATCH /network-whitelists/{name}", s.patchNetworkList)
 	m.HandleFunc("DELETE /network-whitelists/{name}", s.deleteNetworkList)
+	m.HandleFunc("POST /connectors", s.createNamedConnector)
+	m.HandleFunc("GET /connectors/{name}", s.getNamedConnector)
+	m.HandleFunc("PATCH /connectors/{name}", s.patchNamedConnector)
+	m.HandleFunc("DELETE /connectors/{name}", s.deleteNamedConnector)
 	m.HandleFunc("GET /webhooks", s.listWebhooks)
 	m.HandleFunc("POST /webhooks", s.createWebhook)
 	m.HandleFunc("GET /webhooks/{id}", s.getWebhook)
@@ -116,7 +123,7 @@ func (s *Simulator) routeCurrent(m *http.ServeMux) {
 func (s *Simulator) resetCurrentLocked() {
 	style := s.cur.pages
 	s.cur = current{sims: map[string]*CurrentSIM{}, tags: map[string]Tag{}, lists: map[string]*NetworkList{},
-		webhooks: map[string]*Webhook{}, pages: style}
+		webhooks: map[string]*Webhook{}, conns: map[string]*map[string]any{}, pages: style}
 }
 
 // PutCurrentSIM stores a SIM of the current edition, as a fleet owner's
@@ -328,7 +335,7 @@ func (s *Simulator) patchField(v *CurrentSIM, key string, raw json.RawMessage) *
 	case "network_whitelist":
 		return str(&v.NetworkWhitelist, func(n string) bool { return s.cur.lists[n] != nil })
 	case "connector":
-		return str(&v.Connector, func(n string) bool { _, ok := s.connectors[n]; return ok })
+		return str(&v.Connector, func(n string) bool { _, legacy := s.connectors[n]; return legacy || s.cur.conns[n] != nil })
 	case "data_limit":
 		if json.Unmarshal(raw, &v.DataLimit) != nil {
 			return fail(400, "data_limit_invalid", "data_limit must be an object")
@@ -657,6 +664,99 @@ func cmpOr(a, b string) string {
 		return a
 	}
 	return b
+}
+
+// secretOptions are connector options the API never returns.
+var secretOptions = []string{"key", "cert", "ca", "connectionString", "password", "token"}
+
+// NamedConnector returns a connector of the current API as written (secret
+// options included), for tests.
+func (s *Simulator) NamedConnector(name string) (map[string]any, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := s.cur.conns[name]
+	if !ok {
+		return nil, false
+	}
+	return *c, true
+}
+
+// connectorJSON is a connector as answered: secrets left out, meta.<option>.is_set.
+func connectorJSON(c map[string]any) map[string]any {
+	out, meta := map[string]any{}, map[string]any{}
+	for k, v := range c {
+		out[k] = v
+	}
+	if opts, ok := c["options"].(map[string]any); ok {
+		shown := map[string]any{}
+		for k, v := range opts {
+			if slices.Contains(secretOptions, k) {
+				meta[k] = map[string]any{"is_set": true}
+				continue
+			}
+			shown[k] = v
+		}
+		out["options"] = shown
+	}
+	out["meta"] = meta
+	return out
+}
+
+func (s *Simulator) createNamedConnector(w http.ResponseWriter, r *http.Request) {
+	var b map[string]any
+	if err := readJSON(r, &b); err != nil {
+		answer(w, err)
+		return
+	}
+	name, _ := b["name"].(string)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch {
+	case !regexp.MustCompile(`^[-_a-zA-Z0-9]{3,255}$`).MatchString(name):
+		answer(w, fail(400, "name_invalid", "name is 3-255 letters, digits, - and _"))
+	case s.cur.conns[name] != nil:
+		answer(w, fail(409, "connector_conflict", "a connector %s exists", name))
+	default:
+		s.cur.conns[name] = &b
+		writeJSON(w, 200, map[string]string{"message": "Connector successfully created"})
+	}
+}
+
+func (s *Simulator) getNamedConnector(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if c, ok := found(w, s.cur.conns, r.PathValue("name"), "connector_not_found", "connector"); ok {
+		writeJSON(w, 200, connectorJSON(*c))
+	}
+}
+
+func (s *Simulator) patchNamedConnector(w http.ResponseWriter, r *http.Request) {
+	var b map[string]any
+	if err := readJSON(r, &b); err != nil {
+		answer(w, err)
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, ok := found(w, s.cur.conns, r.PathValue("name"), "connector_not_found", "connector")
+	if !ok {
+		return
+	}
+	for k, v := range b {
+		if k != "name" {
+			(*c)[k] = v
+		}
+	}
+	writeJSON(w, 200, connectorJSON(*c))
+}
+
+func (s *Simulator) deleteNamedConnector(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, exists := found(w, s.cur.conns, r.PathValue("name"), "connector_not_found", "connector"); exists {
+		delete(s.cur.conns, r.PathValue("name"))
+		ok(w)
+	}
 }
 
 // found is the stored object of key, or, answered, a 404 with the code.
