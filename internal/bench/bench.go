@@ -66,6 +66,8 @@ type Config struct {
 	// AccountSIMs is the SIMs in each saturated account of the accounts
 	// scenario (0 skips it).
 	AccountSIMs int
+	// CurrentSIMs is the fleet of the current edition's scenario (0 skips it).
+	CurrentSIMs int
 	// SyncPeriod of the main manager; the steady state is measured over one.
 	SyncPeriod time.Duration
 	// KubeQPS, KubeBurst and Concurrency apply to the operator and to the floor's plain client alike.
@@ -116,13 +118,15 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 	c = c.withDefaults()
 	res := &Results{SIMs: c.SIMs, SyncPeriod: c.SyncPeriod.String(), KubeQPS: c.KubeQPS, KubeBurst: c.KubeBurst,
 		EventQPS: c.EventQPS, EventBurst: c.EventBurst, Concurrency: c.Concurrency, Started: time.Now().UTC()}
-	c.Log("floor: %d SIMs × (create + claim + finalizer patch + status patch) from a plain client", c.SIMs)
-	floor, err := runFloor(ctx, c)
-	if err != nil {
-		return nil, err
+	if c.SIMs > 0 {
+		c.Log("floor: %d SIMs × (create + claim + finalizer patch + status patch) from a plain client", c.SIMs)
+		floor, err := runFloor(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		res.Floor = floor
+		c.Log("floor: %.1fs", floor.Seconds)
 	}
-	res.Floor = floor
-	c.Log("floor: %.1fs", floor.Seconds)
 
 	e := &env{cfg: c}
 	if err := e.start(ctx); err != nil {
@@ -130,8 +134,10 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 	}
 	defer e.stop()
 
-	if err := e.mainScenarios(ctx, res); err != nil {
-		return nil, err
+	if c.SIMs > 0 { // --sims 0 runs only the other scenarios
+		if err := e.mainScenarios(ctx, res); err != nil {
+			return nil, err
+		}
 	}
 	if c.RateLimitedSIMs > 0 {
 		rl, err := e.rateLimited(ctx)
@@ -146,6 +152,13 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 			return nil, err
 		}
 		res.Accounts = acc
+	}
+	if c.CurrentSIMs > 0 {
+		cur, err := e.current(ctx)
+		if err != nil {
+			return nil, err
+		}
+		res.Current = cur
 	}
 	res.Finished = time.Now().UTC()
 	e.stop() // flushes the audit log

@@ -20,7 +20,7 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	dir, bin := buildManager(t)
 	res, err := bench.Run(t.Context(), bench.Config{
 		RepoRoot: "../..", ManagerBin: bin, WorkDir: dir,
-		SIMs: 20, RateLimitedSIMs: 8, AccountSIMs: 10, SyncPeriod: 6 * time.Second, // first drift checks come after 3 s: none in the create phase
+		SIMs: 20, RateLimitedSIMs: 8, AccountSIMs: 10, CurrentSIMs: 30, SyncPeriod: 6 * time.Second, // first drift checks come after 3 s: none in the create phase
 		KubeQPS: 200, KubeBurst: 400, Concurrency: 4,
 		Log: t.Logf,
 	})
@@ -44,6 +44,10 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	}
 	if res.SpecChange.APICalls["PUT"] != 1 || res.SpecChange.APICalls["POST"] != 0 || res.SpecChange.Writes != 1 {
 		t.Errorf("spec change: API calls %v, writes %.2f; want one PUT and one status write per SIM", res.SpecChange.APICalls, res.SpecChange.Writes)
+	}
+	if c := res.Current; c == nil || c.AdoptCalls > c.AdoptCallBound || c.SteadyGets != 0 || c.SteadyWrites != 0 ||
+		c.SteadyListCalls < 1 || c.SteadyListCalls > 2 || c.ChangeSeconds < 0 {
+		t.Errorf("current edition: %+v; want adoption within ceil(N/1000)+10 calls, one or two lists and no GET or write in a period, the change's PATCH", c)
 	}
 	if res.Memory.PeakRSSMiB <= 0 || res.RateLimited == nil || res.Accounts == nil {
 		t.Errorf("missing measurements: %+v %+v %+v", res.Memory, res.RateLimited, res.Accounts)

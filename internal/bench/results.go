@@ -34,6 +34,8 @@ type Results struct {
 	RateLimited *RateLimitedResult `json:"rateLimited,omitempty"`
 	// Accounts is the two-account run.
 	Accounts *AccountsResult `json:"accounts,omitempty"`
+	// Current is the current edition's scenario.
+	Current *CurrentResult `json:"current,omitempty"`
 }
 
 // FloorResult is the plain client's time for the minimal writes.
@@ -102,6 +104,10 @@ type RateLimitedResult struct {
 // finish fills the per-SIM counts from the simulator's log and the audit log
 // (read after the apiserver stopped, so that it is flushed).
 func (r *Results) finish(e *env) error {
+	r.Machine = machine()
+	if r.Create == nil {
+		return nil // the main scenarios did not run (--sims 0)
+	}
 	scenarios := []*ScenarioResult{r.Create, r.Steady, r.SpecChange}
 	windows := make([]window, 2*len(scenarios))
 	for i, s := range scenarios {
@@ -160,7 +166,6 @@ func (r *Results) finish(e *env) error {
 		}
 		s.Writes, s.Events = float64(writes)/n, float64(events)/n
 	}
-	r.Machine = machine()
 	return nil
 }
 
@@ -219,9 +224,17 @@ func (r *Results) WriteJSON(path string) error {
 func (r *Results) Print(w io.Writer) {
 	fmt.Fprintf(w, "sim-operator benchmark: %d SIMs, sync period %s, kube QPS %g/burst %d, event QPS %g/burst %d, concurrency %d\n%s\n\n",
 		r.SIMs, r.SyncPeriod, r.KubeQPS, r.KubeBurst, r.EventQPS, r.EventBurst, r.Concurrency, r.Machine)
+	if r.Create != nil {
+		r.printMain(w)
+	}
+	r.printOthers(w)
+}
+
+// printMain writes the floor, create, steady and spec change tables.
+func (r *Results) printMain(w io.Writer) {
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "scenario\tseconds\tSIMs/s\t× floor\tAPI calls/SIM\tapiserver writes/SIM\tevents/SIM\tevents done after Ready\t")
-	fmt.Fprintf(tw, "floor (plain client)\t%.1f\t%.0f\t1.00\t-\t3.00\t-\t-\t\n", r.Floor.Seconds, float64(r.SIMs)/r.Floor.Seconds)
+	fmt.Fprintf(tw, "floor (plain client)\t%.1f\t%.0f\t1.00\t-\t4.00\t-\t-\t\n", r.Floor.Seconds, float64(r.SIMs)/r.Floor.Seconds)
 	row := func(name string, s *ScenarioResult) {
 		perSec, vs, lag := "-", "-", "-"
 		if s.PerSecond > 0 {
@@ -256,6 +269,10 @@ func (r *Results) Print(w io.Writer) {
 	fmt.Fprintf(w, "\nsteady state spread: %.1f API calls/s on average, %d in the busiest second\n",
 		r.Steady.MeanCallsPerSecond, r.Steady.PeakCallsPerSecond)
 	fmt.Fprintf(w, "\nmanager memory: peak RSS %.0f MiB, peak heap in use %.0f MiB\n", r.Memory.PeakRSSMiB, r.Memory.PeakHeapMiB)
+}
+
+// printOthers writes the rate-limited, accounts and current edition runs.
+func (r *Results) printOthers(w io.Writer) {
 	if rl := r.RateLimited; rl != nil {
 		fmt.Fprintf(w, "\nrate limited (simulator: 10 requests/s; operator: --api-rate 9.5 --api-burst 1):\n")
 		fmt.Fprintf(w, "  %d SIMs: %.1fs, ideal (calls ÷ rate) %.1fs, %.2f× ideal, %d API calls, %d × 429\n",
@@ -270,6 +287,13 @@ func (r *Results) Print(w io.Writer) {
 				run.Account, run.Calls, run.Seconds, run.IdealSeconds, run.VsIdeal)
 		}
 		fmt.Fprintf(w, "  meanwhile a spec change in a third, idle account reached its API in %.2fs\n", a.UnsaturatedChangeSeconds)
+	}
+	if c := r.Current; c != nil {
+		fmt.Fprintf(w, "\ncurrent edition (%d imported SIMs on a Current account at %g calls/s, sync period %s):\n", c.SIMs, c.Rate, c.SyncPeriod)
+		fmt.Fprintf(w, "  adopted and Ready in %.1fs with %d API calls in all (bound ceil(N/1000)+10 = %d)\n", c.AdoptSeconds, c.AdoptCalls, c.AdoptCallBound)
+		fmt.Fprintf(w, "  one drift period: %d list calls, %d GETs of one SIM, %d SIM resources written\n", c.SteadyListCalls, c.SteadyGets, c.SteadyWrites)
+		fmt.Fprintf(w, "  a spec change reached the API as one PATCH after %.2fs; a 50,000-SIM drift round takes %.0fs of budget\n",
+			c.ChangeSeconds, c.DriftSeconds50k)
 	}
 }
 
