@@ -329,14 +329,23 @@ func TestStatusTable(t *testing.T) {
 	if err := f.c.Create(ctx, m); err != nil {
 		t.Fatal(err)
 	}
-	want := `NAMESPACE   ACCOUNT   SIMS   READY   SYNCED   CONNECTORS   SMS
-ops         default   3      2       2        0            1
+	// A kind of the current edition on the default (Legacy) account: counted,
+	// and its refusal listed under its reason.
+	l := &v1alpha1.NetworkList{ObjectMeta: metav1.ObjectMeta{Namespace: "ops", Name: "eu"},
+		Spec: v1alpha1.NetworkListSpec{Networks: []v1alpha1.NetworkRef{{MCC: "238"}}}}
+	if err := f.c.Create(ctx, l); err != nil {
+		t.Fatal(err)
+	}
+	want := `NAMESPACE   ACCOUNT   SIMS   READY   SYNCED   CONNECTORS   NETWORKLISTS   WEBHOOKS   SMS
+ops         default   3      2       2        0            1              0          1
 
 NOT READY       COUNT   EXAMPLES
 ImsiForbidden   1       ops/c
+NotInEdition    1       networklist ops/eu
 
 NOT SYNCED      COUNT   EXAMPLES
 ImsiForbidden   1       ops/c
+NotInEdition    1       networklist ops/eu
 
 SMS        COUNT   EXAMPLES
 Accepted   1       ops/hello

@@ -24,7 +24,8 @@ type Summary struct {
 	// Namespaces are the counts per namespace and account (default,
 	// Account/NS/NAME or ClusterAccount/NAME).
 	Namespaces []NamespaceSummary `json:"namespaces"`
-	// NotReady and NotSynced are the reasons SIMs (and Connectors) are not
+	// NotReady and NotSynced are the reasons SIMs (and Connectors,
+	// NetworkLists and Webhooks) are not
 	// Ready or Synced, most frequent first, with a few example names.
 	NotReady  []ReasonCount `json:"notReady"`
 	NotSynced []ReasonCount `json:"notSynced"`
@@ -41,6 +42,9 @@ type NamespaceSummary struct {
 	Synced     int    `json:"synced"`
 	Connectors int    `json:"connectors"`
 	SMS        int    `json:"sms"`
+	// NetworkLists and Webhooks are the current edition's kinds.
+	NetworkLists int `json:"networkLists"`
+	Webhooks     int `json:"webhooks"`
 }
 
 // ReasonCount is a reason, how many resources have it, and a few of them.
@@ -97,7 +101,8 @@ func newStatusCommand(o *options) *cobra.Command {
 	return cmd
 }
 
-// summarise lists SIMs, Connectors and SMSMessages and counts them.
+// summarise lists SIMs, Connectors, NetworkLists, Webhooks and
+// SMSMessages and counts them.
 func (o *options) summarise(ctx context.Context, c client.Client, selector string, allNamespaces bool) (*Summary, error) {
 	opts, err := o.listOptions(selector, allNamespaces)
 	if err != nil {
@@ -106,7 +111,9 @@ func (o *options) summarise(ctx context.Context, c client.Client, selector strin
 	var sims v1alpha1.SIMList
 	var conns v1alpha1.ConnectorList
 	var msgs v1alpha1.SMSMessageList
-	for _, l := range []client.ObjectList{&sims, &conns, &msgs} {
+	var lists v1alpha1.NetworkListList
+	var hooks v1alpha1.WebhookList
+	for _, l := range []client.ObjectList{&sims, &conns, &msgs, &lists, &hooks} {
 		if err := c.List(ctx, l, opts...); err != nil {
 			return nil, err
 		}
@@ -132,12 +139,25 @@ func (o *options) summarise(ctx context.Context, c client.Client, selector strin
 			n.Synced++
 		}
 	}
+	// The other kinds count only under their reasons.
+	readyAndSynced := func(conds []metav1.Condition, name string) {
+		tally(conds, v1alpha1.ConditionReady, name, notReady)
+		tally(conds, v1alpha1.ConditionSynced, name, notSynced)
+	}
 	for i := range conns.Items {
 		cn := &conns.Items[i]
 		ns(cn.Namespace, cn.Spec.AccountRef).Connectors++
-		name := "connector " + cn.Namespace + "/" + cn.Name
-		tally(cn.Status.Conditions, v1alpha1.ConditionReady, name, notReady)
-		tally(cn.Status.Conditions, v1alpha1.ConditionSynced, name, notSynced)
+		readyAndSynced(cn.Status.Conditions, "connector "+cn.Namespace+"/"+cn.Name)
+	}
+	for i := range lists.Items {
+		l := &lists.Items[i]
+		ns(l.Namespace, l.Spec.AccountRef).NetworkLists++
+		readyAndSynced(l.Status.Conditions, "networklist "+l.Namespace+"/"+l.Name)
+	}
+	for i := range hooks.Items {
+		h := &hooks.Items[i]
+		ns(h.Namespace, h.Spec.AccountRef).Webhooks++
+		readyAndSynced(h.Status.Conditions, "webhook "+h.Namespace+"/"+h.Name)
 	}
 	for i := range msgs.Items {
 		m := &msgs.Items[i]
@@ -220,9 +240,10 @@ func printSummary(w io.Writer, s *Summary, output string) error {
 		return fmt.Errorf("-o %q: want table, json or yaml", output)
 	}
 	tw := printers.GetNewTabWriter(w)
-	fmt.Fprintln(tw, "NAMESPACE\tACCOUNT\tSIMS\tREADY\tSYNCED\tCONNECTORS\tSMS")
+	fmt.Fprintln(tw, "NAMESPACE\tACCOUNT\tSIMS\tREADY\tSYNCED\tCONNECTORS\tNETWORKLISTS\tWEBHOOKS\tSMS")
 	for _, n := range s.Namespaces {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\n", n.Namespace, n.Account, n.SIMs, n.Ready, n.Synced, n.Connectors, n.SMS)
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\n", n.Namespace, n.Account, n.SIMs, n.Ready, n.Synced, n.Connectors,
+			n.NetworkLists, n.Webhooks, n.SMS)
 	}
 	if err := tw.Flush(); err != nil {
 		return err
