@@ -86,8 +86,8 @@ type Options struct {
 	// WatchNamespaces limits the operator to these namespaces (all if empty).
 	WatchNamespaces []string
 	// WatchLabelSelector makes this manager one shard: it reconciles only
-	// the SIMs, Connectors and SMSMessages whose labels match (Flux's flag
-	// and syntax, e.g. "sharding.sim-operator.dev/key in (shard1)", or
+	// the SIMs, Connectors, SMSMessages, NetworkLists and Webhooks whose
+	// labels match (Flux's flag and syntax, e.g. "sharding.sim-operator.dev/key in (shard1)", or
 	// "!sharding.sim-operator.dev/key" for the default shard).
 	WatchLabelSelector string
 	// LeaderElectionID names the Lease; empty: one per shard, derived from
@@ -172,7 +172,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"How the default account's key is sent: empty for the raw key in Authorization, Bearer for \"Bearer <key>\".")
 	fs.DurationVar(&o.APIMaxRetryAfter, "api-max-retry-after", o.APIMaxRetryAfter,
 		"Cap on every wait the API dictates (Retry-After, x-ratelimit-reset), for every account: an answer asking for a day parks the account's resources this long at most.")
-	fs.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "How often each in-sync SIM is read back to detect drift (one GET each).")
+	fs.DurationVar(&o.SyncPeriod, "sync-period", o.SyncPeriod, "How often each in-sync SIM is read back to detect drift (one GET each on a Legacy account; one list call per 1,000 SIMs on a Current one).")
 	fs.Float64Var(&o.SyncJitter, "sync-jitter", o.SyncJitter, "Spread of drift checks, as a fraction of --sync-period either way.")
 	fs.IntVar(&o.MaxConcurrentReconciles, "max-concurrent-reconciles", o.MaxConcurrentReconciles, "Resources of one kind reconciled at once.")
 	fs.DurationVar(&o.MinBackoff, "min-backoff", o.MinBackoff, "First retry delay after a retryable API error.")
@@ -197,7 +197,7 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.BoolVar(&o.RedactIdentifiers, "redact-identifiers", o.RedactIdentifiers,
 		"Hide IMSIs, MSISDNs and SMS recipients from logs and events (all but their last two digits), for fleets that count them as personal data; status keeps them.")
 	fs.StringVar(&o.WatchLabelSelector, "watch-label-selector", o.WatchLabelSelector,
-		"Run as one shard: reconcile only the SIMs, Connectors and SMSMessages whose labels match this selector, "+
+		"Run as one shard: reconcile only the SIMs, Connectors, SMSMessages, NetworkLists and Webhooks whose labels match this selector, "+
 			"e.g. '"+ShardLabel+" in (shard1)', or '!"+ShardLabel+"' for the default shard (default: all). Each shard elects its own leader.")
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", o.LeaderElectionID,
 		"Name of the leader election Lease (default: one per --watch-label-selector).")
