@@ -236,6 +236,18 @@ func (a *Accounts) Rate(key string) float64 {
 	return 0
 }
 
+// Current reports whether the account speaks the current API, once its
+// client is made ("" is the flag-configured default account).
+func (a *Accounts) Current(key string) bool {
+	if key == "" {
+		return a.Default != nil && a.Default.Current()
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c := a.clients[key]
+	return c != nil && c.spec.Edition == v1alpha1.EditionCurrent
+}
+
 // existing is the account's client if one was made.
 func (a *Accounts) existing(key string) *onomondo.Client {
 	a.mu.Lock()

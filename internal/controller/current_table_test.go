@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -145,5 +146,25 @@ func TestCurrentSIMDecisionTable(t *testing.T) {
 				t.Errorf("terminal = %t, want %t (%+v)", terminal, tc.terminal, got.Status.LastError)
 			}
 		})
+	}
+}
+
+// A SIM's drift check on a Current account reads a share of its account's
+// list (1,000 SIMs a call), so 10,000 SIMs at the hosted 10 calls/s keep a
+// one-minute drift period; on a Legacy account each check is one GET, and
+// the same fleet stretches its period to 10,000 ÷ 5/s.
+func TestACurrentFleetsDriftPeriodIsPricedByTheListNotPerSIM(t *testing.T) {
+	for _, tc := range []struct {
+		current bool
+		want    time.Duration
+	}{{current: true, want: time.Minute}, {current: false, want: 2000 * time.Second}} {
+		r := newSIMReconciler(fakeClient(interceptor.Funcs{}), &fakeCurrentAPI{}, &fakeRecorder{}, ManagedOptions{SyncPeriod: time.Minute})
+		r.accounts = fakeAccounts{rate: 10, current: tc.current}
+		for i := range 10000 {
+			r.schedule.synced(types.NamespacedName{Namespace: "ns", Name: fmt.Sprint("sim-", i)}, "Account/ns/fleet")
+		}
+		if got := r.schedule.effective()["Account/ns/fleet"]; got != tc.want {
+			t.Errorf("current=%v: drift period %s, want %s", tc.current, got, tc.want)
+		}
 	}
 }

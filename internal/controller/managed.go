@@ -17,9 +17,11 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
+	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -130,7 +132,7 @@ func newManagedReconciler[T managedObject](c client.Client, ext external[T], new
 	o = o.withDefaults()
 	s := newSchedule(o.SyncPeriod, o.SyncJitter, o.MinBackoff, o.MaxBackoff)
 	r := &managedReconciler[T]{Client: c, ext: ext, newObj: newObj, newList: newList, recorder: rec, schedule: s}
-	s.budget = func(account string) float64 { return r.accountRate(account, o.APIRate) / 2 }
+	s.budget = func(account string) float64 { return r.accountRate(account, o.APIRate) / 2 / r.driftCost(account) }
 	log := logf.Log.WithValues("controller", strings.ToLower(ext.kind()))
 	s.onStretch = func(account string, effective time.Duration, objects int) {
 		log.Info("drift checks would take more than half of the account's API budget: stretching its drift period",
@@ -151,6 +153,26 @@ func (r *managedReconciler[T]) accountRate(account string, apiRate float64) floa
 		return rated.Rate(account)
 	}
 	return 0
+}
+
+// driftCost is what one drift check of this kind costs an account, in API
+// calls: one GET, or a share of a list call for a kind observed from its
+// account's fleet (a SIM on a Current account: 1/1000).
+func (r *managedReconciler[T]) driftCost(account string) float64 {
+	f, ok := r.ext.(fleetObserved)
+	if !ok {
+		return 1
+	}
+	if ed, ok := r.accounts.(interface{ Current(key string) bool }); ok && ed.Current(account) {
+		return f.fleetDriftCost()
+	}
+	return 1
+}
+
+// fleetObserved is a kind whose drift checks on a Current account read a
+// list the whole account shares.
+type fleetObserved interface {
+	fleetDriftCost() float64
 }
 
 // accountOf is the schedule's account of a resource: its AccountKey, one
@@ -291,13 +313,20 @@ func (r *managedReconciler[T]) converge(ctx context.Context, obj T, requested bo
 		err = r.checkDrift(ctx, obj)
 	default:
 		r.markSynced(obj)
-		return ctrl.Result{RequeueAfter: r.schedule.remaining(key)}
+		return driftCheckAfter(r.schedule.remaining(key))
 	}
 	if err != nil {
 		return r.markFailed(ctx, obj, err)
 	}
 	r.markSynced(obj)
-	return ctrl.Result{RequeueAfter: r.schedule.synced(key, accountOf(obj))}
+	return driftCheckAfter(r.schedule.synced(key, accountOf(obj)))
+}
+
+// driftCheckAfter queues the next drift check at low priority: a spec
+// change, a deletion or a sync request queued meanwhile goes first, so that
+// user intents never wait behind an account's drift checks for a worker.
+func driftCheckAfter(d time.Duration) ctrl.Result {
+	return ctrl.Result{RequeueAfter: d, Priority: ptr.To(handler.LowPriority)}
 }
 
 // staleCacheWait is how long a reconcile that read a copy older than this
@@ -458,7 +487,7 @@ func (r *managedReconciler[T]) recreate(ctx context.Context, obj T) error {
 func (r *managedReconciler[T]) observeOnly(ctx context.Context, obj T, requested bool) ctrl.Result {
 	key := client.ObjectKeyFromObject(obj)
 	if !requested && !r.schedule.resume(key, accountOf(obj), inSync(obj)) && status(obj).ObservedGeneration == obj.GetGeneration() {
-		return ctrl.Result{RequeueAfter: r.schedule.remaining(key)}
+		return driftCheckAfter(r.schedule.remaining(key))
 	}
 	err := r.ext.identityError(obj)
 	if err == nil {
@@ -470,7 +499,7 @@ func (r *managedReconciler[T]) observeOnly(ctx context.Context, obj T, requested
 		return r.markFailed(ctx, obj, err)
 	}
 	r.markSynced(obj)
-	return ctrl.Result{RequeueAfter: r.schedule.synced(key, accountOf(obj))}
+	return driftCheckAfter(r.schedule.synced(key, accountOf(obj)))
 }
 
 // reconcileDelete deletes the object in the API when the policy says so,

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
@@ -245,8 +246,16 @@ type row struct {
 	want   want
 }
 
-// fakeAccounts refuses or allows every account; allowed, the row's fake API serves.
-type fakeAccounts struct{ err error }
+// fakeAccounts refuses or allows every account; allowed, the row's fake API
+// serves. Like Accounts it knows every account's budget and edition.
+type fakeAccounts struct {
+	err     error
+	rate    float64
+	current bool
+}
+
+func (f fakeAccounts) Rate(string) float64 { return f.rate }
+func (f fakeAccounts) Current(string) bool { return f.current }
 
 func (f fakeAccounts) Resolve(context.Context, string, *v1alpha1.AccountReference) (*onomondo.Client, error) {
 	return nil, f.err
@@ -632,6 +641,12 @@ func (tc row) run(t *testing.T) {
 	}
 	if w.handled != "" && got.Status.LastHandledRequestedAt != w.handled {
 		t.Errorf("lastHandledRequestedAt %q, want %q", got.Status.LastHandledRequestedAt, w.handled)
+	}
+	// The next drift check of a synced resource waits at low priority behind
+	// user intents; a retry keeps its priority.
+	synced := meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionSynced)
+	if drift, low := synced && res.RequeueAfter > 0, res.Priority != nil && *res.Priority == handler.LowPriority; drift != low {
+		t.Errorf("synced %t, requeue after %s at priority %v: want low priority exactly for drift checks", synced, res.RequeueAfter, res.Priority)
 	}
 	if w.progress != "" {
 		checkProgress(t, &got, w.progress)

@@ -46,6 +46,10 @@ func (e simExternal) currentAPI(ctx context.Context) (CurrentSIMAPI, bool) {
 	return api, ok && api.Current()
 }
 
+// fleetDriftCost: on a Current account a SIM's drift check reads its
+// account's list, one call per page of SIMs.
+func (simExternal) fleetDriftCost() float64 { return 1.0 / onomondo.MaxSIMPage }
+
 // observeFirst: a SIM of the current API is a card that exists; it is read,
 // never created.
 func (simExternal) observeFirst(s *v1alpha1.SIM) bool { return currentIdentity(s) }
