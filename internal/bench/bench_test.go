@@ -49,6 +49,10 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 		c.SteadyListCalls < 1 || c.SteadyListCalls > 2 || c.ChangeSeconds < 0 {
 		t.Errorf("current edition: %+v; want adoption within ceil(N/1000)+10 calls, one or two lists and no GET or write in a period, the change's PATCH", c)
 	}
+	if c := res.Current; c != nil && (c.Drifted == 0 || c.DriftSeconds < 0 || c.DriftPatches != c.Drifted || c.SaturatedChangeSeconds < 0) {
+		t.Errorf("current edition: %d SIMs drifted, corrected after %.1fs with %d PATCHes, a change meanwhile after %.2fs; want each corrected by one PATCH, and the change made",
+			c.Drifted, c.DriftSeconds, c.DriftPatches, c.SaturatedChangeSeconds)
+	}
 	if res.Memory.PeakRSSMiB <= 0 || res.RateLimited == nil || res.Accounts == nil {
 		t.Errorf("missing measurements: %+v %+v %+v", res.Memory, res.RateLimited, res.Accounts)
 	}

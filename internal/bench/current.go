@@ -45,6 +45,19 @@ type CurrentResult struct {
 	// DriftSeconds50k is a 50,000-SIM account's drift round at the budget:
 	// its list calls ÷ rate.
 	DriftSeconds50k float64 `json:"driftSeconds50k"`
+	// Drifted SIMs were changed behind the operator's back (their label, at
+	// the API), enough to saturate the budget with corrections. DriftCalls
+	// are the API calls that corrected them (PATCHes and list calls), all
+	// done DriftSeconds after the change at the API.
+	Drifted      int     `json:"drifted"`
+	DriftPatches int     `json:"driftPatches"`
+	DriftLists   int     `json:"driftLists"`
+	DriftSeconds float64 `json:"driftSeconds"`
+	// SaturatedRate is the API calls per second in the 2 s before a spec
+	// change made while the corrections ran; SaturatedChangeSeconds is that
+	// change's wait for its PATCH.
+	SaturatedRate          float64 `json:"saturatedRate"`
+	SaturatedChangeSeconds float64 `json:"saturatedChangeSeconds"`
 }
 
 // current runs the scenario on an organisation of its own.
@@ -113,26 +126,103 @@ func (e *env) current(ctx context.Context) (*CurrentResult, error) {
 		}
 	}
 
-	before = len(org.Requests())
-	patched := time.Now()
-	if err := e.admin.Patch(ctx, currentSIM(0), client.RawPatch(types.MergePatchType, []byte(`{"spec":{"label":"moved"}}`))); err != nil {
+	if res.ChangeSeconds, err = e.currentChange(ctx, org, 0, "moved"); err != nil {
 		return nil, err
 	}
-	res.ChangeSeconds = math.NaN()
-	for time.Since(patched) < time.Minute && math.IsNaN(res.ChangeSeconds) {
+	e.cfg.Log("current: adopted %d SIMs in %.1fs with %d API calls (bound %d); one period: %d list calls, %d GETs, %d SIMs written; a change's PATCH after %.2fs",
+		n, res.AdoptSeconds, res.AdoptCalls, res.AdoptCallBound, res.SteadyListCalls, res.SteadyGets, res.SteadyWrites, res.ChangeSeconds)
+	if err := e.currentSaturated(ctx, org, res); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// currentChange patches the i-th SIM's label and returns how long its PATCH
+// took to reach the API (-1: not within a minute).
+func (e *env) currentChange(ctx context.Context, org *testutil.SimServer, i int, label string) (float64, error) {
+	before := len(org.Requests())
+	patched := time.Now()
+	if err := e.admin.Patch(ctx, currentSIM(i), client.RawPatch(types.MergePatchType, fmt.Appendf(nil, `{"spec":{"label":%q}}`, label))); err != nil {
+		return 0, err
+	}
+	path := "/sims/" + currentSIM(i).Spec.SIMID
+	for time.Since(patched) < time.Minute {
 		for _, r := range org.Requests()[before:] {
-			if r.Method == "PATCH" {
-				res.ChangeSeconds = r.Time.Sub(patched).Seconds()
+			if r.Method == "PATCH" && r.Path == path {
+				return r.Time.Sub(patched).Seconds(), nil
 			}
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	if math.IsNaN(res.ChangeSeconds) {
-		res.ChangeSeconds = -1
+	return -1, nil
+}
+
+// currentSaturated changes a quarter of the fleet's labels at the API,
+// behind the operator's back: their corrections, found by drift checks
+// spread over the period, ask for more than the account's budget. Once the
+// API sees calls at the budget, a spec change is made and timed; then every
+// drifted SIM must be corrected.
+func (e *env) currentSaturated(ctx context.Context, org *testutil.SimServer, res *CurrentResult) error {
+	res.Drifted = res.SIMs / 4
+	ids := make([]string, res.Drifted)
+	before := len(org.Requests())
+	drifted := time.Now()
+	for k := range ids {
+		ids[k] = currentSIM(k + 1).Spec.SIMID // not the SIM the change is made on
+		c, _ := org.CurrentSIM(ids[k])
+		c.Label = ptr.To("drifted")
+		org.PutCurrentSIM(c)
 	}
-	e.cfg.Log("current: adopted %d SIMs in %.1fs with %d API calls (bound %d); one period: %d list calls, %d GETs, %d SIMs written; a change's PATCH after %.2fs",
-		n, res.AdoptSeconds, res.AdoptCalls, res.AdoptCallBound, res.SteadyListCalls, res.SteadyGets, res.SteadyWrites, res.ChangeSeconds)
-	return res, nil
+	e.cfg.Log("current: %d SIMs drifted at the API; waiting for the corrections to saturate the budget", res.Drifted)
+	window := 2 * time.Second
+	for deadline := time.Now().Add(2 * e.cfg.SyncPeriod); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if res.SaturatedRate = float64(callsSince(org.Requests()[before:], time.Now().Add(-window))) / window.Seconds(); res.SaturatedRate >= 0.8*res.Rate {
+			break
+		}
+	}
+	var err error
+	if res.SaturatedChangeSeconds, err = e.currentChange(ctx, org, 0, "moved again"); err != nil {
+		return err
+	}
+	res.DriftSeconds = -1
+	for deadline := time.Now().Add(3*e.cfg.SyncPeriod + time.Duration(float64(res.Drifted)/res.Rate)*time.Second); time.Now().Before(deadline); time.Sleep(time.Second) {
+		if correctedAll(org, ids) {
+			res.DriftSeconds = time.Since(drifted).Seconds()
+			break
+		}
+	}
+	for _, r := range org.Requests()[before:] {
+		switch {
+		case r.Method == "PATCH" && r.Path != "/sims/"+currentSIM(0).Spec.SIMID:
+			res.DriftPatches++
+		case r.Method == "GET" && r.Path == "/sims":
+			res.DriftLists++
+		}
+	}
+	e.cfg.Log("current: %d drifted SIMs corrected after %.1fs with %d PATCHes and %d list calls; a change at %.1f calls/s reached the API after %.2fs",
+		res.Drifted, res.DriftSeconds, res.DriftPatches, res.DriftLists, res.SaturatedRate, res.SaturatedChangeSeconds)
+	return nil
+}
+
+// callsSince counts the requests at or after t.
+func callsSince(reqs []simulator.Request, t time.Time) int {
+	n := 0
+	for _, r := range reqs {
+		if !r.Time.Before(t) {
+			n++
+		}
+	}
+	return n
+}
+
+// correctedAll: every SIM has its spec's label back.
+func correctedAll(org *testutil.SimServer, ids []string) bool {
+	for _, id := range ids {
+		if c, _ := org.CurrentSIM(id); c.Label != nil && *c.Label == "drifted" {
+			return false
+		}
+	}
+	return true
 }
 
 // currentSIM is the i-th imported SIM: by SIM ID, observe-first, managing

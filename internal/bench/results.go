@@ -294,6 +294,9 @@ func (r *Results) printOthers(w io.Writer) {
 		fmt.Fprintf(w, "  one drift period: %d list calls, %d GETs of one SIM, %d SIM resources written\n", c.SteadyListCalls, c.SteadyGets, c.SteadyWrites)
 		fmt.Fprintf(w, "  a spec change reached the API as one PATCH after %.2fs; a 50,000-SIM drift round takes %.0fs of budget\n",
 			c.ChangeSeconds, c.DriftSeconds50k)
+		fmt.Fprintf(w, "  %d SIMs drifted at the API: corrected after %.1fs with %d PATCHes and %d list calls\n",
+			c.Drifted, c.DriftSeconds, c.DriftPatches, c.DriftLists)
+		fmt.Fprintf(w, "  meanwhile (%.1f calls/s of %g) a spec change reached the API after %.2fs\n", c.SaturatedRate, c.Rate, c.SaturatedChangeSeconds)
 	}
 }
 
