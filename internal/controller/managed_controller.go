@@ -116,6 +116,7 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(r.newObj(), handler.EnqueueRequestsFromMapFunc(r.sameIdentifier),
 			builder.WithPredicates(r.claimsChanged())).
 		Watches(r.newObj(), pendingFirst[T]()).
+		Watches(r.newObj(), r.cacheCaughtUp()).
 		WatchesRawSource(source.Channel(m.wake, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(m.opts.MaxConcurrentReconciles, 1)}).
 		Named(m.name)
@@ -139,6 +140,17 @@ func pendingFirst[T managedObject]() handler.EventHandler {
 		}
 		if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
 			pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(0)}, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(obj)})
+		}
+	}}
+}
+
+// cacheCaughtUp forgets a binding this process wrote once the cache shows
+// it (see staleUnbound): kept until the object's next reconcile, the
+// entries of a fleet created at once would stay a whole drift period.
+func (r *managedReconciler[T]) cacheCaughtUp() handler.EventHandler {
+	return handler.Funcs{UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
+		if obj, ok := e.ObjectNew.(T); ok && r.ext.bound(obj) {
+			r.justBound.CompareAndDelete(client.ObjectKeyFromObject(obj), obj.GetUID())
 		}
 	}}
 }

@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
@@ -809,5 +810,27 @@ func TestAReconcileOfACopyOlderThanItsOwnCreateWaitsForTheCache(t *testing.T) {
 	}
 	if !slices.Equal(api.calls, []string{"POST " + imsiA}) {
 		t.Fatalf("calls %q, want one POST: a stale copy is no reason to create again", api.calls)
+	}
+}
+
+// A binding this process wrote is remembered only until the cache shows it:
+// a fleet created at once leaves nothing behind for its drift period.
+func TestABindingIsForgottenOnceTheCacheShowsIt(t *testing.T) {
+	obj := simObj("s", byIMSI(imsiA, true))
+	c := fakeClient(interceptor.Funcs{}, obj)
+	r := newSIMReconciler(c, &fakeSIMAPI{fail: map[string][]error{}}, nil, ManagedOptions{SyncPeriod: time.Hour})
+	if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := r.justBound.Load(client.ObjectKeyFromObject(obj)); !ok {
+		t.Fatal("the binding just written is not remembered: a stale copy could create again")
+	}
+	var got v1alpha1.SIM
+	if err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), &got); err != nil {
+		t.Fatal(err)
+	}
+	r.cacheCaughtUp().Update(context.Background(), event.UpdateEvent{ObjectOld: obj, ObjectNew: &got}, nil)
+	if _, ok := r.justBound.Load(client.ObjectKeyFromObject(obj)); ok {
+		t.Fatal("the binding is still remembered after the cache showed it")
 	}
 }

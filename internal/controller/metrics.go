@@ -28,8 +28,9 @@ var (
 )
 
 // state is a resource's label values: its condition's status and reason (or
-// an SMS's state) and its account ("default", Account/NS/NAME, ClusterAccount/NAME).
-type state [3]string
+// an SMS's state) and its account ("default", Account/NS/NAME,
+// ClusterAccount/NAME); a SIM's adds its Synced status and reason.
+type state [5]string
 
 // StateCollector counts resources by condition. Informer event handlers keep
 // the counts current, so a scrape costs the number of states, not the number
@@ -38,9 +39,8 @@ type StateCollector struct {
 	// reader tells which accounts exist (the manager's cache).
 	reader     client.Reader
 	mu         sync.Mutex
-	sims       stateCounts
+	sims       stateCounts // by Ready and Synced: one entry per SIM for both gauges
 	sms        stateCounts
-	simsSynced stateCounts
 	connSynced stateCounts
 }
 
@@ -109,13 +109,16 @@ func (c *StateCollector) accountLabel(namespace string, ref *v1alpha1.AccountRef
 // unknownAccount labels the resources whose account does not exist.
 const unknownAccount = "unknown"
 
-// simState is a SIM's Ready status and reason ("Unknown", "" before the first reconcile).
+// simState is a SIM's Ready status and reason, its account, then its
+// Synced status and reason ("Unknown", "" before the first reconcile).
 func (c *StateCollector) simState(s *v1alpha1.SIM) state {
-	acct := c.accountLabel(s.Namespace, s.Spec.AccountRef)
+	st := c.syncedState(s)
+	st[3], st[4] = st[0], st[1]
+	st[0], st[1] = "Unknown", ""
 	if cond := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionReady); cond != nil {
-		return state{string(cond.Status), cond.Reason, acct}
+		st[0], st[1] = string(cond.Status), cond.Reason
 	}
-	return state{"Unknown", "", acct}
+	return st
 }
 
 // syncedState is a resource's Synced status and reason ("Unknown", "" before the first reconcile).
@@ -149,9 +152,6 @@ func RegisterStateCollector(c cache.Cache) error {
 		return err
 	}
 	if err := follow(c, sc, &v1alpha1.SIM{}, &sc.sims, sc.simState); err != nil {
-		return err
-	}
-	if err := follow(c, sc, &v1alpha1.SIM{}, &sc.simsSynced, syncedState[*v1alpha1.SIM](sc)); err != nil {
 		return err
 	}
 	if err := follow(c, sc, &v1alpha1.Connector{}, &sc.connSynced, syncedState[*v1alpha1.Connector](sc)); err != nil {
@@ -201,16 +201,22 @@ func (c *StateCollector) Describe(ch chan<- *prometheus.Desc) {
 func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	ready, synced := map[[3]string]int{}, map[[3]string]int{}
 	for k, n := range c.sims.count {
+		ready[[3]string{k[0], k[1], k[2]}] += n
+		synced[[3]string{k[3], k[4], k[2]}] += n
+	}
+	for k, n := range ready {
 		ch <- prometheus.MustNewConstMetric(simsDesc, prometheus.GaugeValue, float64(n), k[0], k[1], k[2])
+	}
+	for k, n := range synced {
+		ch <- prometheus.MustNewConstMetric(syncedDesc, prometheus.GaugeValue, float64(n), "SIM", k[0], k[1], k[2])
+	}
+	for k, n := range c.connSynced.count {
+		ch <- prometheus.MustNewConstMetric(syncedDesc, prometheus.GaugeValue, float64(n), "Connector", k[0], k[1], k[2])
 	}
 	for k, n := range c.sms.count {
 		ch <- prometheus.MustNewConstMetric(smsDesc, prometheus.GaugeValue, float64(n), k[0], k[1])
-	}
-	for kind, counts := range map[string]*stateCounts{"SIM": &c.simsSynced, "Connector": &c.connSynced} {
-		for k, n := range counts.count {
-			ch <- prometheus.MustNewConstMetric(syncedDesc, prometheus.GaugeValue, float64(n), kind, k[0], k[1], k[2])
-		}
 	}
 }
 
