@@ -24,6 +24,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/http/httptrace"
 	"net/url"
@@ -435,6 +436,43 @@ func scrubURL(err error) error {
 	return err
 }
 
+// backgroundKey marks a context whose calls yield to every other call.
+type backgroundKey struct{}
+
+// Background marks the calls made with ctx as background work (a drift
+// check and its correction): they take a token only when one is free now,
+// and hold no place in the bucket's queue while they wait, so a call made
+// for a user's change goes next however many background calls wait.
+func Background(ctx context.Context) context.Context {
+	return context.WithValue(ctx, backgroundKey{}, true)
+}
+
+// take takes a token from the bucket: in turn, or for background work only
+// when one is free now.
+func (c *Client) take(ctx context.Context) error {
+	if c.limiter == nil {
+		return nil
+	}
+	if ctx.Value(backgroundKey{}) == nil {
+		return c.limiter.Wait(ctx)
+	}
+	for {
+		r := c.limiter.Reserve()
+		d := r.Delay()
+		if d == 0 {
+			return nil
+		}
+		r.Cancel() // give the place back: a foreground call may take it
+		t := time.NewTimer(d + rand.N(d/2+time.Millisecond))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
+
 // wait takes a token from the shared bucket, then honours a pause the API
 // asked for: checked last, so that calls queued in the bucket while the
 // API's budget ran out do not go out into a 429.
@@ -445,10 +483,8 @@ func (c *Client) wait(ctx context.Context) error {
 			c.metrics.budgetWait.Observe(d.Seconds())
 		}
 	}()
-	if c.limiter != nil {
-		if err := c.limiter.Wait(ctx); err != nil {
-			return err
-		}
+	if err := c.take(ctx); err != nil {
+		return err
 	}
 	for {
 		c.mu.Lock()

@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -400,5 +402,32 @@ onomondo_api_requests_total{account="default",code="404",method="GET",route="/si
 		if strings.HasPrefix(f.GetName(), "onomondo_") && strings.Contains(f.String(), imsi) {
 			t.Fatalf("metric %s has a raw IMSI label", f.GetName())
 		}
+	}
+}
+
+// Background work (drift checks and their corrections) holds no place in
+// the budget's queue: with ten background calls waiting on a budget of 10
+// calls a second, a call for a user's change goes next, not eleventh.
+func TestAForegroundCallGoesAheadOfWaitingBackgroundCalls(t *testing.T) {
+	s := simtest.Start(t, simulator.Options{})
+	c := newClient(t, s, onomondo.Config{Rate: 10, Burst: 1})
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() { _, _ = c.GetSIM(onomondo.Background(ctx), fmt.Sprintf("23873000000%04d", i)) })
+	}
+	for len(s.Requests()) == 0 { // the first background call went out: the others wait
+		time.Sleep(time.Millisecond)
+	}
+	if _, err := c.GetSIM(ctx, imsi); err != nil && !onomondo.IsCode(err, onomondo.CodeSIMNotFound) {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	var order []string
+	for _, r := range s.Requests() {
+		order = append(order, strings.TrimPrefix(r.Path, "/sim/"))
+	}
+	if i := slices.Index(order, imsi); i < 0 || i > 2 {
+		t.Fatalf("the foreground call went out %dth of %d (%q); want it next after the background call under way", i+1, len(order), order)
 	}
 }
