@@ -206,15 +206,24 @@ func (a *Accounts) entry(key string, spec v1alpha1.AccountSpec, secret types.Nam
 }
 
 func (a *Accounts) readKey(ctx context.Context, ref types.NamespacedName, key string) (string, error) {
-	if key == "" {
-		key = "apiKey"
-	}
+	return ReadAPIKey(ctx, a.Reader, ref, key)
+}
+
+// DefaultKeyName is the key of an API key Secret when the reference names none.
+const DefaultKeyName = "apiKey"
+
+// ReadAPIKey reads an API key from a Secret, the one way every reader does
+// (the default account, Accounts, kubectl sim): key DefaultKeyName unless
+// named; a Secret the reader may not read, a missing Secret or an empty key
+// is an accountError with its reason.
+func ReadAPIKey(ctx context.Context, reader client.Reader, ref types.NamespacedName, key string) (string, error) {
+	key = cmp.Or(key, DefaultKeyName)
 	var s corev1.Secret
-	err := a.Reader.Get(ctx, ref, &s)
+	err := reader.Get(ctx, ref, &s)
 	switch {
 	case apierrors.IsForbidden(err):
 		return "", &accountError{reason: ReasonSecretForbidden,
-			msg: fmt.Sprintf("the operator may not read Secret %s: bind the account-secret-reader role to it there (see docs/operations.md)", ref)}
+			msg: fmt.Sprintf("the operator may not read Secret %s: grant it get on that Secret with a Role and RoleBinding (resourceNames; see docs/operations.md, security model)", ref)}
 	case apierrors.IsNotFound(err):
 		return "", &accountError{reason: ReasonSecretNotFound, msg: fmt.Sprintf("Secret %s does not exist", ref)}
 	case err != nil:
@@ -258,6 +267,10 @@ func (a *Accounts) existing(key string) *onomondo.Client {
 	return nil
 }
 
+// RefusalReason is the status reason the operator gives err (AccountNotFound,
+// NotInEdition, an API code, …), for kubectl sim to say alike.
+func RefusalReason(err error) string { return classify(err).reason }
+
 // Forget drops an account's client: it was deleted.
 func (a *Accounts) Forget(key string) {
 	a.mu.Lock()
@@ -269,22 +282,4 @@ func (a *Accounts) Forget(key string) {
 // the resource may never use (so it claims nothing).
 func foreignAccount(namespace string, ref *v1alpha1.AccountReference) bool {
 	return ref != nil && ref.Kind != "ClusterAccount" && ref.Namespace != "" && ref.Namespace != namespace
-}
-
-// apiContextKey carries the resolved client through a reconcile.
-type apiContextKey struct{}
-
-func withAPI(ctx context.Context, api *onomondo.Client) context.Context {
-	if api == nil {
-		return ctx
-	}
-	return context.WithValue(ctx, apiContextKey{}, api)
-}
-
-// apiFrom is the reconcile's resolved client, else the default one.
-func apiFrom[T any](ctx context.Context, def T) T {
-	if api, ok := ctx.Value(apiContextKey{}).(T); ok {
-		return api
-	}
-	return def
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
@@ -63,16 +62,15 @@ func (r *APIKeyReader) NeedLeaderElection() bool { return false }
 // client; a missing Secret or key keeps the key it has (a rotation mistake
 // does not take the fleet offline). It reports whether the key changed.
 func (r *APIKeyReader) Sync(ctx context.Context) bool {
-	var s corev1.Secret
 	log := logf.FromContext(ctx).WithValues("secret", r.Secret.String())
-	if err := r.Reader.Get(ctx, r.Secret, &s); err != nil {
+	key, err := ReadAPIKey(ctx, r.Reader, r.Secret, "")
+	if err != nil {
 		if r.current == "" {
 			log.V(1).Info("cannot read the API key Secret yet", "error", err.Error())
 		}
 		return false
 	}
-	key := string(s.Data["apiKey"])
-	if key == "" || key == r.current {
+	if key == r.current {
 		return false
 	}
 	r.current = key

@@ -56,7 +56,11 @@ type connectorExternal struct {
 	secrets *connectorSecrets
 }
 
-func (connectorExternal) kind() string                    { return "Connector" }
+func (connectorExternal) kind() string { return "Connector" }
+func (e connectorExternal) connect(api *onomondo.Client) external[*v1alpha1.Connector] {
+	e.api = api
+	return e
+}
 func (connectorExternal) id(c *v1alpha1.Connector) string { return c.Spec.ID }
 func (connectorExternal) claimKeys(c *v1alpha1.Connector) []string {
 	if foreignAccount(c.Namespace, c.Spec.AccountRef) {
@@ -84,10 +88,10 @@ func (connectorExternal) exists(err error) bool {
 	return onomondo.IsCode(err, onomondo.CodeConnectorConflict)
 }
 func (e connectorExternal) remove(ctx context.Context, c *v1alpha1.Connector) error {
-	if api, current := e.named(ctx); current {
+	if api, current := e.named(); current {
 		return api.DeleteNamedConnector(ctx, c.Spec.ID)
 	}
-	return apiFrom[ConnectorAPI](ctx, e.api).DeleteConnector(ctx, c.Spec.ID)
+	return e.api.DeleteConnector(ctx, c.Spec.ID)
 }
 
 // upToDate compares only the keys the spec writes: keys the API adds are not drift.
@@ -113,20 +117,20 @@ func (e connectorExternal) create(ctx context.Context, c *v1alpha1.Connector) er
 	if err := checkConfig(c); err != nil {
 		return err
 	}
-	if api, current := e.named(ctx); current {
+	if api, current := e.named(); current {
 		return e.writeNamed(ctx, api, c, true)
 	}
-	return e.write(c, apiFrom[ConnectorAPI](ctx, e.api).CreateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
+	return e.write(c, e.api.CreateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
 }
 
 func (e connectorExternal) update(ctx context.Context, c *v1alpha1.Connector) error {
 	if err := checkConfig(c); err != nil {
 		return err
 	}
-	if api, current := e.named(ctx); current {
+	if api, current := e.named(); current {
 		return e.writeNamed(ctx, api, c, false)
 	}
-	return e.write(c, apiFrom[ConnectorAPI](ctx, e.api).UpdateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
+	return e.write(c, e.api.UpdateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
 }
 
 // write records an accepted body as what the API now holds.
@@ -138,8 +142,8 @@ func (connectorExternal) write(c *v1alpha1.Connector, err error) error {
 }
 
 func (e connectorExternal) observe(ctx context.Context, c *v1alpha1.Connector) error {
-	get := apiFrom[ConnectorAPI](ctx, e.api).GetConnector
-	if api, current := e.named(ctx); current {
+	get := e.api.GetConnector
+	if api, current := e.named(); current {
 		get = api.GetNamedConnector
 	}
 	body, err := get(ctx, c.Spec.ID)

@@ -48,8 +48,8 @@ type secretOptions struct {
 }
 
 // named is the resource's client when its account speaks the current API.
-func (e connectorExternal) named(ctx context.Context) (NamedConnectorAPI, bool) {
-	api, ok := apiFrom[ConnectorAPI](ctx, e.api).(NamedConnectorAPI)
+func (e connectorExternal) named() (NamedConnectorAPI, bool) {
+	api, ok := e.api.(NamedConnectorAPI)
 	return api, ok && api.Current()
 }
 
@@ -57,7 +57,7 @@ func (e connectorExternal) named(ctx context.Context) (NamedConnectorAPI, bool) 
 // (preflight for this reconcile); a secretRef on a Legacy account is
 // NotInEdition.
 func (e connectorExternal) editionError(ctx context.Context, c *v1alpha1.Connector) error {
-	_, current := e.named(ctx)
+	_, current := e.named()
 	switch {
 	case c.Spec.SecretRef == nil:
 		return nil

@@ -1,6 +1,7 @@
 package controller
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -64,6 +65,9 @@ type managedObject interface {
 // writes record what the API now holds in status.atProvider.
 type external[T managedObject] interface {
 	kind() string
+	// connect is the kind's external with its calls going through api, the
+	// resource's account's client (see managedReconciler.connect).
+	connect(api *onomondo.Client) external[T]
 	// id addresses the object in the API: the binding once there is one,
 	// else the identifier the spec names.
 	id(T) string
@@ -222,26 +226,28 @@ func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 	return r.reconcileNormal(ctx, obj)
 }
 
-// reconcileNormal converges a live resource. Sets Ready and Synced.
+// reconcileNormal converges a live resource: it gathers the facts, lets
+// Decide choose, and carries the choice out. Sets Ready and Synced.
 func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl.Result, error) {
-	ctx, err := r.withAccount(ctx, obj)
+	p, ctx, err := r.connect(ctx, obj)
+	f, err := p.facts(ctx, obj, err)
 	if err != nil {
-		return r.markFailed(ctx, obj, err), nil // the account is refused or unusable: no call at all
+		return ctrl.Result{}, err // a claim lookup failed
 	}
-	if ed, ok := r.ext.(editioner[T]); ok {
-		if err := ed.editionError(ctx, obj); err != nil {
-			return r.markFailed(ctx, obj, err), nil // a field of the other edition: no call, no claim
-		}
+	act := Decide(f)
+	if Background(act, f) {
+		ctx = onomondo.Background(ctx)
 	}
-	if err := r.claim(ctx, obj); err != nil {
-		return r.markClaimFailed(ctx, obj, err)
-	}
-	requested := r.takeSyncRequest(obj)
-	if blockedByTerminalError(obj) && !requested {
+	switch act {
+	case ActRefuse:
+		return r.markFailed(ctx, obj, cmp.Or(f.Refusal, f.IdentityError)), nil // no call, no claim
+	case ActParked:
 		return ctrl.Result{}, nil // only a spec change (a new generation) or a sync request is worth another call
+	case ActObserve:
+		return p.observeOnly(ctx, obj), nil
 	}
-	if policies(obj).ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
-		return r.observeOnly(ctx, obj, requested), nil
+	if f.ObserveOnly { // and nothing due
+		return driftCheckAfter(r.schedule.remaining(client.ObjectKeyFromObject(obj))), nil
 	}
 	if err := r.holdClaim(ctx, obj); err != nil {
 		return r.markClaimFailed(ctx, obj, err)
@@ -249,26 +255,96 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 	if err := r.ensureFinalizer(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
-	return r.converge(ctx, obj, requested), nil
+	return p.carryOut(ctx, obj, act), nil
 }
 
-// withAccount resolves the resource's account and carries its client in
-// the context for the external's calls, with its organisation for claims.
-// Without accounts (the decision table's tests) each account key stands
-// for an organisation.
-func (r *managedReconciler[T]) withAccount(ctx context.Context, obj T) (context.Context, error) {
-	org := "account:" + accountOf(obj)
-	if r.accounts == nil {
-		return context.WithValue(ctx, orgKey{}, org), nil
+// facts gathers what the decision is made on, in the order Decide weighs
+// it; a refusal ends the gathering. The error is a failed lookup, no fact.
+func (r pass[T]) facts(ctx context.Context, obj T, connectErr error) (Facts, error) {
+	f := Facts{Refusal: connectErr}
+	if ed, ok := r.ext.(editioner[T]); ok && f.Refusal == nil {
+		f.Refusal = ed.editionError(ctx, obj)
 	}
-	api, err := r.accounts.Resolve(ctx, obj.GetNamespace(), policies(obj).AccountRef)
+	if f.Refusal == nil {
+		if err := r.claim(ctx, obj); err != nil && !claimRefusal(err) {
+			return f, err
+		} else if err != nil {
+			f.Refusal = err
+		}
+	}
+	if f.Refusal != nil {
+		return f, nil
+	}
+	key := client.ObjectKeyFromObject(obj)
+	f.SyncRequested = r.takeSyncRequest(obj)
+	f.Parked = blockedByTerminalError(obj)
+	f.ObserveOnly = policies(obj).ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
+	f.NewGeneration = status(obj).ObservedGeneration != obj.GetGeneration()
+	f.StaleCache = !f.ObserveOnly && r.staleUnbound(obj)
+	f.Bound, f.MayExist = r.ext.bound(obj), r.mayExist(obj)
+	f.IdentityError = r.ext.identityError(obj)
+	f.NeedsRead = f.Bound && f.IdentityError == nil && r.ext.needsRead(ctx, obj)
+	f.UpToDate, f.Seen = r.ext.upToDate(obj), r.schedule.seen(key)
+	f.DriftDue = r.schedule.resume(key, accountOf(obj), inSync(obj))
+	return f, nil
+}
+
+// carryOut makes the decision once the claim is held and the finalizer
+// set: create, adopt, update, check for drift, apply a pending change,
+// wait for the cache, or nothing.
+func (r pass[T]) carryOut(ctx context.Context, obj T, act Action) ctrl.Result {
+	var err error
+	switch act {
+	case ActNothing:
+		r.markSynced(obj)
+		return driftCheckAfter(r.schedule.remaining(client.ObjectKeyFromObject(obj)))
+	case ActWait:
+		return ctrl.Result{RequeueAfter: staleCacheWait} // this process bound it; the cache has not caught up
+	case ActCreate:
+		err = r.create(ctx, obj)
+	case ActAdopt:
+		err = r.adopt(ctx, obj, nil)
+	case ActUpdate:
+		err = r.update(ctx, obj, "Updated", "applied the spec change")
+	case ActCheck:
+		err = r.readThenApply(ctx, obj, true)
+	case ActApplyPending:
+		err = r.readThenApply(ctx, obj, false)
+	}
 	if err != nil {
-		return ctx, err
+		return r.markFailed(ctx, obj, err)
 	}
-	if api != nil {
-		org = api.Organisation()
+	r.markSynced(obj)
+	return driftCheckAfter(r.schedule.synced(client.ObjectKeyFromObject(obj), accountOf(obj)))
+}
+
+// pass is one reconcile of one resource: the engine with the kind's
+// external connected to the resource's account. Every API call of the
+// reconcile goes through pass.ext; no client travels in a context.
+type pass[T managedObject] struct {
+	*managedReconciler[T]
+	ext external[T]
+}
+
+// connect resolves the resource's account and connects the kind to its
+// client, with the account's organisation in the context for claims. An
+// account that does not resolve to a client is an error, never a fallback
+// to another client. Without accounts (the decision table's tests) the
+// kind's own client serves, and each account key stands for an
+// organisation.
+func (r *managedReconciler[T]) connect(ctx context.Context, obj T) (pass[T], context.Context, error) {
+	p, org := pass[T]{managedReconciler: r, ext: r.ext}, "account:"+accountOf(obj)
+	if r.accounts != nil {
+		api, err := r.accounts.Resolve(ctx, obj.GetNamespace(), policies(obj).AccountRef)
+		if err == nil && api == nil {
+			err = fmt.Errorf("account %s resolved to no API client", accountLabel(accountOf(obj)))
+		}
+		if err != nil {
+			return p, ctx, err
+		}
+		p.ext, org = r.ext.connect(api), api.Organisation()
 	}
-	return context.WithValue(withAPI(ctx, api), orgKey{}, org), nil
+	return p, context.WithValue(ctx, orgKey{}, org), nil
 }
 
 // takeSyncRequest reports whether the requested-at annotation holds a value
@@ -285,42 +361,6 @@ func (r *managedReconciler[T]) takeSyncRequest(obj T) bool {
 }
 
 func paused(obj managedObject) bool { return obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true" }
-
-// converge makes exactly one decision: create, adopt, refuse, update, check
-// for drift, or nothing. status.binding says which object the resource
-// manages; status.atProvider is the model of it the decision is made on. A
-// sync request reads the bound object first.
-func (r *managedReconciler[T]) converge(ctx context.Context, obj T, requested bool) ctrl.Result {
-	key := client.ObjectKeyFromObject(obj)
-	if r.staleUnbound(obj) {
-		return ctrl.Result{RequeueAfter: staleCacheWait} // this process bound it; the cache has not caught up
-	}
-	var err error
-	switch {
-	case !r.ext.bound(obj) && !r.mayExist(obj):
-		err = r.create(ctx, obj)
-	case !r.ext.bound(obj):
-		err = r.adopt(ctx, obj, nil)
-	case r.ext.identityError(obj) != nil:
-		err = r.ext.identityError(obj)
-	case requested || r.ext.needsRead(ctx, obj):
-		err = r.checkDrift(ctx, obj)
-	case !r.ext.upToDate(obj) && r.schedule.seen(key):
-		err = r.update(ctx, obj, "Updated", "applied the spec change")
-	case !r.ext.upToDate(obj):
-		err = r.applyPending(ctx, obj)
-	case r.schedule.resume(key, accountOf(obj), inSync(obj)):
-		err = r.checkDrift(ctx, obj)
-	default:
-		r.markSynced(obj)
-		return driftCheckAfter(r.schedule.remaining(key))
-	}
-	if err != nil {
-		return r.markFailed(ctx, obj, err)
-	}
-	r.markSynced(obj)
-	return driftCheckAfter(r.schedule.synced(key, accountOf(obj)))
-}
 
 // driftCheckAfter queues the next drift check at low priority: a spec
 // change, a deletion or a sync request queued meanwhile goes first, so that
@@ -355,16 +395,23 @@ func (r *managedReconciler[T]) staleUnbound(obj T) bool {
 // renamed in Git takes its SIM over with no create.
 func (r *managedReconciler[T]) mayExist(obj T) bool {
 	c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced)
-	if o, ok := r.ext.(observer[T]); ok && o.observeFirst(obj) {
+	if r.observesFirst(obj) {
 		return true
 	}
 	return r.ext.observed(obj) || (c != nil && c.Reason == "Duplicate"+r.ext.kind()) ||
 		obj.GetAnnotations()[v1alpha1.AnnotationObserveFirst] == "true"
 }
 
+// observesFirst: the kind's object exists before its resource and is never
+// created (a SIM card of the current API).
+func (r *managedReconciler[T]) observesFirst(obj T) bool {
+	o, ok := r.ext.(observer[T])
+	return ok && o.observeFirst(obj)
+}
+
 // create makes the object with one POST. An "exists" answer means adopt it
 // (GET, then PUT only if it differs).
-func (r *managedReconciler[T]) create(ctx context.Context, obj T) error {
+func (r pass[T]) create(ctx context.Context, obj T) error {
 	err := r.ext.create(ctx, obj)
 	switch {
 	case err == nil:
@@ -381,20 +428,18 @@ func (r *managedReconciler[T]) create(ctx context.Context, obj T) error {
 // adopt takes over an object that already exists: GET, check that no older
 // resource claims what the answer names, bind, then PUT only if it differs.
 // conflict is the create's "exists" answer, nil when adopting what was seen.
-func (r *managedReconciler[T]) adopt(ctx context.Context, obj T, conflict error) error {
-	err := r.ext.observe(ctx, obj)
-	switch {
-	case isGone(err) && conflict != nil:
-		return conflict // the conflict was over something else (a SIM's MSISDN held by another SIM)
-	case isGone(err):
+func (r pass[T]) adopt(ctx context.Context, obj T, conflict error) error {
+	f, err := r.read(ctx, obj)
+	if err != nil {
+		return err
+	}
+	f.CreateRefused = conflict
+	switch Decide(f) {
+	case ActRefuse:
+		return cmp.Or(f.Refusal, conflict) // a conflict over something else (a SIM's MSISDN held by another SIM)
+	case ActCreate:
 		return r.create(ctx, obj) // seen once, gone now
-	case err != nil:
-		return err
-	}
-	if err := r.confirm(ctx, obj); err != nil {
-		return err
-	}
-	if r.ext.upToDate(obj) {
+	case ActNothing:
 		r.event(ctx, obj, corev1.EventTypeNormal, "Adopted", "adopted existing %s %s; it already matched the spec", r.ext.kind(), r.ext.id(obj))
 		return nil
 	}
@@ -402,11 +447,31 @@ func (r *managedReconciler[T]) adopt(ctx context.Context, obj T, conflict error)
 	return r.update(ctx, obj, "Updated", "adopted "+r.ext.kind()+" updated")
 }
 
+// read observes the object and gathers the facts of a read: whether the
+// API has it and, if so, whether claims and the binding allow it (see
+// confirm) and whether it matches the spec. The error is a failed read.
+func (r pass[T]) read(ctx context.Context, obj T) (Facts, error) {
+	err := r.ext.observe(ctx, obj)
+	f := Facts{Read: true, Exists: !isGone(err), Creatable: !r.observesFirst(obj)}
+	switch {
+	case !f.Exists && !f.Creatable:
+		f.Refusal = r.ext.(observer[T]).absent(obj)
+		return f, nil
+	case !f.Exists:
+		return f, nil
+	case err != nil:
+		return f, err
+	}
+	f.Refusal = r.confirm(ctx, obj)
+	f.UpToDate = r.ext.upToDate(obj)
+	return f, nil
+}
+
 // confirm runs after a GET: the answer may name identifiers this resource
 // did not know (a twin named by the other identifier), so claims are checked
 // again before any write; then the answer becomes the binding, and a spec
 // that names another object is refused.
-func (r *managedReconciler[T]) confirm(ctx context.Context, obj T) error {
+func (r pass[T]) confirm(ctx context.Context, obj T) error {
 	if err := r.claim(ctx, obj); err != nil {
 		return err
 	}
@@ -427,7 +492,7 @@ func (r *managedReconciler[T]) bound(obj T) {
 }
 
 // update PUTs the desired state; an object deleted behind our back is recreated.
-func (r *managedReconciler[T]) update(ctx context.Context, obj T, reason, note string) error {
+func (r pass[T]) update(ctx context.Context, obj T, reason, note string) error {
 	err := r.ext.update(ctx, obj)
 	if isGone(err) {
 		return r.recreate(ctx, obj)
@@ -441,23 +506,25 @@ func (r *managedReconciler[T]) update(ctx context.Context, obj T, reason, note s
 }
 
 // checkDrift GETs the object and corrects any difference with one PUT.
-func (r *managedReconciler[T]) checkDrift(ctx context.Context, obj T) error {
+func (r pass[T]) checkDrift(ctx context.Context, obj T) error {
 	return r.readThenApply(ctx, obj, true)
 }
 
 // readThenApply reads the object (creating it again if it is gone) and
 // writes the spec only if the object differs: a drift corrected, or a
 // pending spec change applied.
-func (r *managedReconciler[T]) readThenApply(ctx context.Context, obj T, drift bool) error {
-	err := r.ext.observe(ctx, obj)
-	if isGone(err) {
-		return r.recreate(ctx, obj)
-	}
+func (r pass[T]) readThenApply(ctx context.Context, obj T, drift bool) error {
+	f, err := r.read(ctx, obj)
 	if err != nil {
 		return err
 	}
-	if err := r.confirm(ctx, obj); err != nil || r.ext.upToDate(obj) {
-		return err
+	switch Decide(f) {
+	case ActRefuse:
+		return f.Refusal
+	case ActCreate:
+		return r.recreate(ctx, obj)
+	case ActNothing:
+		return nil
 	}
 	if drift {
 		return r.update(ctx, obj, "DriftCorrected", "corrected a change made outside the operator, was "+r.ext.describe(obj))
@@ -469,11 +536,11 @@ func (r *managedReconciler[T]) readThenApply(ctx context.Context, obj T, drift b
 // time it sees the object: after a restart or a failover, its predecessor
 // may have applied it and died before writing status, so it reads first
 // and writes only if the object still differs. No SIM is written twice.
-func (r *managedReconciler[T]) applyPending(ctx context.Context, obj T) error {
+func (r pass[T]) applyPending(ctx context.Context, obj T) error {
 	return r.readThenApply(ctx, obj, false)
 }
 
-func (r *managedReconciler[T]) recreate(ctx context.Context, obj T) error {
+func (r pass[T]) recreate(ctx context.Context, obj T) error {
 	if err := r.ext.create(ctx, obj); err != nil {
 		return err
 	}
@@ -484,11 +551,7 @@ func (r *managedReconciler[T]) recreate(ctx context.Context, obj T) error {
 
 // observeOnly reads the object and reports it, never writing. Sets Ready
 // (does the real object match the spec?) and Synced. The first read binds.
-func (r *managedReconciler[T]) observeOnly(ctx context.Context, obj T, requested bool) ctrl.Result {
-	key := client.ObjectKeyFromObject(obj)
-	if !requested && !r.schedule.resume(key, accountOf(obj), inSync(obj)) && status(obj).ObservedGeneration == obj.GetGeneration() {
-		return driftCheckAfter(r.schedule.remaining(key))
-	}
+func (r pass[T]) observeOnly(ctx context.Context, obj T) ctrl.Result {
 	err := r.ext.identityError(obj)
 	if err == nil {
 		if err = r.ext.observe(ctx, obj); err == nil {
@@ -499,7 +562,7 @@ func (r *managedReconciler[T]) observeOnly(ctx context.Context, obj T, requested
 		return r.markFailed(ctx, obj, err)
 	}
 	r.markSynced(obj)
-	return driftCheckAfter(r.schedule.synced(key, accountOf(obj)))
+	return driftCheckAfter(r.schedule.synced(client.ObjectKeyFromObject(obj), accountOf(obj)))
 }
 
 // reconcileDelete deletes the object in the API when the policy says so,
@@ -544,7 +607,7 @@ func (r *managedReconciler[T]) reconcileDelete(ctx context.Context, obj T) (ctrl
 // (perhaps through another install) is left to it. It reports whether the
 // deletion is done, so the finalizer may go.
 func (r *managedReconciler[T]) deleteInAPI(ctx context.Context, obj T) (ctrl.Result, bool) {
-	ctx, err := r.withAccount(ctx, obj)
+	p, ctx, err := r.connect(ctx, obj)
 	if err == nil {
 		err = r.holdClaim(ctx, obj)
 	}
@@ -555,12 +618,12 @@ func (r *managedReconciler[T]) deleteInAPI(ctx context.Context, obj T) (ctrl.Res
 		return ctrl.Result{}, true
 	}
 	if err == nil {
-		err = r.ext.remove(ctx, obj)
+		err = p.ext.remove(ctx, obj)
 	}
 	switch {
 	case err == nil:
 		verb := "deleted"
-		if d, ok := r.ext.(interface{ deactivates(context.Context) bool }); ok && d.deactivates(ctx) {
+		if d, ok := p.ext.(interface{ deactivates() bool }); ok && d.deactivates() {
 			verb = "deactivated (the current API never removes a SIM)"
 		}
 		r.event(ctx, obj, corev1.EventTypeNormal, "Deleted", "%s %s %s in the Onomondo API", verb, r.ext.kind(), r.ext.id(obj))
@@ -648,6 +711,8 @@ type editioner[T managedObject] interface {
 // card of the current API always does): the first call reads, never creates.
 type observer[T managedObject] interface {
 	observeFirst(T) bool
+	// absent is the refusal of such an object the API does not have.
+	absent(T) error
 }
 
 // requester is a kind whose bound objects can be asked to take a new
@@ -765,6 +830,16 @@ func (r *managedReconciler[T]) olderThan(a, b T) bool {
 // reason Duplicate<Kind> for a duplicate, IdentityMismatch for an
 // identifier another resource claims; else the lookup's error.
 func (r *managedReconciler[T]) markClaimFailed(ctx context.Context, obj T, err error) (ctrl.Result, error) {
+	if !claimRefusal(err) {
+		return ctrl.Result{}, err
+	}
+	return r.markFailed(ctx, obj, err), nil
+}
+
+// claimRefusal: the claim check refused the resource (a duplicate, an
+// identifier claimed elsewhere, its account); any other error is a failed
+// lookup, retried.
+func claimRefusal(err error) bool {
 	var (
 		dup       *duplicateError
 		spec      *specError
@@ -772,10 +847,7 @@ func (r *managedReconciler[T]) markClaimFailed(ctx context.Context, obj T, err e
 		account   *accountError
 		requested *requestedError
 	)
-	if !errors.As(err, &dup) && !errors.As(err, &spec) && !errors.As(err, &claimed) && !errors.As(err, &account) && !errors.As(err, &requested) {
-		return ctrl.Result{}, err
-	}
-	return r.markFailed(ctx, obj, err), nil
+	return errors.As(err, &dup) || errors.As(err, &spec) || errors.As(err, &claimed) || errors.As(err, &account) || errors.As(err, &requested)
 }
 
 // markDuplicate: Ready and Synced False, reason Duplicate<Kind>; no API

@@ -46,7 +46,11 @@ type networkListExternal struct {
 	tags *tagCache
 }
 
-func (networkListExternal) kind() string                      { return "NetworkList" }
+func (networkListExternal) kind() string { return "NetworkList" }
+func (e networkListExternal) connect(api *onomondo.Client) external[*v1alpha1.NetworkList] {
+	e.api = api
+	return e
+}
 func (networkListExternal) id(n *v1alpha1.NetworkList) string { return n.ListName() }
 func (networkListExternal) claimKeys(n *v1alpha1.NetworkList) []string {
 	if foreignAccount(n.Namespace, n.Spec.AccountRef) {
@@ -68,7 +72,7 @@ func (networkListExternal) needsRead(context.Context, *v1alpha1.NetworkList) boo
 func (networkListExternal) status(n *v1alpha1.NetworkList) any                    { return n.Status }
 func (networkListExternal) exists(err error) bool                                 { return onomondo.IsCode(err, "name_conflict") }
 func (e networkListExternal) editionError(ctx context.Context, n *v1alpha1.NetworkList) error {
-	if api := apiFrom[NetworkListAPI](ctx, e.api); api.Current() {
+	if api := e.api; api.Current() {
 		return nil
 	}
 	return &specError{reason: ReasonNotInEdition, msg: "NetworkList is a kind of the Current edition; this resource's account speaks the Legacy API: no call is made"}
@@ -128,7 +132,7 @@ func (e networkListExternal) wire(ctx context.Context, api NetworkListAPI, n *v1
 }
 
 func (e networkListExternal) create(ctx context.Context, n *v1alpha1.NetworkList) error {
-	api := apiFrom[NetworkListAPI](ctx, e.api)
+	api := e.api
 	l, err := e.wire(ctx, api, n)
 	if err == nil {
 		err = api.CreateNetworkList(ctx, l)
@@ -137,7 +141,7 @@ func (e networkListExternal) create(ctx context.Context, n *v1alpha1.NetworkList
 }
 
 func (e networkListExternal) update(ctx context.Context, n *v1alpha1.NetworkList) error {
-	api := apiFrom[NetworkListAPI](ctx, e.api)
+	api := e.api
 	l, err := e.wire(ctx, api, n)
 	if err == nil {
 		err = api.UpdateNetworkList(ctx, l)
@@ -161,7 +165,7 @@ func (networkListExternal) written(n *v1alpha1.NetworkList, err error) error {
 }
 
 func (e networkListExternal) observe(ctx context.Context, n *v1alpha1.NetworkList) error {
-	l, err := apiFrom[NetworkListAPI](ctx, e.api).GetNetworkList(ctx, n.ListName())
+	l, err := e.api.GetNetworkList(ctx, n.ListName())
 	if err != nil {
 		return err
 	}
@@ -178,7 +182,7 @@ func (e networkListExternal) observe(ctx context.Context, n *v1alpha1.NetworkLis
 }
 
 func (e networkListExternal) remove(ctx context.Context, n *v1alpha1.NetworkList) error {
-	err := apiFrom[NetworkListAPI](ctx, e.api).DeleteNetworkList(ctx, n.ListName())
+	err := e.api.DeleteNetworkList(ctx, n.ListName())
 	if strings.HasSuffix(codeOf(err), "_in_use") {
 		return &inUseError{err: err}
 	}

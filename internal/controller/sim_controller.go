@@ -78,6 +78,8 @@ type simExternal struct {
 
 func (simExternal) kind() string { return "SIM" }
 
+func (e simExternal) connect(api *onomondo.Client) external[*v1alpha1.SIM] { e.api = api; return e }
+
 // id is the bound IMSI, else the bound MSISDN (a SIM created by MSISDN whose
 // IMSI the API has not reported yet), else what the spec names.
 func (simExternal) id(s *v1alpha1.SIM) string {
@@ -264,18 +266,14 @@ func (simExternal) describe(s *v1alpha1.SIM) string {
 // create POSTs the SIM: the spec's settings, the API's defaults for the
 // rest. The current API has no create: a SIM is a card that exists.
 func (e simExternal) create(ctx context.Context, s *v1alpha1.SIM) error {
-	if _, current := e.currentAPI(ctx); current {
-		return &specError{reason: ReasonSIMNotFound, msg: fmt.Sprintf(
-			"the account has no SIM %s: a SIM is a card that exists (there is no create); check spec.simId or spec.iccid", e.id(s))}
-	}
 	w := e.desired(s, nil)
-	return e.write(s, w, apiFrom[SIMAPI](ctx, e.api).CreateSIM(ctx, e.id(s), w))
+	return e.write(s, w, e.api.CreateSIM(ctx, e.id(s), w))
 }
 
 // update PUTs every setting: the spec's where it sets one, what the SIM has
 // (status.atProvider) where it does not.
 func (e simExternal) update(ctx context.Context, s *v1alpha1.SIM) error {
-	if api, current := e.currentAPI(ctx); current {
+	if api, current := e.currentAPI(); current {
 		p, err := e.currentPatch(ctx, api, s)
 		if err != nil || p.Empty() {
 			return err
@@ -287,7 +285,7 @@ func (e simExternal) update(ctx context.Context, s *v1alpha1.SIM) error {
 		return e.answered(s, c, err)
 	}
 	w := e.desired(s, s.Status.AtProvider)
-	return e.write(s, w, apiFrom[SIMAPI](ctx, e.api).UpdateSIM(ctx, e.id(s), w))
+	return e.write(s, w, e.api.UpdateSIM(ctx, e.id(s), w))
 }
 
 // desired is the body of a write to the bound SIM (or the one the spec names).
@@ -321,11 +319,11 @@ func (simExternal) answered(s *v1alpha1.SIM, c *onomondo.CurrentSIM, err error) 
 }
 
 func (e simExternal) observe(ctx context.Context, s *v1alpha1.SIM) error {
-	if api, current := e.currentAPI(ctx); current {
+	if api, current := e.currentAPI(); current {
 		c, err := e.fleet.get(ctx, api, e.id(s))
 		return e.answered(s, c, err)
 	}
-	current, err := apiFrom[SIMAPI](ctx, e.api).GetSIM(ctx, e.id(s))
+	current, err := e.api.GetSIM(ctx, e.id(s))
 	if err == nil {
 		s.Status.AtProvider = observation(current)
 	}
@@ -335,11 +333,11 @@ func (e simExternal) observe(ctx context.Context, s *v1alpha1.SIM) error {
 // remove deletes the SIM; on the current API it deactivates it (a SIM is
 // never removed there).
 func (e simExternal) remove(ctx context.Context, s *v1alpha1.SIM) error {
-	if api, current := e.currentAPI(ctx); current {
+	if api, current := e.currentAPI(); current {
 		_, err := api.PatchSIM(ctx, e.id(s), onomondo.SIMPatch{Activated: ptrTo(false)})
 		return err
 	}
-	return apiFrom[SIMAPI](ctx, e.api).DeleteSIM(ctx, e.id(s))
+	return e.api.DeleteSIM(ctx, e.id(s))
 }
 
 func (simExternal) exists(err error) bool { return onomondo.IsCode(err, onomondo.CodeIMSIConflict) }

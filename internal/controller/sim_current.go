@@ -41,8 +41,8 @@ func currentIdentity(s *v1alpha1.SIM) bool {
 }
 
 // currentAPI is the resource's client when its account speaks the current API.
-func (e simExternal) currentAPI(ctx context.Context) (CurrentSIMAPI, bool) {
-	api, ok := apiFrom[SIMAPI](ctx, e.api).(CurrentSIMAPI)
+func (e simExternal) currentAPI() (CurrentSIMAPI, bool) {
+	api, ok := e.api.(CurrentSIMAPI)
 	return api, ok && api.Current()
 }
 
@@ -54,15 +54,26 @@ func (simExternal) fleetDriftCost() float64 { return 1.0 / onomondo.MaxSIMPage }
 // never created.
 func (simExternal) observeFirst(s *v1alpha1.SIM) bool { return currentIdentity(s) }
 
+// absent refuses a SIM the account does not have: a card that exists,
+// never created.
+func (e simExternal) absent(s *v1alpha1.SIM) error {
+	return &specError{reason: ReasonSIMNotFound, msg: fmt.Sprintf(
+		"the account has no SIM %s: a SIM is a card that exists (there is no create); check spec.simId or spec.iccid", e.id(s))}
+}
+
 // deactivates: deletion on the current API deactivates the SIM.
-func (e simExternal) deactivates(ctx context.Context) bool {
-	_, current := e.currentAPI(ctx)
+func (e simExternal) deactivates() bool {
+	_, current := e.currentAPI()
 	return current
 }
 
 // editionError refuses, before any call, a field of the other edition.
-func (e simExternal) editionError(ctx context.Context, s *v1alpha1.SIM) error {
-	_, current := e.currentAPI(ctx)
+func (e simExternal) editionError(_ context.Context, s *v1alpha1.SIM) error {
+	_, current := e.currentAPI()
+	return simEditionError(s, current)
+}
+
+func simEditionError(s *v1alpha1.SIM, current bool) error {
 	var field string
 	if current {
 		switch sp := s.Spec; {

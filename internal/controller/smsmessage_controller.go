@@ -143,8 +143,9 @@ func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	if to == "" {
 		return ctrl.Result{}, err
 	}
+	api := r.api // without accounts (tests): the reconciler's own client
 	if r.accounts != nil {
-		api, err := r.accounts.Resolve(ctx, sms.Namespace, sms.Spec.AccountRef)
+		resolved, err := r.accounts.Resolve(ctx, sms.Namespace, sms.Spec.AccountRef)
 		if err != nil {
 			// Not sent: the account is refused or unusable. Wait, and try
 			// again after a backoff unless only a spec change can help.
@@ -154,15 +155,15 @@ func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			}
 			return ctrl.Result{RequeueAfter: r.backoff.failed(req.NamespacedName, "", 0)}, nil
 		}
-		ctx = withAPI(ctx, api)
+		api = resolved
 	}
-	if current(apiFrom[SMSAPI](ctx, r.api)) && sms.Spec.To != "" {
+	if current(api) && sms.Spec.To != "" {
 		// The current API sends to a SIM, by its SIM ID: a bare number is the
 		// seed's edition. Nothing is sent; only a spec change helps.
 		return ctrl.Result{}, r.waitFor(ctx, sms, ReasonNotInEdition,
 			"spec.to belongs to the Legacy edition; this message's account speaks the Current API: name the SIM with spec.simRef")
 	}
-	return r.send(ctx, sms, to)
+	return r.send(ctx, api, sms, to)
 }
 
 // current reports whether a client speaks the current API.
@@ -217,8 +218,7 @@ func simRecipient(sim *v1alpha1.SIM) (to, reason, msg string) {
 
 // post is the one send: to a number (the seed's API) or to a SIM by its
 // SIM ID (the current API).
-func (r *SMSMessageReconciler) post(ctx context.Context, to string, m onomondo.SMS) error {
-	api := apiFrom[SMSAPI](ctx, r.api)
+func post(ctx context.Context, api SMSAPI, to string, m onomondo.SMS) error {
 	if c, ok := api.(interface {
 		SendSMSToSIM(context.Context, string, onomondo.SMS) error
 	}); ok && current(api) {
@@ -278,7 +278,7 @@ func (r *SMSMessageReconciler) waitFor(ctx context.Context, sms *v1alpha1.SMSMes
 }
 
 // send writes the marker, POSTs once, and records the outcome.
-func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessage, to string) (ctrl.Result, error) {
+func (r *SMSMessageReconciler) send(ctx context.Context, api SMSAPI, sms *v1alpha1.SMSMessage, to string) (ctrl.Result, error) {
 	log := logf.FromContext(ctx)
 	sms.Status.AttemptID = newAttemptID()
 	sms.Status.Attempts++
@@ -297,7 +297,7 @@ func (r *SMSMessageReconciler) send(ctx context.Context, sms *v1alpha1.SMSMessag
 		return ctrl.Result{}, err
 	}
 
-	err := r.post(ctx, to, onomondo.SMS{From: sms.Spec.From, Text: sms.Spec.Text})
+	err := post(ctx, api, to, onomondo.SMS{From: sms.Spec.From, Text: sms.Spec.Text})
 	res := r.recordOutcome(ctx, sms, err)
 	r.remember(ctx, sms)
 	r.outcomes.Store(sms.Status.AttemptID, sms.Status.DeepCopy())

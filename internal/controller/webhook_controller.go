@@ -42,7 +42,11 @@ type webhookExternal struct {
 	tags *tagCache
 }
 
-func (webhookExternal) kind() string                  { return "Webhook" }
+func (webhookExternal) kind() string { return "Webhook" }
+func (e webhookExternal) connect(api *onomondo.Client) external[*v1alpha1.Webhook] {
+	e.api = api
+	return e
+}
 func (webhookExternal) id(w *v1alpha1.Webhook) string { return w.Status.ID }
 
 // claimKeys: before its create, a webhook is known by its url and label
@@ -78,7 +82,7 @@ func (webhookExternal) status(w *v1alpha1.Webhook) any { return w.Status }
 func (webhookExternal) exists(error) bool              { return false }
 
 func (e webhookExternal) editionError(ctx context.Context, _ *v1alpha1.Webhook) error {
-	if apiFrom[WebhookAPI](ctx, e.api).Current() {
+	if e.api.Current() {
 		return nil
 	}
 	return &specError{reason: ReasonNotInEdition, msg: "Webhook is a kind of the Current edition; this resource's account speaks the Legacy API: no call is made"}
@@ -129,7 +133,7 @@ func (e webhookExternal) wire(ctx context.Context, api WebhookAPI, w *v1alpha1.W
 // whose answer was lost, or one made by hand) before it POSTs: at most one
 // POST per resource, ever.
 func (e webhookExternal) create(ctx context.Context, w *v1alpha1.Webhook) error {
-	api := apiFrom[WebhookAPI](ctx, e.api)
+	api := e.api
 	all, err := api.ListWebhooks(ctx)
 	if err != nil {
 		return err
@@ -155,7 +159,7 @@ func (e webhookExternal) create(ctx context.Context, w *v1alpha1.Webhook) error 
 }
 
 func (e webhookExternal) update(ctx context.Context, w *v1alpha1.Webhook) error {
-	api := apiFrom[WebhookAPI](ctx, e.api)
+	api := e.api
 	body, err := e.wire(ctx, api, w)
 	if err == nil {
 		err = api.UpdateWebhook(ctx, body)
@@ -187,7 +191,7 @@ func webhookObservation(h *onomondo.Webhook) *v1alpha1.WebhookObservation {
 
 func (e webhookExternal) observe(ctx context.Context, w *v1alpha1.Webhook) error {
 	if w.Status.ID == "" { // never bound: find it by url and label, never create it here
-		all, err := apiFrom[WebhookAPI](ctx, e.api).ListWebhooks(ctx)
+		all, err := e.api.ListWebhooks(ctx)
 		if err != nil {
 			return err
 		}
@@ -200,7 +204,7 @@ func (e webhookExternal) observe(ctx context.Context, w *v1alpha1.Webhook) error
 		return &onomondo.APIError{Method: "GET", Route: onomondo.RouteWebhooks, StatusCode: 404, Code: "webhook_not_found",
 			Message: "no webhook has this url and label"}
 	}
-	h, err := apiFrom[WebhookAPI](ctx, e.api).GetWebhook(ctx, w.Status.ID)
+	h, err := e.api.GetWebhook(ctx, w.Status.ID)
 	if err == nil {
 		w.Status.AtProvider = webhookObservation(h)
 	}
@@ -208,5 +212,5 @@ func (e webhookExternal) observe(ctx context.Context, w *v1alpha1.Webhook) error
 }
 
 func (e webhookExternal) remove(ctx context.Context, w *v1alpha1.Webhook) error {
-	return apiFrom[WebhookAPI](ctx, e.api).DeleteWebhook(ctx, w.Status.ID)
+	return e.api.DeleteWebhook(ctx, w.Status.ID)
 }

@@ -1,6 +1,7 @@
 package plugin
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -217,155 +218,190 @@ func refusal(ch change, detail string) change {
 	return ch
 }
 
+// refused describes a refusal as the operator's status does: its reason, then why.
+func refused(ch change, err error) change {
+	return refusal(ch, controller.RefusalReason(err)+": "+err.Error())
+}
+
 // preamble is what every manifest goes through before the API is asked:
-// the live object, admission, pause, and its account's client.
+// the live object, admission, pause, and its account's client. The
+// manifest takes the live object's status and UID: it is the object the
+// operator will see once applied.
 func preamble(ctx context.Context, c client.Client, clients *accountClients, obj, live client.Object, kind string,
-	ref *v1alpha1.AccountReference) (ch change, api *onomondo.Client, exists bool, done bool) {
+	ref *v1alpha1.AccountReference) (ch change, api *onomondo.Client, done bool) {
 	ch = change{Kind: kind, Namespace: obj.GetNamespace(), Name: obj.GetName(), Account: v1alpha1.AccountName(obj.GetNamespace(), ref)}
-	exists = c.Get(ctx, client.ObjectKeyFromObject(obj), live) == nil
+	exists := c.Get(ctx, client.ObjectKeyFromObject(obj), live) == nil
 	if err := dryRun(ctx, c, obj, exists); err != nil {
-		return refusal(ch, admissionMessage(err)), nil, exists, true
+		return refusal(ch, admissionMessage(err)), nil, true
 	}
-	if obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true" {
+	if exists {
+		obj.SetUID(live.GetUID())
+	}
+	if controller.Decide(controller.Facts{Paused: obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true"}) == controller.ActPaused {
 		ch.Action, ch.Detail = actionPaused, "no call while "+v1alpha1.AnnotationPaused+"=true"
-		return ch, nil, exists, true
+		return ch, nil, true
 	}
 	api, err := clients.get(ctx, obj.GetNamespace(), ref)
 	if err != nil {
-		return refusal(ch, err.Error()), nil, exists, true
+		return refusal(ch, err.Error()), nil, true
 	}
-	return ch, api, exists, false
+	return ch, api, false
+}
+
+// beforeRead are the facts the operator weighs before any call: a field of
+// the other edition, another resource's claim (read from the apiserver),
+// another object than the bound one. A diff is a sync request: it reads.
+func beforeRead(ctx context.Context, c client.Client, api *onomondo.Client, obj client.Object, kind, claimID string,
+	edition, identity error, observeOnly, bound bool) (controller.Facts, error) {
+	f := controller.Facts{Refusal: edition, SyncRequested: true, ObserveOnly: observeOnly, Bound: bound, IdentityError: identity}
+	if f.Refusal == nil {
+		var err error
+		// A user who may not read Claims (cluster-scoped) sees no duplicate across namespaces.
+		if f.Refusal, err = controller.ClaimHeldElsewhere(ctx, c, api.Organisation(), kind, claimID, obj); err != nil && !apierrors.IsForbidden(err) {
+			return f, err
+		}
+	}
+	return f, nil
 }
 
 // decideSIM is the operator's decision for one SIM manifest, without writing.
 func decideSIM(ctx context.Context, c client.Client, clients *accountClients, s *v1alpha1.SIM) change {
 	live := &v1alpha1.SIM{}
-	ch, api, exists, done := preamble(ctx, c, clients, s, live, "SIM", s.Spec.AccountRef)
+	ch, api, done := preamble(ctx, c, clients, s, live, "SIM", s.Spec.AccountRef)
 	if done {
 		return ch
 	}
-	id, bound := s.APIID(), exists && live.Status.Binding != nil
-	if bound {
-		if b := live.Status.Binding; b.IMSI != "" && s.Spec.IMSI != "" && s.Spec.IMSI != b.IMSI {
-			return refusal(ch, controller.ReasonIdentityMismatch+": spec.imsi "+s.Spec.IMSI+" is not the bound SIM's "+b.IMSI)
-		} else if b.IMSI != "" {
-			id = b.IMSI
-		} else if b.MSISDN != "" {
-			id = b.MSISDN
+	s.Status = live.Status
+	f, err := beforeRead(ctx, c, api, s, "SIM", controller.SIMClaimID(s), controller.SIMEditionError(s, api.Current()),
+		controller.SIMIdentityError(s), s.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly, s.Status.Binding != nil)
+	if err != nil {
+		ch.Action, ch.Detail = actionNotKnown, err.Error()
+		return ch
+	}
+	if controller.Decide(f) == controller.ActRefuse {
+		return refused(ch, cmp.Or(f.Refusal, f.IdentityError))
+	}
+	f.Read, f.Creatable = true, !controller.SIMObservesFirst(s)
+	var fields []string
+	write, create := "PUT ", "POST /sim/"+s.APIID()
+	if api.Current() {
+		write = "PATCH "
+		got, err := api.GetCurrentSIM(ctx, currentID(s))
+		if f.Exists, err = apiExists(err); err != nil {
+			ch.Action, ch.Detail = actionNotKnown, err.Error()
+			return ch
+		}
+		if f.Exists {
+			fields = controller.CurrentChanges(s.Spec.CurrentSettings, controller.CurrentSIMObservation(got))
+		} else {
+			f.Refusal = controller.SIMAbsent(s)
+		}
+	} else {
+		got, err := api.GetSIM(ctx, legacyID(s))
+		if f.Exists, err = apiExists(err); err != nil {
+			ch.Action, ch.Detail = actionNotKnown, err.Error()
+			return ch
+		}
+		if f.Exists {
+			fields = controller.SIMChanges(s.Spec, controller.SIMObservation(got))
 		}
 	}
-	observe := s.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
-	if api.Current() {
-		return decideCurrentSIM(ctx, api, ch, s, live, exists, observe)
-	}
-	current, err := api.GetSIM(ctx, id)
-	if gone, code := apiGone(err); gone {
-		return absent(ch, observe, s.Annotations[v1alpha1.AnnotationObserveFirst] == "true", "POST /sim/"+id, code)
-	} else if err != nil {
-		ch.Action, ch.Detail = actionNotKnown, err.Error()
-		return ch
-	}
-	return present(ch, observe, bound, controller.SIMChanges(s.Spec, controller.SIMObservation(current)), "PUT ")
+	f.UpToDate = len(fields) == 0
+	return describe(ch, controller.Decide(f), f, fields, write, create)
 }
 
-// decideCurrentSIM is the decision for a SIM of a Current account: no
-// create (a card the account lacks is SIMNotFound), one PATCH of what differs.
-func decideCurrentSIM(ctx context.Context, api *onomondo.Client, ch change, s, live *v1alpha1.SIM, exists, observe bool) change {
-	if f := currentEditionField(s); f != "" {
-		return refusal(ch, controller.ReasonNotInEdition+": "+f+" belongs to the Legacy edition")
+// legacyID is what the operator reads a SIM of the seed's API by: the bound
+// IMSI (or MSISDN), else the one the spec names.
+func legacyID(s *v1alpha1.SIM) string {
+	if b := s.Status.Binding; b != nil {
+		return cmp.Or(b.IMSI, b.MSISDN, s.APIID())
 	}
-	id := s.APIID()
-	bound := exists && live.Status.Binding != nil && live.Status.Binding.SIMID != ""
-	if bound {
-		id = live.Status.Binding.SIMID
-	}
-	got, err := api.GetCurrentSIM(ctx, id)
-	if gone, code := apiGone(err); gone {
-		return refusal(ch, controller.ReasonSIMNotFound+": the account has no SIM "+id+" ("+code+")")
-	} else if err != nil {
-		ch.Action, ch.Detail = actionNotKnown, err.Error()
-		return ch
-	}
-	return present(ch, observe, bound, controller.CurrentChanges(s.Spec.CurrentSettings, controller.CurrentSIMObservation(got)), "PATCH ")
+	return s.APIID()
 }
 
-// currentEditionField names a Legacy field a SIM of a Current account sets.
-func currentEditionField(s *v1alpha1.SIM) string {
-	switch sp := s.Spec; {
-	case sp.SIMID == "" && sp.ICCID == "":
-		return "an IMSI or MSISDN identity"
-	case sp.Voice != nil, sp.SMS != nil, sp.Data != nil, sp.DataThrottling != nil:
-		return "voice, sms, data or dataThrottling"
+// currentID is what the operator reads a SIM of the current API by: the
+// bound SIM ID, else the one the spec names.
+func currentID(s *v1alpha1.SIM) string {
+	if b := s.Status.Binding; b != nil && b.SIMID != "" {
+		return b.SIMID
 	}
-	return ""
+	return s.APIID()
 }
 
 // decideConnector is the operator's decision for one Connector manifest.
 func decideConnector(ctx context.Context, c client.Client, clients *accountClients, conn *v1alpha1.Connector) change {
 	live := &v1alpha1.Connector{}
-	ch, api, exists, done := preamble(ctx, c, clients, conn, live, "Connector", conn.Spec.AccountRef)
+	ch, api, done := preamble(ctx, c, clients, conn, live, "Connector", conn.Spec.AccountRef)
 	if done {
 		return ch
 	}
-	observe := conn.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
+	conn.Status = live.Status
+	f, err := beforeRead(ctx, c, api, conn, "Connector", controller.ConnectorClaimID(conn), nil, nil,
+		conn.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly, conn.Status.AtProvider != nil)
+	if err != nil {
+		ch.Action, ch.Detail = actionNotKnown, err.Error()
+		return ch
+	}
+	if controller.Decide(f) == controller.ActRefuse {
+		return refused(ch, f.Refusal)
+	}
 	body, err := api.GetConnector(ctx, conn.Spec.ID)
-	if gone, code := apiGone(err); gone {
-		return absent(ch, observe, conn.Annotations[v1alpha1.AnnotationObserveFirst] == "true", "POST /connector/"+conn.Spec.ID, code)
-	} else if err != nil {
+	f.Read, f.Creatable = true, true
+	if f.Exists, err = apiExists(err); err != nil {
 		ch.Action, ch.Detail = actionNotKnown, err.Error()
 		return ch
 	}
 	var fields []string
-	if !controller.ConnectorConfigMatches(conn.Spec.Config.Raw, body) {
+	if f.Exists && !controller.ConnectorConfigMatches(conn.Spec.Config.Raw, body) {
 		fields = []string{"config: " + clipped(string(body)) + " → " + clipped(string(conn.Spec.Config.Raw))}
 	}
-	return present(ch, observe, exists && live.Status.AtProvider != nil, fields, "PUT ")
+	f.UpToDate = len(fields) == 0
+	return describe(ch, controller.Decide(f), f, fields, "PUT ", "POST /connector/"+conn.Spec.ID)
 }
 
-// apiGone: the API itself said the object does not exist (its not-found
-// code); a bare 404 (a proxy, a wrong base path) is not that, as for the
-// operator.
-func apiGone(err error) (bool, string) {
+// apiExists: whether the API has the object; only its own not-found codes
+// say it does not. A bare 404 (a proxy, a wrong base path) is an error, as
+// for the operator, and so is any other failed read.
+func apiExists(err error) (bool, error) {
 	var e *onomondo.APIError
-	if !errors.As(err, &e) || e.StatusCode != http.StatusNotFound {
-		return false, ""
-	}
-	switch e.Code {
-	case onomondo.CodeSIMNotFound, onomondo.CodeIMSINotFound, onomondo.CodeConnectorNotFound:
-		return true, e.Code
-	}
-	return false, ""
-}
-
-// absent decides for an object the API does not have.
-func absent(ch change, observe, observeFirst bool, create, code string) change {
 	switch {
-	case observe:
-		ch.Action, ch.Detail = actionObserve, "does not exist: "+code
-	case observeFirst:
-		ch.Action, ch.Detail = actionNotKnown, "marked observe-first, but the API does not have it ("+code+"): GET, then "+create
-	default:
-		ch.Action, ch.Detail = actionCreate, create
+	case err == nil:
+		return true, nil
+	case errors.As(err, &e) && e.StatusCode == http.StatusNotFound &&
+		(e.Code == onomondo.CodeSIMNotFound || e.Code == onomondo.CodeIMSINotFound || e.Code == onomondo.CodeConnectorNotFound):
+		return false, nil
 	}
-	return ch
+	return false, err
 }
 
-// present decides for an object the API has, from the fields that differ.
-func present(ch change, observe, bound bool, fields []string, write string) change {
+// describe says what the decision does for this manifest: the fields a
+// write would change, or why nothing is written.
+func describe(ch change, act controller.Action, f controller.Facts, fields []string, write, create string) change {
 	detail := strings.Join(fields, ", ")
-	switch {
-	case observe && len(fields) == 0:
-		ch.Action, ch.Detail = actionObserve, "matches"
-	case observe:
-		ch.Action, ch.Detail = actionObserve, "differs (never written): "+detail
-	case !bound && len(fields) > 0:
-		ch.Action, ch.Detail = actionAdopt, "then "+write+detail
-	case !bound:
-		ch.Action = actionAdopt
-	case len(fields) > 0:
+	switch act {
+	case controller.ActRefuse:
+		return refused(ch, cmp.Or(f.Refusal, f.IdentityError))
+	case controller.ActCreate:
+		ch.Action, ch.Detail = actionCreate, create
+	case controller.ActObserve:
+		switch {
+		case !f.Exists:
+			ch.Action, ch.Detail = actionObserve, "does not exist"
+		case len(fields) == 0:
+			ch.Action, ch.Detail = actionObserve, "matches"
+		default:
+			ch.Action, ch.Detail = actionObserve, "differs (never written): "+detail
+		}
+	case controller.ActUpdate:
 		ch.Action, ch.Detail = actionUpdate, write+detail
+		if !f.Bound {
+			ch.Action, ch.Detail = actionAdopt, "then "+write+detail
+		}
 	default:
 		ch.Action = actionNothing
+		if !f.Bound {
+			ch.Action = actionAdopt
+		}
 	}
 	return ch
 }

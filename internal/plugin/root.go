@@ -4,7 +4,6 @@
 package plugin
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,8 +11,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
@@ -133,7 +130,7 @@ func (o *options) apiClient(ctx context.Context) (*onomondo.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		if cfg.APIKey, err = readKey(ctx, c, types.NamespacedName{Namespace: ns, Name: name}, ""); err != nil {
+		if cfg.APIKey, err = controller.ReadAPIKey(ctx, c, types.NamespacedName{Namespace: ns, Name: name}, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -164,49 +161,17 @@ func (o *options) newAPI(cfg onomondo.Config) (*onomondo.Client, error) {
 	return onomondo.New(cfg)
 }
 
-// readKey reads an API key from a Secret (key apiKey unless named).
-func readKey(ctx context.Context, c client.Client, ref types.NamespacedName, key string) (string, error) {
-	var s corev1.Secret
-	if err := c.Get(ctx, ref, &s); err != nil {
-		return "", fmt.Errorf("reading the API key Secret %s: %w", ref, err)
-	}
-	return string(s.Data[cmp.Or(key, "apiKey")]), nil
-}
-
 // accountAPI is the client of an account as a resource in namespace names
-// it, refused as the operator refuses it: another namespace's Account, or a
-// ClusterAccount whose selector does not match the namespace.
+// it, resolved and refused exactly as the operator does (controller.Accounts):
+// another namespace's Account, a ClusterAccount whose selector does not
+// match the namespace, a missing Secret or key.
 func (o *options) accountAPI(ctx context.Context, c client.Client, namespace string, ref *v1alpha1.AccountReference) (*onomondo.Client, error) {
-	var spec v1alpha1.AccountSpec
-	var secret types.NamespacedName
-	switch {
-	case ref.Kind == "ClusterAccount":
-		var a v1alpha1.ClusterAccount
-		if err := c.Get(ctx, client.ObjectKey{Name: ref.Name}, &a); err != nil {
-			return nil, fmt.Errorf("AccountNotFound: ClusterAccount %s: %w", ref.Name, err)
-		}
-		var ns corev1.Namespace
-		sel, err := metav1.LabelSelectorAsSelector(a.Spec.NamespaceSelector)
-		if err != nil || a.Spec.NamespaceSelector == nil || c.Get(ctx, client.ObjectKey{Name: namespace}, &ns) != nil ||
-			sel.Empty() || !sel.Matches(labels.Set(ns.Labels)) {
-			return nil, fmt.Errorf("%s: ClusterAccount %s does not select namespace %s", controller.ReasonAccountNotAllowed, ref.Name, namespace)
-		}
-		spec, secret = a.Spec.AccountSpec, types.NamespacedName{Namespace: a.Spec.APIKeySecretRef.Namespace, Name: a.Spec.APIKeySecretRef.Name}
-	case ref.Namespace != "" && ref.Namespace != namespace:
-		return nil, fmt.Errorf("%s: Account %s/%s serves only namespace %s", controller.ReasonAccountNotAllowed, ref.Namespace, ref.Name, ref.Namespace)
-	default:
-		var a v1alpha1.Account
-		if err := c.Get(ctx, client.ObjectKey{Namespace: namespace, Name: ref.Name}, &a); err != nil {
-			return nil, fmt.Errorf("%s: Account %s/%s: %w", controller.ReasonAccountNotFound, namespace, ref.Name, err)
-		}
-		spec, secret = a.Spec, types.NamespacedName{Namespace: namespace, Name: a.Spec.APIKeySecretRef.Name}
-	}
-	key, err := readKey(ctx, c, secret, spec.APIKeySecretRef.Key)
+	accounts := controller.Accounts{Client: c, Reader: c}
+	api, err := accounts.Resolve(ctx, namespace, ref)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", controller.RefusalReason(err), err)
 	}
-	return o.newAPI(onomondo.Config{BaseURL: spec.APIURL, CAPEM: []byte(spec.CABundle), APIKey: key,
-		Current: spec.Edition == v1alpha1.EditionCurrent, Bearer: spec.AuthScheme == "Bearer"})
+	return api, nil
 }
 
 // accountClients makes each account's client once, for the manifests of a diff.

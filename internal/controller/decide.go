@@ -1,0 +1,162 @@
+package controller
+
+// The decision: what one reconcile does about one managed resource, made
+// from facts by one pure function. The reconciler gathers the facts and
+// carries out the action; `kubectl sim diff` gathers the same facts (after
+// the same read) and prints the action, so the preview and the operator
+// cannot disagree.
+
+// Action is the one thing a reconcile does about a resource.
+type Action int
+
+const (
+	// ActNothing: in sync, or not due for a check; no call.
+	ActNothing Action = iota
+	// ActPaused: the resource is paused; no call.
+	ActPaused
+	// ActRefuse: refused before any write (its account, a field of the
+	// other edition, a duplicate, another object than the bound one, a
+	// card the account does not have); the refusal is in Facts.
+	ActRefuse
+	// ActParked: this generation failed with a terminal error; only a
+	// spec change or a sync request is worth another call.
+	ActParked
+	// ActWait: the cache is older than this process's own binding; wait
+	// for it rather than create again.
+	ActWait
+	// ActCreate: one POST (a create answered "exists" adopts instead).
+	ActCreate
+	// ActAdopt: read the object the resource names, bind it, then write
+	// only what differs.
+	ActAdopt
+	// ActUpdate: write the spec (PUT or PATCH).
+	ActUpdate
+	// ActCheck: read the bound object and correct what differs (a drift
+	// check, a sync request, a binding that lacks a needed identifier).
+	ActCheck
+	// ActApplyPending: a spec change this process finds pending the first
+	// time it sees the resource (after a restart its predecessor may have
+	// written it): read first, write only if it still differs.
+	ActApplyPending
+	// ActObserve: observe only: read and report, never write.
+	ActObserve
+)
+
+var actionNames = [...]string{"Nothing", "Paused", "Refuse", "Parked", "Wait", "Create", "Adopt", "Update", "Check", "ApplyPending", "Observe"}
+
+func (a Action) String() string { return actionNames[a] }
+
+// Facts are what a decision is made on, in the order it weighs them. The
+// reconciler stops gathering once a fact settles the decision (no claim
+// lookup for a resource its account refuses).
+type Facts struct {
+	// Paused: the paused annotation is set.
+	Paused bool
+	// Refusal refuses the resource before any call: its account, a field
+	// of the other edition, another resource's claim on its object.
+	Refusal error
+	// SyncRequested: a sync request not handled yet.
+	SyncRequested bool
+	// Parked: the last attempt at this generation failed terminally.
+	Parked bool
+	// ObserveOnly: the management policy never writes.
+	ObserveOnly bool
+	// NewGeneration: the spec changed since status was last written.
+	NewGeneration bool
+	// StaleCache: this process bound the object but the copy read shows
+	// no binding yet.
+	StaleCache bool
+	// Bound: status records which object the resource manages.
+	Bound bool
+	// MayExist: the object may be in the API already (seen, imported,
+	// observe-first): taking it over starts with a read, not a POST.
+	MayExist bool
+	// IdentityError: the spec names another object than the bound one.
+	IdentityError error
+	// NeedsRead: the binding lacks something needed now.
+	NeedsRead bool
+	// UpToDate: the model of the object (status.atProvider, or a fresh
+	// read) matches the spec.
+	UpToDate bool
+	// Seen: this process has reconciled the resource before (a fresh
+	// process, after a restart or failover, has not).
+	Seen bool
+	// DriftDue: the resource's drift check is due.
+	DriftDue bool
+
+	// Read: the facts below come from a read made just now.
+	Read bool
+	// Exists: the API has the object (its own not-found answer says not).
+	Exists bool
+	// Creatable: the kind can create the object (a SIM card of the current
+	// API cannot be: one the account lacks is refused).
+	Creatable bool
+	// CreateRefused is a create's "exists" answer that led to the read: an
+	// object still not found means the conflict was over something else.
+	CreateRefused error
+}
+
+// Decide is the operator's choice, and the only place it is made.
+func Decide(f Facts) Action {
+	switch {
+	case f.Paused:
+		return ActPaused
+	case f.Refusal != nil:
+		return ActRefuse
+	case f.Read:
+		return decideAfterRead(f)
+	case f.Parked && !f.SyncRequested:
+		return ActParked
+	case f.ObserveOnly && (f.SyncRequested || f.DriftDue || f.NewGeneration):
+		return ActObserve
+	case f.ObserveOnly:
+		return ActNothing
+	case f.StaleCache:
+		return ActWait
+	case !f.Bound && !f.MayExist:
+		return ActCreate
+	case !f.Bound:
+		return ActAdopt
+	case f.IdentityError != nil:
+		return ActRefuse
+	case f.SyncRequested || f.NeedsRead:
+		return ActCheck
+	case !f.UpToDate && f.Seen:
+		return ActUpdate
+	case !f.UpToDate:
+		return ActApplyPending
+	case f.DriftDue:
+		return ActCheck
+	}
+	return ActNothing
+}
+
+// Background reports whether the decision is a periodic check nobody waits
+// for (a drift check, an observe-only re-read): its calls yield to every
+// other call of the account's budget (onomondo.Background), so a user's
+// change is not queued behind a wall of drift corrections.
+func Background(act Action, f Facts) bool {
+	return (act == ActCheck || act == ActObserve) && f.DriftDue && !f.SyncRequested && !f.NeedsRead && !f.NewGeneration
+}
+
+// decideAfterRead: the object was just read. Observe-only reports it.
+// Gone, it is created again (unless the kind cannot create it, or a create
+// just said it exists); there, it is written only if it differs from the
+// spec.
+func decideAfterRead(f Facts) Action {
+	switch {
+	case f.ObserveOnly && f.IdentityError != nil:
+		return ActRefuse
+	case f.ObserveOnly:
+		return ActObserve // whatever it found: observe-only reports, never writes
+	case !f.Exists && (!f.Creatable || f.CreateRefused != nil):
+		return ActRefuse
+	case !f.Exists:
+		return ActCreate
+	case f.IdentityError != nil:
+		return ActRefuse
+	case f.UpToDate:
+		return ActNothing
+	}
+	return ActUpdate
+}
