@@ -21,10 +21,9 @@ const memoryLimitShare = 0.9
 // may grow by half its live size between collections, not by all of it.
 // The manager's live heap is mostly the informer cache, and a burst of
 // changes turns it over (every watch event and status-patch answer decodes
-// a new copy of an object), so its peak is what the target allows. At
-// 10,000 SIMs GOGC 100 peaked at 61 MiB of heap on about 36 live (114 MiB
-// RSS); 50 peaked at 45 MiB (99 MiB RSS) for a fifth more of the
-// manager's CPU, which is a tenth of the apiserver's.
+// a new copy of an object), so its peak is what the target allows: a
+// quarter less peak heap for a fifth more of the manager's CPU, which is a
+// tenth of the apiserver's (docs/performance.md, "Memory at 10,000 SIMs").
 const defaultGCPercent = 50
 
 // setGCPercent applies defaultGCPercent unless $GOGC is set, and returns

@@ -131,7 +131,7 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 // priority of the objects that wait for it: a spec changed while no process
 // watched (generation ahead of status.observedGeneration), or a deletion.
 // For's handler queues the whole initial list at low priority, so after a
-// restart of 50,000 SIMs such a change waited behind every in-sync SIM.
+// restart such a change waited behind every in-sync SIM of the fleet.
 func pendingFirst[T managedObject]() handler.EventHandler {
 	return handler.Funcs{CreateFunc: func(_ context.Context, e event.CreateEvent, q workqueue.TypedRateLimitingInterface[reconcile.Request]) {
 		obj, ok := e.Object.(T)
@@ -281,8 +281,8 @@ func countFleet(c cache.Cache, obj client.Object, accountOf func(client.Object) 
 
 // indexAcrossNamespaces is the cache's IndexField for an index that is only
 // ever queried across namespaces, as the claims are. IndexField stores each
-// value twice, for a namespaced query and for a cluster-wide one; at 10,000
-// SIMs the copy no query reads was 5 MB of the manager's heap. The index
+// value twice, for a namespaced query and for a cluster-wide one; the copy
+// no query reads was most of the index's heap (docs/performance.md). The index
 // name and keys are controller-runtime's (field:NAME, __all_namespaces/VALUE),
 // so client.MatchingFields without a namespace finds them (the identity
 // specs find twins through it, in a real cache).

@@ -45,9 +45,8 @@ type StateCollector struct {
 }
 
 // stateCounts is each resource's state label values and how many share them.
-// A resource holds the number of its state, not the state's three strings:
-// the states are few and the resources many (at 10,000 SIMs the strings
-// were 3 MB).
+// A resource holds the number of its state, not the state's strings: the
+// states are few and the resources many.
 type stateCounts struct {
 	of     map[types.NamespacedName]uint32
 	states []state

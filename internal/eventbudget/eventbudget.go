@@ -97,8 +97,8 @@ func init() {
 //
 // It replaces client-go's broadcaster, which keeps two copies of every
 // event (and a goroutine each while it is handed on) for six minutes to find
-// repeats: at 10,000 new SIMs that was 17 MB of the manager's heap. A
-// queued event here is its few strings; the Event object is built when it
+// repeats: the largest share of a burst's heap (docs/performance.md,
+// "Memory at 10,000 SIMs"). A queued event here is its few strings; the Event object is built when it
 // is written, and repeated warnings are found by a hash of what makes two
 // events isomorphic.
 type Recorder struct {
