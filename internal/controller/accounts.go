@@ -2,6 +2,7 @@ package controller
 
 import (
 	"cmp"
+	"errors"
 	"context"
 	"fmt"
 	"sync"
@@ -269,7 +270,13 @@ func (a *Accounts) existing(key string) *onomondo.Client {
 
 // RefusalReason is the status reason the operator gives err (AccountNotFound,
 // NotInEdition, an API code, …), for kubectl sim to say alike.
-func RefusalReason(err error) string { return classify(err).reason }
+func RefusalReason(err error) string {
+	var claimed *claimedError
+	if errors.As(err, &claimed) {
+		return "Duplicate" + claimed.kind
+	}
+	return classify(err).reason
+}
 
 // Forget drops an account's client: it was deleted.
 func (a *Accounts) Forget(key string) {
