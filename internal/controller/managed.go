@@ -505,14 +505,12 @@ func (r pass[T]) update(ctx context.Context, obj T, reason, note string) error {
 	return nil
 }
 
-// checkDrift GETs the object and corrects any difference with one PUT.
-func (r pass[T]) checkDrift(ctx context.Context, obj T) error {
-	return r.readThenApply(ctx, obj, true)
-}
-
 // readThenApply reads the object (creating it again if it is gone) and
 // writes the spec only if the object differs: a drift corrected, or a
-// pending spec change applied.
+// pending spec change applied. A change this process finds pending the
+// first time it sees the object is read first because its predecessor
+// (before a restart or a failover) may have applied it and died before
+// writing status: no SIM is written twice.
 func (r pass[T]) readThenApply(ctx context.Context, obj T, drift bool) error {
 	f, err := r.read(ctx, obj)
 	if err != nil {
@@ -530,14 +528,6 @@ func (r pass[T]) readThenApply(ctx context.Context, obj T, drift bool) error {
 		return r.update(ctx, obj, "DriftCorrected", "corrected a change made outside the operator, was "+r.ext.describe(obj))
 	}
 	return r.update(ctx, obj, "Updated", "applied the spec change")
-}
-
-// applyPending applies a spec change this process finds pending the first
-// time it sees the object: after a restart or a failover, its predecessor
-// may have applied it and died before writing status, so it reads first
-// and writes only if the object still differs. No SIM is written twice.
-func (r pass[T]) applyPending(ctx context.Context, obj T) error {
-	return r.readThenApply(ctx, obj, false)
 }
 
 func (r pass[T]) recreate(ctx context.Context, obj T) error {
