@@ -2,8 +2,8 @@ package controller
 
 import (
 	"cmp"
-	"errors"
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"time"

@@ -1,0 +1,161 @@
+package controller
+
+import (
+	"context"
+	"encoding/json"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/onomondo"
+)
+
+// The Connector's decision table, on a recording fake of the seed's API:
+// the same engine as the SIM's, with the Connector's identity (its ID) and
+// comparison (the keys the spec writes).
+
+type fakeConnectorAPI struct {
+	bodies map[string]string
+	calls  []string
+}
+
+func (f *fakeConnectorAPI) GetConnector(_ context.Context, id string) (json.RawMessage, error) {
+	f.calls = append(f.calls, "GET "+id)
+	if b, ok := f.bodies[id]; ok {
+		return json.RawMessage(b), nil
+	}
+	return nil, &onomondo.APIError{StatusCode: 404, Code: onomondo.CodeConnectorNotFound}
+}
+
+func (f *fakeConnectorAPI) CreateConnector(_ context.Context, id string, body json.RawMessage) error {
+	f.calls = append(f.calls, "POST "+id)
+	if _, ok := f.bodies[id]; ok {
+		return &onomondo.APIError{StatusCode: 409, Code: onomondo.CodeConnectorConflict}
+	}
+	f.bodies[id] = string(body)
+	return nil
+}
+
+func (f *fakeConnectorAPI) UpdateConnector(_ context.Context, id string, body json.RawMessage) error {
+	f.calls = append(f.calls, "PUT "+id)
+	if _, ok := f.bodies[id]; !ok {
+		return &onomondo.APIError{StatusCode: 404, Code: onomondo.CodeConnectorNotFound}
+	}
+	f.bodies[id] = string(body)
+	return nil
+}
+
+func (f *fakeConnectorAPI) DeleteConnector(_ context.Context, id string) error {
+	f.calls = append(f.calls, "DELETE "+id)
+	delete(f.bodies, id)
+	return nil
+}
+
+func connectorObj(config string, change func(*v1alpha1.Connector)) *v1alpha1.Connector {
+	c := &v1alpha1.Connector{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "hook", UID: types.UID("uid-hook"), Generation: 1,
+		CreationTimestamp: created}, Spec: v1alpha1.ConnectorSpec{ID: "hook", Config: runtime.RawExtension{Raw: []byte(config)}}}
+	c.Spec.DeletionPolicy, c.Spec.ManagementPolicy = v1alpha1.DeletionPolicyDelete, v1alpha1.ManagementPolicyManage
+	if change != nil {
+		change(c)
+	}
+	return c
+}
+
+func TestConnectorDecisionTable(t *testing.T) {
+	const (
+		spec  = `{"type":"webhook","url":"https://a.example"}`
+		other = `{"type":"webhook","url":"https://b.example"}`
+		added = `{"type":"webhook","url":"https://a.example","created_at":"2026-11-01"}` // keys the API adds are no drift
+	)
+	observed := func(body string) func(*v1alpha1.Connector) {
+		return func(c *v1alpha1.Connector) {
+			c.Finalizers = []string{Finalizer}
+			c.Status.AtProvider = &runtime.RawExtension{Raw: []byte(body)}
+			c.Status.ObservedGeneration = 1
+			setCondition(c, v1alpha1.ConditionSynced, metav1.ConditionTrue, ReasonReconcileSuccess, "")
+		}
+	}
+	deleting := func(c *v1alpha1.Connector) {
+		now := metav1.NewTime(created.Add(time.Hour))
+		c.DeletionTimestamp = &now
+	}
+	for _, tc := range []struct {
+		name   string
+		obj    *v1alpha1.Connector
+		api    map[string]string
+		seen   bool
+		calls  []string
+		synced string
+		events []string
+		gone   bool
+	}{
+		{name: "a new Connector is created with one POST", obj: connectorObj(spec, nil),
+			calls: []string{"POST hook"}, synced: "True/ReconcileSuccess", events: []string{"Created"}},
+		{name: "a Connector the API has is adopted on the POST's conflict: GET, no write when it matches",
+			obj: connectorObj(spec, nil), api: map[string]string{"hook": added},
+			calls: []string{"POST hook", "GET hook"}, synced: "True/ReconcileSuccess", events: []string{"Adopted"}},
+		{name: "adopted and differing: one PUT", obj: connectorObj(spec, nil), api: map[string]string{"hook": other},
+			calls: []string{"POST hook", "GET hook", "PUT hook"}, synced: "True/ReconcileSuccess", events: []string{"Adopted", "Updated"}},
+		{name: "a spec change this process saw before: one PUT", obj: connectorObj(spec, observed(other)), api: map[string]string{"hook": other},
+			seen: true, calls: []string{"PUT hook"}, synced: "True/ReconcileSuccess", events: []string{"Updated"}},
+		{name: "a change found pending after a restart: GET first, PUT only if it still differs",
+			obj: connectorObj(spec, observed(other)), api: map[string]string{"hook": added},
+			calls: []string{"GET hook"}, synced: "True/ReconcileSuccess"},
+		{name: "a config over the API's limit is refused before any call",
+			obj:    connectorObj(`{"pad":"`+strings.Repeat("x", MaxConnectorConfig)+`"}`, nil),
+			synced: "False/" + ReasonConfigTooLarge, events: []string{"SyncFailed"}},
+		{name: "in sync and seen: nothing", obj: connectorObj(spec, observed(added)), api: map[string]string{"hook": added}, seen: true,
+			synced: "True/ReconcileSuccess"},
+		{name: "deletion deletes it in the API", obj: connectorObj(spec, func(c *v1alpha1.Connector) { observed(spec)(c); deleting(c) }),
+			api: map[string]string{"hook": spec}, calls: []string{"DELETE hook"}, gone: true, events: []string{"Deleted"}},
+		{name: "Orphan leaves it", obj: connectorObj(spec, func(c *v1alpha1.Connector) {
+			observed(spec)(c)
+			c.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
+			deleting(c)
+		}), api: map[string]string{"hook": spec}, gone: true, events: []string{"Orphaned"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &fakeConnectorAPI{bodies: map[string]string{}}
+			for k, v := range tc.api {
+				api.bodies[k] = v
+			}
+			c := fakeClient(interceptor.Funcs{}, tc.obj)
+			rec := &fakeRecorder{}
+			r := newConnectorReconciler(c, api, rec, ManagedOptions{SyncPeriod: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: time.Second})
+			r.claims = &claimStore{client: c, reader: c}
+			if tc.seen {
+				r.schedule.synced(client.ObjectKeyFromObject(tc.obj), accountOf(tc.obj))
+			}
+			if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(tc.obj)}); err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(api.calls, tc.calls) {
+				t.Errorf("calls %q, want %q", api.calls, tc.calls)
+			}
+			if !slices.Equal(rec.reasons, tc.events) {
+				t.Errorf("events %q, want %q", rec.reasons, tc.events)
+			}
+			var got v1alpha1.Connector
+			err := c.Get(context.Background(), client.ObjectKeyFromObject(tc.obj), &got)
+			if gone := err != nil; gone != tc.gone {
+				t.Fatalf("gone = %t (%v), want %t", gone, err, tc.gone)
+			}
+			if tc.gone {
+				return
+			}
+			if s := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionSynced); s == nil || string(s.Status)+"/"+s.Reason != tc.synced {
+				t.Errorf("Synced = %v, want %s", s, tc.synced)
+			}
+		})
+	}
+}
