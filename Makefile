@@ -117,7 +117,7 @@ sandbox: manifests envtest ## Run the operator on a local control plane + simula
 	KUBEBUILDER_ASSETS="$$assets" go run ./hack/sandbox $(ARGS)
 
 .PHONY: bench
-bench: envtest ## Benchmark at fleet scale (BENCH_SIMS=1000, BENCH_RATE_LIMITED_SIMS=1000); tables + bin/bench/results.json.
+bench: envtest ## Benchmark at fleet scale (BENCH_SIMS=1000, BENCH_RATE_LIMITED_SIMS=1000, BENCH_CURRENT_SIMS=1000, BENCH_SHARD_SIMS=1000 per shard); tables + bin/bench/results.json.
 	go build -o bin/manager main.go
 	cd internal/bench && go build -o ../../bin/bench-runner ./cmd/bench
 	assets="$$(SETUP_ENVTEST="$(ENVTEST)" ENVTEST_K8S_VERSION=$(ENVTEST_K8S_VERSION) hack/envtest-assets.sh)"; \

@@ -15,6 +15,9 @@
 //   - spec change: flip data on all N;
 //   - rate limited: a second manager at the hosted API's budget against the
 //     simulator's hosted-like limit, then the limit lowered mid-run.
+//   - accounts, current edition: see accounts.go and current.go;
+//   - sharded: two managers splitting one cluster's fleet by the sharding
+//     label, each SIM written by its own shard only (sharded.go).
 //
 // Curve (curve.go, `make bench-curve`) measures instead, at each of several
 // fleet sizes: the floor and the create phase, a restart at the hosted
@@ -68,6 +71,8 @@ type Config struct {
 	AccountSIMs int
 	// CurrentSIMs is the fleet of the current edition's scenario (0 skips it).
 	CurrentSIMs int
+	// ShardSIMs is the SIMs of each of the sharded scenario's two shards (0 skips it).
+	ShardSIMs int
 	// SyncPeriod of the main manager; the steady state is measured over one.
 	SyncPeriod time.Duration
 	// KubeQPS, KubeBurst and Concurrency apply to the operator and to the floor's plain client alike.
@@ -159,6 +164,16 @@ func Run(ctx context.Context, c Config) (*Results, error) {
 			return nil, err
 		}
 		res.Current = cur
+	}
+	if c.ShardSIMs > 0 {
+		sh, err := e.sharded(ctx, c.ShardSIMs)
+		if err != nil {
+			return nil, err
+		}
+		if res.Memory != nil {
+			sh.SingleRSSMiB = res.Memory.PeakRSSMiB
+		}
+		res.Sharded = sh
 	}
 	res.Finished = time.Now().UTC()
 	e.stop() // flushes the audit log
@@ -307,6 +322,12 @@ func (e *env) startManager(namespace string, extra ...string) (*manager, error) 
 
 // launchManager starts a manager process and returns at once.
 func (e *env) launchManager(namespace string, extra ...string) (*manager, error) {
+	return e.launch(e.kubecfg, namespace, extra...)
+}
+
+// launch starts a manager process as the kubeconfig's user (later flags in
+// extra win over the defaults) and returns at once.
+func (e *env) launch(kubecfg, namespace string, extra ...string) (*manager, error) {
 	var addrs [3]string
 	for i := range addrs {
 		var err error
@@ -326,7 +347,7 @@ func (e *env) launchManager(namespace string, extra ...string) (*manager, error)
 		"--zap-log-level=error",
 	}, extra...)
 	cmd := exec.Command(e.cfg.ManagerBin, args...)
-	cmd.Env = append(os.Environ(), "KUBECONFIG="+e.kubecfg, app.APIKeyEnv+"="+testutil.APIKey)
+	cmd.Env = append(os.Environ(), "KUBECONFIG="+kubecfg, app.APIKeyEnv+"="+testutil.APIKey)
 	e.managers++
 	logFile, err := os.Create(filepath.Join(e.cfg.WorkDir, fmt.Sprintf("manager-%s-%d.log", namespace, e.managers)))
 	if err != nil {

@@ -20,7 +20,7 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	dir, bin := buildManager(t)
 	res, err := bench.Run(t.Context(), bench.Config{
 		RepoRoot: "../..", ManagerBin: bin, WorkDir: dir,
-		SIMs: 20, RateLimitedSIMs: 8, AccountSIMs: 10, CurrentSIMs: 30, SyncPeriod: 6 * time.Second, // first drift checks come after 3 s: none in the create phase
+		SIMs: 20, RateLimitedSIMs: 8, AccountSIMs: 10, CurrentSIMs: 30, ShardSIMs: 10, SyncPeriod: 6 * time.Second, // first drift checks come after 3 s: none in the create phase
 		KubeQPS: 200, KubeBurst: 400, Concurrency: 4,
 		Log: t.Logf,
 	})
@@ -52,6 +52,15 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	if c := res.Current; c != nil && (c.Drifted == 0 || c.DriftSeconds < 0 || c.DriftPatches != c.Drifted || c.SaturatedChangeSeconds < 0) {
 		t.Errorf("current edition: %d SIMs drifted, corrected after %.1fs with %d PATCHes, a change meanwhile after %.2fs; want each corrected by one PATCH, and the change made",
 			c.Drifted, c.DriftSeconds, c.DriftPatches, c.SaturatedChangeSeconds)
+	}
+	if s := res.Sharded; s == nil || len(s.Shards) != 2 || s.CrossCalls != 0 || s.CrossWrites != 0 || s.WrittenByBoth != 0 || s.WrittenByNone != 0 {
+		t.Errorf("sharded: %+v; want every SIM written by its own shard only", s)
+	} else {
+		for _, run := range s.Shards {
+			if run.POSTs != s.SIMsPerShard || run.WritesPerSIM != 2 {
+				t.Errorf("shard %s: %d POSTs, %.2f writes per SIM; want one POST and two writes (finalizer, status) per SIM of its own", run.Shard, run.POSTs, run.WritesPerSIM)
+			}
+		}
 	}
 	if res.Memory.PeakRSSMiB <= 0 || res.RateLimited == nil || res.Accounts == nil {
 		t.Errorf("missing measurements: %+v %+v %+v", res.Memory, res.RateLimited, res.Accounts)

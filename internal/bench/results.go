@@ -36,6 +36,8 @@ type Results struct {
 	Accounts *AccountsResult `json:"accounts,omitempty"`
 	// Current is the current edition's scenario.
 	Current *CurrentResult `json:"current,omitempty"`
+	// Sharded is two shards of one cluster's fleet.
+	Sharded *ShardedResult `json:"sharded,omitempty"`
 }
 
 // FloorResult is the plain client's time for the minimal writes.
@@ -105,6 +107,11 @@ type RateLimitedResult struct {
 // (read after the apiserver stopped, so that it is flushed).
 func (r *Results) finish(e *env) error {
 	r.Machine = machine()
+	if r.Sharded != nil {
+		if err := r.Sharded.countWrites(e.auditLog); err != nil {
+			return err
+		}
+	}
 	if r.Create == nil {
 		return nil // the main scenarios did not run (--sims 0)
 	}
@@ -297,6 +304,14 @@ func (r *Results) printOthers(w io.Writer) {
 		fmt.Fprintf(w, "  %d SIMs drifted at the API: corrected after %.1fs with %d PATCHes and %d list calls\n",
 			c.Drifted, c.DriftSeconds, c.DriftPatches, c.DriftLists)
 		fmt.Fprintf(w, "  meanwhile (%.1f calls/s of %g) a spec change reached the API after %.2fs\n", c.SaturatedRate, c.Rate, c.SaturatedChangeSeconds)
+	}
+	if s := r.Sharded; s != nil {
+		fmt.Fprintf(w, "\nsharded (%d SIMs in each of %d shards, one apiserver): all Ready in %.1fs\n", s.SIMsPerShard, len(s.Shards), s.Seconds)
+		for _, run := range s.Shards {
+			fmt.Fprintf(w, "  %s: %d POSTs, %.2f apiserver writes per SIM, peak RSS %.0f MiB\n", run.Shard, run.POSTs, run.WritesPerSIM, run.PeakRSSMiB)
+		}
+		fmt.Fprintf(w, "  across shards: %d API calls, %d writes; SIMs written by both %d, by neither %d; one manager at the main N: peak RSS %.0f MiB\n",
+			s.CrossCalls, s.CrossWrites, s.WrittenByBoth, s.WrittenByNone, s.SingleRSSMiB)
 	}
 }
 

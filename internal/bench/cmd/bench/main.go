@@ -35,6 +35,7 @@ func main() {
 	flag.IntVar(&c.SIMs, "sims", envInt("BENCH_SIMS", 1000), "fleet size N")
 	flag.IntVar(&c.RateLimitedSIMs, "rate-limited-sims", envInt("BENCH_RATE_LIMITED_SIMS", 1000), "fleet size of the rate-limited scenario (0 skips it)")
 	flag.IntVar(&c.CurrentSIMs, "current-sims", envInt("BENCH_CURRENT_SIMS", 1000), "SIMs of the current edition's scenario (0 skips it)")
+	flag.IntVar(&c.ShardSIMs, "shard-sims", envInt("BENCH_SHARD_SIMS", 1000), "SIMs in each of the two shards of the sharded scenario (0 skips it)")
 	flag.IntVar(&c.AccountSIMs, "account-sims", envInt("BENCH_ACCOUNT_SIMS", 400), "SIMs in each of the two saturated accounts of the accounts scenario (0 skips it)")
 	flag.DurationVar(&c.SyncPeriod, "sync-period", 3*time.Minute,
 		"the manager's sync period: longer than the create and spec-change phases, so they see no drift checks; the steady state is measured over one")
