@@ -119,12 +119,12 @@ func TestADriftBudgetIsHalfOfTheResourcesAccountsRate(t *testing.T) {
 		{"Account/team/not-used-yet", 0},
 		{"", 0}, // --api-rate -1: unlimited
 	} {
-		if got := r.schedule.budget(c.account); got != c.want {
+		if got := r.schedule.Budget(c.account); got != c.want {
 			t.Errorf("drift budget of %q: %g, want %g", c.account, got, c.want)
 		}
 	}
 	r = newSIMReconciler(nil, nil, nil, ManagedOptions{APIRate: 10})
-	if got := r.schedule.budget(""); got != 5 {
+	if got := r.schedule.Budget(""); got != 5 {
 		t.Errorf("the default account's drift budget: %g, want half of --api-rate 10", got)
 	}
 }

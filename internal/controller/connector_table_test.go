@@ -134,7 +134,7 @@ func TestConnectorDecisionTable(t *testing.T) {
 			r := newConnectorReconciler(c, api, rec, ManagedOptions{SyncPeriod: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: time.Second})
 			r.claims = &claimStore{client: c, reader: c}
 			if tc.seen {
-				r.schedule.synced(client.ObjectKeyFromObject(tc.obj), accountOf(tc.obj))
+				r.schedule.Synced(client.ObjectKeyFromObject(tc.obj), accountOf(tc.obj))
 			}
 			if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(tc.obj)}); err != nil {
 				t.Fatal(err)

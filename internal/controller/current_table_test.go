@@ -161,9 +161,9 @@ func TestACurrentFleetsDriftPeriodIsPricedByTheListNotPerSIM(t *testing.T) {
 		r := newSIMReconciler(fakeClient(interceptor.Funcs{}), &fakeCurrentAPI{}, &fakeRecorder{}, ManagedOptions{SyncPeriod: time.Minute})
 		r.accounts = fakeAccounts{rate: 10, current: tc.current}
 		for i := range 10000 {
-			r.schedule.synced(types.NamespacedName{Namespace: "ns", Name: fmt.Sprint("sim-", i)}, "Account/ns/fleet")
+			r.schedule.Synced(types.NamespacedName{Namespace: "ns", Name: fmt.Sprint("sim-", i)}, "Account/ns/fleet")
 		}
-		if got := r.schedule.effective()["Account/ns/fleet"]; got != tc.want {
+		if got := r.schedule.Effective()["Account/ns/fleet"]; got != tc.want {
 			t.Errorf("current=%v: drift period %s, want %s", tc.current, got, tc.want)
 		}
 	}

@@ -28,6 +28,7 @@ import (
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
+	"github.com/sim-operator/sim-operator/internal/schedule"
 )
 
 // Finalizer holds a resource until its object is deleted in the API (or orphaned).
@@ -112,7 +113,7 @@ type managedReconciler[T managedObject] struct {
 	newObj   func() T
 	newList  func() client.ObjectList
 	recorder recorder.EventRecorder
-	schedule *schedule
+	schedule *schedule.Schedule
 	// justBound holds the resources this process bound whose binding the
 	// cache may not show yet (by key, the UID bound): a reconcile reading
 	// the stale copy waits for the cache instead of creating again.
@@ -134,11 +135,11 @@ type accountResolver interface {
 func newManagedReconciler[T managedObject](c client.Client, ext external[T], newObj func() T, newList func() client.ObjectList,
 	rec recorder.EventRecorder, o ManagedOptions) *managedReconciler[T] {
 	o = o.withDefaults()
-	s := newSchedule(o.SyncPeriod, o.SyncJitter, o.MinBackoff, o.MaxBackoff)
+	s := schedule.New(o.SyncPeriod, o.SyncJitter, o.MinBackoff, o.MaxBackoff)
 	r := &managedReconciler[T]{Client: c, ext: ext, newObj: newObj, newList: newList, recorder: rec, schedule: s}
-	s.budget = func(account string) float64 { return r.accountRate(account, o.APIRate) / 2 / r.driftCost(account) }
+	s.Budget = func(account string) float64 { return r.accountRate(account, o.APIRate) / 2 / r.driftCost(account) }
 	log := logf.Log.WithValues("controller", strings.ToLower(ext.kind()))
-	s.onStretch = func(account string, effective time.Duration, objects int) {
+	s.OnStretch = func(account string, effective time.Duration, objects int) {
 		log.Info("drift checks would take more than half of the account's API budget: stretching its drift period",
 			"account", accountLabel(account), "objects", objects, "syncPeriod", o.SyncPeriod,
 			"effectivePeriod", effective.Round(time.Second), "apiRate", r.accountRate(account, o.APIRate))
@@ -202,7 +203,7 @@ func Intern(s string) string { return unique.Make(s).Value() }
 func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
 	obj := r.newObj()
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
-		r.schedule.forget(req.NamespacedName)
+		r.schedule.Forget(req.NamespacedName)
 		r.justBound.Delete(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
@@ -247,7 +248,7 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 		return p.observeOnly(ctx, obj), nil
 	}
 	if f.ObserveOnly { // and nothing due
-		return driftCheckAfter(r.schedule.remaining(client.ObjectKeyFromObject(obj))), nil
+		return driftCheckAfter(r.schedule.Remaining(client.ObjectKeyFromObject(obj))), nil
 	}
 	if err := r.holdClaim(ctx, obj); err != nil {
 		return r.markClaimFailed(ctx, obj, err)
@@ -284,8 +285,8 @@ func (r pass[T]) facts(ctx context.Context, obj T, connectErr error) (Facts, err
 	f.Bound, f.MayExist = r.ext.bound(obj), r.mayExist(obj)
 	f.IdentityError = r.ext.identityError(obj)
 	f.NeedsRead = f.Bound && f.IdentityError == nil && r.ext.needsRead(ctx, obj)
-	f.UpToDate, f.Seen = r.ext.upToDate(obj), r.schedule.seen(key)
-	f.DriftDue = r.schedule.resume(key, accountOf(obj), inSync(obj))
+	f.UpToDate, f.Seen = r.ext.upToDate(obj), r.schedule.Seen(key)
+	f.DriftDue = r.schedule.Resume(key, accountOf(obj), inSync(obj))
 	return f, nil
 }
 
@@ -297,7 +298,7 @@ func (r pass[T]) carryOut(ctx context.Context, obj T, act Action) ctrl.Result {
 	switch act {
 	case ActNothing:
 		r.markSynced(obj)
-		return driftCheckAfter(r.schedule.remaining(client.ObjectKeyFromObject(obj)))
+		return driftCheckAfter(r.schedule.Remaining(client.ObjectKeyFromObject(obj)))
 	case ActWait:
 		return ctrl.Result{RequeueAfter: staleCacheWait} // this process bound it; the cache has not caught up
 	case ActCreate:
@@ -315,7 +316,7 @@ func (r pass[T]) carryOut(ctx context.Context, obj T, act Action) ctrl.Result {
 		return r.markFailed(ctx, obj, err)
 	}
 	r.markSynced(obj)
-	return driftCheckAfter(r.schedule.synced(client.ObjectKeyFromObject(obj), accountOf(obj)))
+	return driftCheckAfter(r.schedule.Synced(client.ObjectKeyFromObject(obj), accountOf(obj)))
 }
 
 // pass is one reconcile of one resource: the engine with the kind's
@@ -356,7 +357,7 @@ func (r *managedReconciler[T]) takeSyncRequest(obj T) bool {
 		return false
 	}
 	status(obj).LastHandledRequestedAt = v
-	r.schedule.forget(client.ObjectKeyFromObject(obj))
+	r.schedule.Forget(client.ObjectKeyFromObject(obj))
 	return true
 }
 
@@ -552,7 +553,7 @@ func (r pass[T]) observeOnly(ctx context.Context, obj T) ctrl.Result {
 		return r.markFailed(ctx, obj, err)
 	}
 	r.markSynced(obj)
-	return driftCheckAfter(r.schedule.synced(client.ObjectKeyFromObject(obj), accountOf(obj)))
+	return driftCheckAfter(r.schedule.Synced(client.ObjectKeyFromObject(obj), accountOf(obj)))
 }
 
 // reconcileDelete deletes the object in the API when the policy says so,
@@ -587,7 +588,7 @@ func (r *managedReconciler[T]) reconcileDelete(ctx context.Context, obj T) (ctrl
 	if err := r.Patch(ctx, obj, patch); err != nil {
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	r.schedule.forget(client.ObjectKeyFromObject(obj))
+	r.schedule.Forget(client.ObjectKeyFromObject(obj))
 	r.justBound.Delete(client.ObjectKeyFromObject(obj))
 	return ctrl.Result{}, nil
 }
@@ -853,7 +854,7 @@ func (r *managedReconciler[T]) markDuplicate(obj T, why string) {
 
 // markPaused: Synced False, reason ReconcilePaused; Ready as last known.
 func (r *managedReconciler[T]) markPaused(obj T) {
-	r.schedule.park(client.ObjectKeyFromObject(obj), accountOf(obj)) // waits for a person, never overdue
+	r.schedule.Park(client.ObjectKeyFromObject(obj), accountOf(obj)) // waits for a person, never overdue
 	status(obj).ObservedGeneration = obj.GetGeneration()
 	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, ReasonReconcilePaused,
 		"paused by the annotation "+v1alpha1.AnnotationPaused+"=true: no API calls and no deletion until it is removed")
@@ -913,13 +914,13 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 	case errors.As(err, &dup):
 		r.markDuplicate(obj, fmt.Sprintf("is managed by the older resource %s/%s; this one makes no API calls",
 			dup.owner.GetNamespace(), dup.owner.GetName()))
-		r.schedule.park(client.ObjectKeyFromObject(obj), accountOf(obj)) // waits for the owner, never overdue
+		r.schedule.Park(client.ObjectKeyFromObject(obj), accountOf(obj)) // waits for the owner, never overdue
 		return ctrl.Result{}
 	case errors.As(err, &claimed):
 		// The holder may live where no watch of this manager reaches: look
 		// again after a backoff (a read of the Claim, no API call).
 		r.markDuplicate(obj, claimed.describe(obj.GetNamespace()))
-		return ctrl.Result{RequeueAfter: r.schedule.failed(client.ObjectKeyFromObject(obj), accountOf(obj), 0)}
+		return ctrl.Result{RequeueAfter: r.schedule.Failed(client.ObjectKeyFromObject(obj), accountOf(obj), 0)}
 	}
 	f := classify(err)
 	status(obj).ObservedGeneration = obj.GetGeneration()
@@ -939,22 +940,22 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 	var wait time.Duration
 	switch retry {
 	case retryOnSpecChange:
-		r.schedule.park(key, accountOf(obj)) // not due until the spec changes: never overdue
+		r.schedule.Park(key, accountOf(obj)) // not due until the spec changes: never overdue
 		logf.FromContext(ctx).Info("terminal error; waiting for a spec change", "reason", f.reason)
 		return ctrl.Result{}
 	case retryOnRelease:
-		r.schedule.park(key, accountOf(obj)) // the other resource's change or deletion wakes it
+		r.schedule.Park(key, accountOf(obj)) // the other resource's change or deletion wakes it
 		return ctrl.Result{}
 	case retryNextSync:
-		wait = r.schedule.synced(key, accountOf(obj))
+		wait = r.schedule.Synced(key, accountOf(obj))
 		logf.FromContext(ctx).Info("terminal error; reading again at the next sync period", "reason", f.reason, "retryIn", wait)
 		return ctrl.Result{RequeueAfter: wait}
 	case retryThrottled:
 		// The client as a whole waits for the budget; this object is not at
 		// fault, so its backoff does not grow: come back when the API said.
-		wait = r.schedule.throttled(key, accountOf(obj), f.retryAfter)
+		wait = r.schedule.Throttled(key, accountOf(obj), f.retryAfter)
 	default:
-		wait = r.schedule.failed(key, accountOf(obj), f.retryAfter)
+		wait = r.schedule.Failed(key, accountOf(obj), f.retryAfter)
 	}
 	logf.FromContext(ctx).Info("retryable error; backing off", "reason", f.reason, "retryIn", wait)
 	return ctrl.Result{RequeueAfter: wait}

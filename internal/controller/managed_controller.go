@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/schedule"
 )
 
 // ManagedOptions tune a managed controller.
@@ -181,7 +182,7 @@ func (m *ManagedController[T]) RetryCredentials(ctx context.Context) {
 	for _, item := range items {
 		obj := item.(T)
 		if c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced); c != nil && credentialsReason(c.Reason) {
-			r.schedule.forget(client.ObjectKeyFromObject(obj))
+			r.schedule.Forget(client.ObjectKeyFromObject(obj))
 			due = append(due, obj)
 		}
 	}
@@ -249,7 +250,7 @@ func (r *managedReconciler[T]) sameIdentifier(ctx context.Context, obj client.Ob
 // countFleet keeps a count of the kind's objects per account from the
 // informer's own events, for the schedule to stretch an account's drift
 // period for its whole fleet from the first object resumed after a restart.
-func countFleet(c cache.Cache, obj client.Object, accountOf func(client.Object) string, s *schedule) error {
+func countFleet(c cache.Cache, obj client.Object, accountOf func(client.Object) string, s *schedule.Schedule) error {
 	inf, err := c.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
 	if err != nil {
 		return err
@@ -271,7 +272,7 @@ func countFleet(c cache.Cache, obj client.Object, accountOf func(client.Object) 
 		UpdateFunc: func(old, o any) { add(old, -1); add(o, 1) },
 		DeleteFunc: func(o any) { add(o, -1) },
 	})
-	s.fleet = func() map[string]int {
+	s.Fleet = func() map[string]int {
 		mu.Lock()
 		defer mu.Unlock()
 		return maps.Clone(counts)

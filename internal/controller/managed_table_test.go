@@ -602,7 +602,7 @@ func (tc row) run(t *testing.T) {
 	r.accounts = tc.accounts
 	r.claims = &claimStore{client: c, reader: c}
 	if tc.seen {
-		r.schedule.synced(client.ObjectKeyFromObject(tc.obj), accountOf(tc.obj))
+		r.schedule.Synced(client.ObjectKeyFromObject(tc.obj), accountOf(tc.obj))
 	}
 
 	res, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(tc.obj)})

@@ -15,6 +15,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/schedule"
 )
 
 var (
@@ -224,13 +225,13 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 // (drift check or retry). It stays near zero while the operator keeps up; a
 // growing value means the API budget or the workers are too small for the
 // fleet. Once per process and kind, like the state collector.
-func registerOverdue(kind string, s *schedule) error {
+func registerOverdue(kind string, s *schedule.Schedule) error {
 	for _, g := range []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "sim_operator_drift_check_overdue_seconds",
 			Help:        "How long the most overdue resource of the kind has been waiting past its drift check or retry.",
 			ConstLabels: prometheus.Labels{"kind": kind},
-		}, func() float64 { return s.overdue().Seconds() }),
+		}, func() float64 { return s.Overdue().Seconds() }),
 		driftPeriods{s: s, desc: prometheus.NewDesc("sim_operator_drift_period_seconds",
 			"The drift period in force per account: --sync-period, or longer when the account's drift checks would take more than half of its API budget.",
 			[]string{"account"}, prometheus.Labels{"kind": kind})},
@@ -244,14 +245,14 @@ func registerOverdue(kind string, s *schedule) error {
 
 // driftPeriods exports each account's effective drift period.
 type driftPeriods struct {
-	s    *schedule
+	s    *schedule.Schedule
 	desc *prometheus.Desc
 }
 
 func (d driftPeriods) Describe(ch chan<- *prometheus.Desc) { ch <- d.desc }
 
 func (d driftPeriods) Collect(ch chan<- prometheus.Metric) {
-	for account, p := range d.s.effective() {
+	for account, p := range d.s.Effective() {
 		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, p.Seconds(), accountLabel(account))
 	}
 }

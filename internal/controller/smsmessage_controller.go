@@ -27,6 +27,7 @@ import (
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
+	"github.com/sim-operator/sim-operator/internal/schedule"
 )
 
 // Reasons of the Sent condition besides the API error reasons.
@@ -70,7 +71,7 @@ type SMSMessageReconciler struct {
 	api      SMSAPI
 	recorder recorder.EventRecorder
 	opts     SMSOptions
-	backoff  *schedule
+	backoff  *schedule.Schedule
 	records  *smsRecords
 	wake     chan event.GenericEvent
 	accounts accountResolver
@@ -102,7 +103,7 @@ func NewSMSMessageReconciler(c client.Client, api SMSAPI, rec recorder.EventReco
 	}
 	r := &SMSMessageReconciler{
 		Client: c, api: api, recorder: rec, opts: o,
-		backoff: newSchedule(0, 0, o.MinBackoff, max(o.MaxBackoff, o.MinBackoff)),
+		backoff: schedule.New(0, 0, o.MinBackoff, max(o.MaxBackoff, o.MinBackoff)),
 		wake:    make(chan event.GenericEvent),
 	}
 	if o.RecordRetention > 0 {
@@ -136,8 +137,8 @@ func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			return ctrl.Result{}, r.sentBefore(ctx, sms, prior, err)
 		}
 	}
-	if key := req.NamespacedName; !r.backoff.due(key) {
-		return ctrl.Result{RequeueAfter: r.backoff.remaining(key)}, nil // backing off after an unsent attempt
+	if key := req.NamespacedName; !r.backoff.Due(key) {
+		return ctrl.Result{RequeueAfter: r.backoff.Remaining(key)}, nil // backing off after an unsent attempt
 	}
 	to, err := r.recipient(ctx, sms)
 	if to == "" {
@@ -153,7 +154,7 @@ func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 			if werr := r.waitFor(ctx, sms, f.reason, err.Error()); werr != nil || f.terminal {
 				return ctrl.Result{}, werr
 			}
-			return ctrl.Result{RequeueAfter: r.backoff.failed(req.NamespacedName, "", 0)}, nil
+			return ctrl.Result{RequeueAfter: r.backoff.Failed(req.NamespacedName, "", 0)}, nil
 		}
 		api = resolved
 	}
@@ -321,18 +322,18 @@ func (r *SMSMessageReconciler) recordOutcome(ctx context.Context, sms *v1alpha1.
 		sms.Status.SentAt, sms.Status.FinishedAt, sms.Status.LastError = &now, &now, nil
 		setSent(sms, metav1.ConditionTrue, ReasonAccepted, "the API accepted the message for "+sms.Status.Recipient)
 		r.event(ctx, sms, corev1.EventTypeNormal, "Sent", "sent to %s", sms.Status.Recipient)
-		r.backoff.forget(key)
+		r.backoff.Forget(key)
 		return ttlResult(sms, r.opts.Now())
 	case f.terminal:
 		sms.Status.FinishedAt, sms.Status.LastError = &now, errorStatus(err)
 		setSent(sms, metav1.ConditionFalse, f.reason, err.Error())
 		r.event(ctx, sms, corev1.EventTypeWarning, "SendFailed", "%s", err.Error())
-		r.backoff.forget(key)
+		r.backoff.Forget(key)
 		return ttlResult(sms, r.opts.Now())
 	case f.notApplied:
 		sms.Status.LastError = errorStatus(err)
 		setSent(sms, metav1.ConditionFalse, f.reason, "not sent, will retry: "+err.Error())
-		return ctrl.Result{RequeueAfter: r.backoff.failed(key, "", f.retryAfter)}
+		return ctrl.Result{RequeueAfter: r.backoff.Failed(key, "", f.retryAfter)}
 	default:
 		sms.Status.LastError = errorStatus(err)
 		setSent(sms, metav1.ConditionUnknown, ReasonDeliveryUnknown,
@@ -490,7 +491,7 @@ func (r *SMSMessageReconciler) RetryCredentials(ctx context.Context) {
 	var due []client.Object
 	for i := range list.Items {
 		if m := &list.Items[i]; credentialsReason(sentReason(m)) {
-			r.backoff.forget(client.ObjectKeyFromObject(m))
+			r.backoff.Forget(client.ObjectKeyFromObject(m))
 			due = append(due, m)
 		}
 	}

@@ -1,4 +1,4 @@
-package controller
+package schedule
 
 import (
 	"fmt"
@@ -10,18 +10,18 @@ import (
 )
 
 func TestScheduleSpreadsAFleetOverThePeriod(t *testing.T) {
-	s := newSchedule(time.Hour, 0.1, time.Second, time.Minute)
+	s := New(time.Hour, 0.1, time.Second, time.Minute)
 	now := time.Unix(0, 0)
 	s.now = func() time.Time { return now }
 	buckets := make([]int, 10)
 	for i := range 10000 {
 		key := types.NamespacedName{Name: string(rune('a' + i%26)), Namespace: time.Duration(i).String()}
-		d := s.synced(key, "") // the first wait: anywhere in a whole period's width
+		d := s.Synced(key, "") // the first wait: anywhere in a whole period's width
 		if d < 30*time.Minute || d >= 90*time.Minute {
 			t.Fatalf("first wait %s outside [0.5, 1.5) periods", d)
 		}
 		buckets[int((d-30*time.Minute)/(6*time.Minute))]++
-		if d := s.synced(key, ""); d < 54*time.Minute || d > 66*time.Minute { // later: ±10%
+		if d := s.Synced(key, ""); d < 54*time.Minute || d > 66*time.Minute { // later: ±10%
 			t.Fatalf("later wait %s outside ±10%%", d)
 		}
 	}
@@ -33,11 +33,11 @@ func TestScheduleSpreadsAFleetOverThePeriod(t *testing.T) {
 }
 
 func TestBackoffGrowsAndRateLimitsDoNot(t *testing.T) {
-	s := newSchedule(time.Hour, 0.1, time.Second, 8*time.Second)
+	s := New(time.Hour, 0.1, time.Second, 8*time.Second)
 	key := types.NamespacedName{Name: "x"}
 	var got []time.Duration
 	for range 5 {
-		got = append(got, s.failed(key, "", 0))
+		got = append(got, s.Failed(key, "", 0))
 	}
 	want := []time.Duration{time.Second, 2 * time.Second, 4 * time.Second, 8 * time.Second, 8 * time.Second}
 	for i := range want {
@@ -45,73 +45,73 @@ func TestBackoffGrowsAndRateLimitsDoNot(t *testing.T) {
 			t.Fatalf("backoff = %v, want %v", got, want)
 		}
 	}
-	if d := s.failed(key, "", 30*time.Second); d != 30*time.Second {
+	if d := s.Failed(key, "", 30*time.Second); d != 30*time.Second {
 		t.Fatalf("backoff %s ignores the API's Retry-After of 30s", d)
 	}
-	if d := s.throttled(key, "", 2*time.Second); d < 2*time.Second || d > 3*time.Second {
+	if d := s.Throttled(key, "", 2*time.Second); d < 2*time.Second || d > 3*time.Second {
 		t.Fatalf("throttled wait %s, want Retry-After plus up to half", d)
 	}
-	if d := s.throttled(key, "", 5*time.Minute); d < 5*time.Minute || d > 5*time.Minute+maxThrottleSpread {
+	if d := s.Throttled(key, "", 5*time.Minute); d < 5*time.Minute || d > 5*time.Minute+maxThrottleSpread {
 		t.Fatalf("throttled wait %s after a capped 5m hold, want at most %s more", d, maxThrottleSpread)
 	}
-	if d := s.failed(key, "", 0); d != time.Second {
+	if d := s.Failed(key, "", 0); d != time.Second {
 		t.Fatalf("after a rate limit the backoff restarts at 1s, got %s", d)
 	}
 }
 
 func TestAResumedObjectIsCheckedWithinOnePeriodNotAtOnce(t *testing.T) {
-	s := newSchedule(time.Hour, 0.1, time.Second, time.Minute)
+	s := New(time.Hour, 0.1, time.Second, time.Minute)
 	now := time.Unix(0, 0)
 	s.now = func() time.Time { return now }
 	inSync, unknown := types.NamespacedName{Name: "in-sync"}, types.NamespacedName{Name: "unknown"}
-	if !s.resume(unknown, "", false) {
+	if !s.Resume(unknown, "", false) {
 		t.Fatal("an object not known to be in sync must be observed at once")
 	}
-	if s.resume(inSync, "", true) {
+	if s.Resume(inSync, "", true) {
 		t.Fatal("an in-sync object was observed at once after a restart")
 	}
-	if d := s.remaining(inSync); d > time.Hour {
+	if d := s.Remaining(inSync); d > time.Hour {
 		t.Fatalf("its check is %s away, beyond one period", d)
 	}
 	now = now.Add(time.Hour + time.Second)
-	if !s.resume(inSync, "", true) {
+	if !s.Resume(inSync, "", true) {
 		t.Fatal("the resumed object was not due within one period")
 	}
 }
 
 func TestOverdueIsTheLongestWaitPastDue(t *testing.T) {
 	now := time.Date(2026, 11, 28, 0, 0, 0, 0, time.UTC)
-	s := newSchedule(time.Minute, 0, time.Second, time.Minute)
+	s := New(time.Minute, 0, time.Second, time.Minute)
 	s.now = func() time.Time { return now }
-	if s.overdue() != 0 {
+	if s.Overdue() != 0 {
 		t.Fatal("an empty schedule is overdue")
 	}
 	s.next[types.NamespacedName{Name: "a"}] = slot{at: now.Add(-3 * time.Second)}
 	s.next[types.NamespacedName{Name: "b"}] = slot{at: now.Add(-10 * time.Second)}
 	s.next[types.NamespacedName{Name: "c"}] = slot{at: now.Add(time.Hour)}
-	if got := s.overdue(); got != 10*time.Second {
+	if got := s.Overdue(); got != 10*time.Second {
 		t.Fatalf("overdue = %s, want 10s", got)
 	}
 }
 
 func TestAFleetTooLargeForTheBudgetStretchesTheDriftPeriodOnce(t *testing.T) {
-	s := newSchedule(10*time.Second, 0, time.Second, time.Minute)
-	s.budget = func(string) float64 { return 5 } // half of a 10 calls/s budget
+	s := New(10*time.Second, 0, time.Second, time.Minute)
+	s.Budget = func(string) float64 { return 5 } // half of a 10 calls/s budget
 	var said []time.Duration
-	s.onStretch = func(_ string, effective time.Duration, _ int) { said = append(said, effective) }
+	s.OnStretch = func(_ string, effective time.Duration, _ int) { said = append(said, effective) }
 	for i := range 40 { // 40 SIMs every 10 s is 4/s: within the share
-		s.synced(types.NamespacedName{Name: fmt.Sprint(i)}, "")
+		s.Synced(types.NamespacedName{Name: fmt.Sprint(i)}, "")
 	}
-	if s.effective()[""] != 10*time.Second || len(said) != 0 {
-		t.Fatalf("effective %s, said %v: 4 checks a second fit half of 10", s.effective(), said)
+	if s.Effective()[""] != 10*time.Second || len(said) != 0 {
+		t.Fatalf("effective %s, said %v: 4 checks a second fit half of 10", s.Effective(), said)
 	}
 	for i := range 1000 {
-		s.synced(types.NamespacedName{Name: fmt.Sprint(i)}, "")
+		s.Synced(types.NamespacedName{Name: fmt.Sprint(i)}, "")
 	}
-	if got := s.effective()[""]; got != 200*time.Second {
+	if got := s.Effective()[""]; got != 200*time.Second {
 		t.Fatalf("effective period %s, want 1000 SIMs ÷ 5/s = 200s", got)
 	}
-	if d := s.synced(types.NamespacedName{Name: "1"}, ""); d < 200*time.Second || d > 201*time.Second {
+	if d := s.Synced(types.NamespacedName{Name: "1"}, ""); d < 200*time.Second || d > 201*time.Second {
 		t.Fatalf("next check in %s, want the stretched period", d)
 	}
 	if len(said) != 1 || said[0] <= 10*time.Second {
@@ -123,17 +123,17 @@ func TestAFleetTooLargeForTheBudgetStretchesTheDriftPeriodOnce(t *testing.T) {
 // fleet at the first resume keeps the first objects resumed from crowding
 // into --sync-period when the whole fleet needs a stretched one.
 func TestARestartedFleetResumesOverTheStretchedPeriodFromTheFirstObject(t *testing.T) {
-	s := newSchedule(time.Minute, 0, time.Second, time.Minute)
-	s.budget = func(string) float64 { return 5 }
+	s := New(time.Minute, 0, time.Second, time.Minute)
+	s.Budget = func(string) float64 { return 5 }
 	counts := 0
-	s.fleet = func() map[string]int { counts++; return map[string]int{"": 10000} } // 10,000 ÷ 5/s = 2,000 s
+	s.Fleet = func() map[string]int { counts++; return map[string]int{"": 10000} } // 10,000 ÷ 5/s = 2,000 s
 	early := 0
 	for i := range 1000 {
 		key := types.NamespacedName{Name: fmt.Sprint(i)}
-		if s.resume(key, "", true) {
+		if s.Resume(key, "", true) {
 			t.Fatal("an in-sync object was due at once")
 		}
-		if s.remaining(key) < time.Minute {
+		if s.Remaining(key) < time.Minute {
 			early++
 		}
 	}
@@ -145,16 +145,16 @@ func TestARestartedFleetResumesOverTheStretchedPeriodFromTheFirstObject(t *testi
 	if early > 100 {
 		t.Fatalf("%d of the first 1,000 objects resumed are due within a minute, want about 30", early)
 	}
-	if got := s.effective()[""]; got != 2000*time.Second {
+	if got := s.Effective()[""]; got != 2000*time.Second {
 		t.Fatalf("effective period %s, want the whole fleet's 2000s", got)
 	}
 	for i := 1000; i < 10000; i++ {
-		s.resume(types.NamespacedName{Name: fmt.Sprint(i)}, "", true)
+		s.Resume(types.NamespacedName{Name: fmt.Sprint(i)}, "", true)
 	}
 	for i := 5000; i < 10000; i++ {
-		s.forget(types.NamespacedName{Name: fmt.Sprint(i)})
+		s.Forget(types.NamespacedName{Name: fmt.Sprint(i)})
 	}
-	if got := s.effective()[""]; got != 1000*time.Second {
+	if got := s.Effective()[""]; got != 1000*time.Second {
 		t.Fatalf("effective period %s after half the fleet left, want 1000s: the first count is not kept once every object is known", got)
 	}
 }
@@ -162,16 +162,16 @@ func TestARestartedFleetResumesOverTheStretchedPeriodFromTheFirstObject(t *testi
 // Each account has its own budget: drift checks stretch where they would
 // take more than half of that account's, and nowhere else.
 func TestEachAccountsDriftPeriodStretchesForItsOwnBudget(t *testing.T) {
-	s := newSchedule(10*time.Second, 0, time.Second, time.Minute)
+	s := New(10*time.Second, 0, time.Second, time.Minute)
 	rates := map[string]float64{"": 10, "Account/team/busy": 2}
-	s.budget = func(account string) float64 { return rates[account] / 2 }
+	s.Budget = func(account string) float64 { return rates[account] / 2 }
 	var said []string
-	s.onStretch = func(account string, _ time.Duration, _ int) { said = append(said, account) }
+	s.OnStretch = func(account string, _ time.Duration, _ int) { said = append(said, account) }
 	for i := range 40 {
-		s.synced(types.NamespacedName{Namespace: "team", Name: fmt.Sprint("busy-", i)}, "Account/team/busy")
-		s.synced(types.NamespacedName{Namespace: "other", Name: fmt.Sprint("quiet-", i)}, "")
+		s.Synced(types.NamespacedName{Namespace: "team", Name: fmt.Sprint("busy-", i)}, "Account/team/busy")
+		s.Synced(types.NamespacedName{Namespace: "other", Name: fmt.Sprint("quiet-", i)}, "")
 	}
-	got := s.effective()
+	got := s.Effective()
 	// 40 SIMs every 10 s is 4 calls/s: within half of 10, beyond half of 2.
 	if got[""] != 10*time.Second || got["Account/team/busy"] != 40*time.Second {
 		t.Fatalf("effective periods %v, want the default account's 10s and the busy account's 40 ÷ 1/s = 40s", got)
@@ -181,9 +181,9 @@ func TestEachAccountsDriftPeriodStretchesForItsOwnBudget(t *testing.T) {
 	}
 	// A SIM moving accounts leaves the count of the one it left.
 	for i := range 20 {
-		s.synced(types.NamespacedName{Namespace: "team", Name: fmt.Sprint("busy-", i)}, "")
+		s.Synced(types.NamespacedName{Namespace: "team", Name: fmt.Sprint("busy-", i)}, "")
 	}
-	if got := s.effective()["Account/team/busy"]; got != 20*time.Second {
+	if got := s.Effective()["Account/team/busy"]; got != 20*time.Second {
 		t.Fatalf("busy account's period %s after half its SIMs left, want 20s", got)
 	}
 }
@@ -192,15 +192,15 @@ func TestEachAccountsDriftPeriodStretchesForItsOwnBudget(t *testing.T) {
 // and not scheduled, but the process remembers it reconciled it: its next
 // spec change is written at once, without the read a restart needs.
 func TestAParkedObjectIsSeenButNeverOverdue(t *testing.T) {
-	s := newSchedule(time.Minute, 0, time.Second, time.Minute)
+	s := New(time.Minute, 0, time.Second, time.Minute)
 	key := types.NamespacedName{Name: "refused"}
-	s.failed(key, "", 0)
-	s.park(key, "")
+	s.Failed(key, "", 0)
+	s.Park(key, "")
 	s.now = func() time.Time { return time.Now().Add(time.Hour) }
-	if !s.seen(key) || s.overdue() != 0 || !s.due(key) {
-		t.Fatalf("seen %t, overdue %s, due %t: want seen, not overdue, due when woken", s.seen(key), s.overdue(), s.due(key))
+	if !s.Seen(key) || s.Overdue() != 0 || !s.Due(key) {
+		t.Fatalf("seen %t, overdue %s, due %t: want seen, not overdue, due when woken", s.Seen(key), s.Overdue(), s.Due(key))
 	}
-	if s.resume(key, "", true) {
+	if s.Resume(key, "", true) {
 		t.Fatal("a parked object in sync was due at once when it resumed")
 	}
 }

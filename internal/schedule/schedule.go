@@ -1,4 +1,8 @@
-package controller
+// Package schedule holds, in memory, when each managed object is next due
+// for a drift check or a retry, per account, with each account's drift
+// period stretched to fit its API budget. Nothing here is written to the
+// apiserver: that is what lets a steady state cost zero writes.
+package schedule
 
 import (
 	"math/rand/v2"
@@ -8,34 +12,34 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 )
 
-// schedule remembers, in memory, when each object is next due for a drift
+// Schedule remembers, in memory, when each object is next due for a drift
 // check and how often it has failed in a row. Keeping this out of status is
 // what lets a steady state cost zero apiserver writes. After a restart an
 // object whose status says it was in sync resumes at a random point of the
-// next period (resume); any other object is due at once.
+// next period (Resume); any other object is due at once.
 //
 // Each object belongs to an account (its API key and budget; "" is the
 // default account), and the drift period is the account's: when an
 // account's objects ÷ period would ask for more than the drift checks' share
 // of its budget, its period stretches to objects ÷ share, so that the
 // account's user intents never queue behind its drift checks.
-type schedule struct {
+type Schedule struct {
 	period     time.Duration // between drift checks
 	jitter     float64       // ±fraction of period
 	minBackoff time.Duration
 	maxBackoff time.Duration
 	now        func() time.Time
-	// budget is the drift checks' share of an account's API budget, in calls
-	// per second (0 or nil: unlimited). onStretch says, once per account,
-	// that its period stretched.
-	budget    func(account string) float64
-	onStretch func(account string, effective time.Duration, objects int)
-	// fleet, when set, counts the objects the controller holds per account
+	// Budget is the drift checks' share of an account's API budget, in
+	// checks per second (0 or nil: unlimited). OnStretch says, once per
+	// account, that its period stretched.
+	Budget    func(account string) float64
+	OnStretch func(account string, effective time.Duration, objects int)
+	// Fleet, when set, counts the objects the controller holds per account
 	// (the informer's adds less its deletes). It is asked once, at the first
 	// resume: after a restart the period stretches for the whole fleet at
 	// once, so the first objects resumed spread over the stretched period too
 	// rather than over --sync-period, ahead of changes.
-	fleet func() map[string]int
+	Fleet func() map[string]int
 
 	mu        sync.Mutex
 	next      map[types.NamespacedName]slot
@@ -52,42 +56,44 @@ type slot struct {
 	account string
 }
 
-func newSchedule(period time.Duration, jitter float64, minBackoff, maxBackoff time.Duration) *schedule {
-	return &schedule{
+// New makes a schedule: checks every period (±jitter), failures retried
+// after minBackoff doubling up to maxBackoff.
+func New(period time.Duration, jitter float64, minBackoff, maxBackoff time.Duration) *Schedule {
+	return &Schedule{
 		period: period, jitter: jitter, minBackoff: minBackoff, maxBackoff: maxBackoff, now: time.Now,
 		next: map[types.NamespacedName]slot{}, failures: map[types.NamespacedName]int{},
 		objects: map[string]int{}, known: map[string]int{}, stretched: map[string]bool{},
 	}
 }
 
-// due reports whether the object should be observed now.
-func (s *schedule) due(key types.NamespacedName) bool {
+// Due reports whether the object should be observed now.
+func (s *Schedule) Due(key types.NamespacedName) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, ok := s.next[key]
 	return !ok || n.at.IsZero() || !s.now().Before(n.at)
 }
 
-// seen reports whether this process has scheduled the object: it has
+// Seen reports whether this process has scheduled the object: it has
 // reconciled it before (a fresh process, after a restart or failover, has not).
-func (s *schedule) seen(key types.NamespacedName) bool {
+func (s *Schedule) Seen(key types.NamespacedName) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	_, ok := s.next[key]
 	return ok
 }
 
-// resume, for an object this process has no schedule for yet (it just
+// Resume, for an object this process has no schedule for yet (it just
 // started) but whose status says it was in sync, schedules its next check at
 // a random point of the coming period instead of now: a restart does not
 // spend a whole period's API budget in one burst, ahead of real changes.
 // It reports whether the object is due now.
-func (s *schedule) resume(key types.NamespacedName, account string, inSync bool) bool {
+func (s *Schedule) Resume(key types.NamespacedName, account string, inSync bool) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n, ok := s.next[key]
-	if s.fleet != nil && !s.counted {
-		s.counted, s.known = true, s.fleet()
+	if s.Fleet != nil && !s.counted {
+		s.counted, s.known = true, s.Fleet()
 	}
 	if n.at.IsZero() { // not scheduled, or parked
 		ok = false
@@ -99,12 +105,12 @@ func (s *schedule) resume(key types.NamespacedName, account string, inSync bool)
 	return !ok || !s.now().Before(n.at)
 }
 
-// synced records a successful sync and returns the wait until the next one:
+// Synced records a successful sync and returns the wait until the next one:
 // the period jittered by ±jitter. The first wait of an object in this process
 // is drawn from a whole period's width (0.5 to 1.5 periods), so that a fleet
 // created in a burst does not keep checking
 // in that burst: its checks spread evenly over the period.
-func (s *schedule) synced(key types.NamespacedName, account string) time.Duration {
+func (s *Schedule) Synced(key types.NamespacedName, account string) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	spread := s.jitter
@@ -120,10 +126,10 @@ func (s *schedule) synced(key types.NamespacedName, account string) time.Duratio
 // set schedules key in account. Once every object an account's count
 // named has a schedule, the schedule counts them instead (the fleet may
 // shrink).
-func (s *schedule) set(key types.NamespacedName, account string, at time.Time) {
+func (s *Schedule) set(key types.NamespacedName, account string, at time.Time) {
 	old, ok := s.next[key]
 	if ok && old.account != account {
-		s.drop(old.account)
+		s.Drop(old.account)
 	}
 	if !ok || old.account != account {
 		s.objects[account]++
@@ -134,32 +140,32 @@ func (s *schedule) set(key types.NamespacedName, account string, at time.Time) {
 	}
 }
 
-func (s *schedule) drop(account string) {
+func (s *Schedule) Drop(account string) {
 	if s.objects[account]--; s.objects[account] <= 0 {
 		delete(s.objects, account)
 	}
 }
 
-// park drops the object's due time (it waits for a spec change or a
+// Park drops the object's due time (it waits for a spec change or a
 // person, never overdue) but remembers that this process reconciled it.
-func (s *schedule) park(key types.NamespacedName, account string) {
+func (s *Schedule) Park(key types.NamespacedName, account string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.set(key, account, time.Time{})
 	delete(s.failures, key)
 }
 
-// remaining is the wait until the object is next due.
-func (s *schedule) remaining(key types.NamespacedName) time.Duration {
+// Remaining is the wait until the object is next due.
+func (s *Schedule) Remaining(key types.NamespacedName) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return max(s.next[key].at.Sub(s.now()), 10*time.Millisecond)
 }
 
-// failed records a retryable failure and returns the backoff: exponential
+// Failed records a retryable failure and returns the backoff: exponential
 // from minBackoff to maxBackoff, and never shorter than what the API asked.
 // The object is next due when the backoff ends.
-func (s *schedule) failed(key types.NamespacedName, account string, retryAfter time.Duration) time.Duration {
+func (s *Schedule) Failed(key types.NamespacedName, account string, retryAfter time.Duration) time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	n := s.failures[key]
@@ -173,11 +179,11 @@ func (s *schedule) failed(key types.NamespacedName, account string, retryAfter t
 	return d
 }
 
-// throttled records a rate-limited attempt: retry after what the API asked
+// Throttled records a rate-limited attempt: retry after what the API asked
 // (at least minBackoff, spread by up to a half of it but at most
 // maxThrottleSpread: the wait stays close to the cap on what the API may
 // dictate), without growing the backoff.
-func (s *schedule) throttled(key types.NamespacedName, account string, retryAfter time.Duration) time.Duration {
+func (s *Schedule) Throttled(key types.NamespacedName, account string, retryAfter time.Duration) time.Duration {
 	d := max(retryAfter, s.minBackoff)
 	d += time.Duration(rand.Int64N(int64(min(d/2, maxThrottleSpread)) + 1))
 	s.mu.Lock()
@@ -190,11 +196,11 @@ func (s *schedule) throttled(key types.NamespacedName, account string, retryAfte
 // maxThrottleSpread bounds the spread of rate-limited retries.
 const maxThrottleSpread = 2 * time.Second
 
-// effective is the drift period in force for the default account and each
+// Effective is the drift period in force for the default account and each
 // account with objects:
 // the configured one, or longer when the account's checks would take more
 // than their share of its budget.
-func (s *schedule) effective() map[string]time.Duration {
+func (s *Schedule) Effective() map[string]time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[string]time.Duration{"": s.effectiveLocked("")} // the default account's, even before its first object
@@ -207,11 +213,11 @@ func (s *schedule) effective() map[string]time.Duration {
 	return out
 }
 
-func (s *schedule) effectiveLocked(account string) time.Duration {
+func (s *Schedule) effectiveLocked(account string) time.Duration {
 	p := s.period
 	objects := max(s.objects[account], s.known[account])
-	if s.budget != nil {
-		if share := s.budget(account); share > 0 {
+	if s.Budget != nil {
+		if share := s.Budget(account); share > 0 {
 			if need := time.Duration(float64(objects) / share * float64(time.Second)); need > p {
 				p = need
 			}
@@ -219,16 +225,16 @@ func (s *schedule) effectiveLocked(account string) time.Duration {
 	}
 	if stretched := p > s.period; stretched != s.stretched[account] {
 		s.stretched[account] = stretched
-		if stretched && s.onStretch != nil {
-			s.onStretch(account, p, objects)
+		if stretched && s.OnStretch != nil {
+			s.OnStretch(account, p, objects)
 		}
 	}
 	return p
 }
 
-// overdue is how long the most overdue object has been due: near zero while
+// Overdue is how long the most overdue object has been due: near zero while
 // reconciles keep up, growing when the API budget or the workers fall behind.
-func (s *schedule) overdue() time.Duration {
+func (s *Schedule) Overdue() time.Duration {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	now := s.now()
@@ -241,12 +247,12 @@ func (s *schedule) overdue() time.Duration {
 	return worst
 }
 
-// forget drops an object that is gone.
-func (s *schedule) forget(key types.NamespacedName) {
+// Forget drops an object that is gone.
+func (s *Schedule) Forget(key types.NamespacedName) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if old, ok := s.next[key]; ok {
-		s.drop(old.account)
+		s.Drop(old.account)
 		delete(s.next, key)
 	}
 	delete(s.failures, key)
