@@ -38,6 +38,7 @@ import (
 	"github.com/sim-operator/sim-operator/internal/controller"
 	"github.com/sim-operator/sim-operator/internal/eventbudget"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
+	"github.com/sim-operator/sim-operator/internal/smsledger"
 )
 
 // Scheme knows the built-in kinds and this operator's.
@@ -144,7 +145,7 @@ func DefaultOptions() Options {
 		EventQPS:                20,
 		EventBurst:              100,
 		EventQueueSize:          20000,
-		SMSRecordRetention:      controller.DefaultSMSRecordRetention,
+		SMSRecordRetention:      smsledger.DefaultSMSRecordRetention,
 		DefaultAccount:          true,
 		AccountKeyRefresh:       30 * time.Second,
 		MetricsAddr:             "0",
@@ -456,7 +457,7 @@ func migrateSMSRecords(cfg *rest.Config, mgr ctrl.Manager) error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	n, err := controller.MigrateSMSRecords(ctx, c, c)
+	n, err := smsledger.MigrateSMSRecords(ctx, c, c)
 	if n > 0 {
 		ctrl.Log.WithName("setup").Info("migrated SMS records from ConfigMaps to SMSRecords", "records", n)
 	}

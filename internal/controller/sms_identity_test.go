@@ -15,6 +15,7 @@ import (
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/controller"
 	"github.com/sim-operator/sim-operator/internal/simulator"
+	"github.com/sim-operator/sim-operator/internal/smsledger"
 )
 
 // smsTo counts the SMS the simulator accepted for a number.
@@ -120,7 +121,7 @@ var _ = Describe("SMSMessage identity and at-most-once per manifest", func() {
 			Expect(k8sClient.List(ctx, &recs, client.InNamespace(nsSMS))).To(Succeed())
 			Expect(recs.Items).To(ContainElement(HaveField("Spec.Message", "gitops-wake-up")))
 			var cms corev1.ConfigMapList
-			Expect(k8sClient.List(ctx, &cms, client.InNamespace(nsSMS), client.HasLabels{controller.LabelSMSRecord})).To(Succeed())
+			Expect(k8sClient.List(ctx, &cms, client.InNamespace(nsSMS), client.HasLabels{smsledger.LabelSMSRecord})).To(Succeed())
 			Expect(cms.Items).To(BeEmpty())
 
 			By("a changed text under the same name is a new message")
@@ -149,12 +150,12 @@ var _ = Describe("SMSMessage identity and at-most-once per manifest", func() {
 			data, err := json.Marshal(rec.Spec)
 			Expect(err).NotTo(HaveOccurred())
 			cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: nsSMS, Name: rec.Name,
-				Labels: map[string]string{controller.LabelSMSRecord: "true"}}, Data: map[string]string{"record": string(data)}}
+				Labels: map[string]string{smsledger.LabelSMSRecord: "true"}}, Data: map[string]string{"record": string(data)}}
 			Expect(k8sClient.Create(ctx, cm)).To(Succeed())
 			Expect(k8sClient.Delete(ctx, rec)).To(Succeed())
 
 			By("the upgraded manager migrates it")
-			n, err := controller.MigrateSMSRecords(ctx, k8sClient, k8sClient)
+			n, err := smsledger.MigrateSMSRecords(ctx, k8sClient, k8sClient)
 			Expect(err).NotTo(HaveOccurred())
 			Expect(n).To(BeNumerically(">=", 1))
 			Expect(apierrors.IsNotFound(k8sClient.Get(ctx, client.ObjectKeyFromObject(cm), cm))).To(BeTrue())

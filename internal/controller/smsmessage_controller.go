@@ -28,6 +28,7 @@ import (
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 	"github.com/sim-operator/sim-operator/internal/schedule"
+	"github.com/sim-operator/sim-operator/internal/smsledger"
 )
 
 // Reasons of the Sent condition besides the API error reasons.
@@ -72,7 +73,7 @@ type SMSMessageReconciler struct {
 	recorder recorder.EventRecorder
 	opts     SMSOptions
 	backoff  *schedule.Schedule
-	records  *smsRecords
+	records  *smsledger.Ledger
 	wake     chan event.GenericEvent
 	accounts accountResolver
 	// outcomes remembers results that could not be written yet, by attempt ID,
@@ -107,14 +108,14 @@ func NewSMSMessageReconciler(c client.Client, api SMSAPI, rec recorder.EventReco
 		wake:    make(chan event.GenericEvent),
 	}
 	if o.RecordRetention > 0 {
-		r.records = &smsRecords{client: c, retention: o.RecordRetention, now: o.Now}
+		r.records = smsledger.New(c, o.RecordRetention, o.Now)
 	}
 	return r
 }
 
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=smsmessages,verbs=get;list;watch;delete
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=smsmessages/status,verbs=get;update;patch
-// (SMS records: see smsrecord.go)
+// (SMS records: see internal/smsledger)
 
 // Reconcile: finished messages only wait for their TTL; a message with an
 // unanswered marker becomes DeliveryUnknown; otherwise resolve the
@@ -133,7 +134,7 @@ func (r *SMSMessageReconciler) Reconcile(ctx context.Context, req ctrl.Request) 
 	case sentReason(sms) == ReasonDeliveryUnknown && !retryAuthorized(sms):
 		return ctrl.Result{}, nil // a person decides
 	case sms.Status.Attempts == 0:
-		if prior, err := r.records.earlier(ctx, sms); err != nil || prior != nil {
+		if prior, err := r.records.Earlier(ctx, sms); err != nil || prior != nil {
 			return ctrl.Result{}, r.sentBefore(ctx, sms, prior, err)
 		}
 	}
@@ -254,7 +255,7 @@ func (r *SMSMessageReconciler) sentBefore(ctx context.Context, sms *v1alpha1.SMS
 		return err
 	}
 	sms.Status.AttemptID, sms.Status.Recipient = prior.AttemptID, prior.Recipient
-	if prior.State == recordSent {
+	if prior.State == smsledger.Sent {
 		sms.Status.SentAt = prior.SentAt
 		setSent(sms, metav1.ConditionTrue, ReasonAlreadySent, fmt.Sprintf(
 			"an earlier SMSMessage %s with this spec was sent at %s (uid %s); not sent again",
@@ -286,7 +287,7 @@ func (r *SMSMessageReconciler) send(ctx context.Context, api SMSAPI, sms *v1alph
 	sms.Status.Recipient = to
 	// The record first: a copy of this message re-created after a crash
 	// past this point is never sent silently.
-	if err := r.records.write(ctx, sms, recordSending); err != nil {
+	if err := r.records.Write(ctx, sms, smsledger.Sending); err != nil {
 		return ctrl.Result{}, err
 	}
 	setSent(sms, metav1.ConditionUnknown, ReasonSending, "sending attempt "+sms.Status.AttemptID)
@@ -352,11 +353,11 @@ func (r *SMSMessageReconciler) remember(ctx context.Context, sms *v1alpha1.SMSMe
 	var err error
 	switch sentReason(sms) {
 	case ReasonAccepted:
-		err = r.records.write(ctx, sms, recordSent)
+		err = r.records.Write(ctx, sms, smsledger.Sent)
 	case ReasonDeliveryUnknown:
-		err = r.records.write(ctx, sms, recordUnknown)
+		err = r.records.Write(ctx, sms, smsledger.Unknown)
 	default:
-		err = r.records.forget(ctx, sms)
+		err = r.records.Forget(ctx, sms)
 	}
 	if err != nil {
 		logf.FromContext(ctx).Error(err, "updating the SMS record")

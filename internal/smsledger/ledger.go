@@ -1,4 +1,8 @@
-package controller
+// Package smsledger is the SMS ledger: one SMSRecord per message that went
+// out (or may have), so that a message re-created from Git is never sent
+// twice, swept after a retention window, and migrated at start from the
+// ConfigMaps earlier versions kept.
+package smsledger
 
 import (
 	"context"
@@ -42,20 +46,29 @@ const (
 	// DefaultSMSRecordRetention is how long a message's record keeps it from being sent again.
 	DefaultSMSRecordRetention = 30 * 24 * time.Hour
 
-	recordSending  = "Sending"
-	recordSent     = "Sent"
-	recordUnknown  = "DeliveryUnknown"
+	// Sending, Sent and Unknown are the states a record holds: the POST is
+	// about to go, it went, or its answer was lost.
+	Sending = "Sending"
+	Sent    = "Sent"
+	Unknown = "DeliveryUnknown"
+
 	recordDataKey  = "record"
 	recordNameBase = "sms-record-"
 )
 
 // +kubebuilder:rbac:groups=onomondo.sim-operator.dev,resources=smsrecords,verbs=get;list;watch;create;update;delete
 
-// smsRecords reads and writes the records.
-type smsRecords struct {
+// Ledger reads and writes the records; a nil Ledger, or one with no
+// retention, keeps none.
+type Ledger struct {
 	client    client.Client
 	retention time.Duration
 	now       func() time.Time
+}
+
+// New is the ledger of c, keeping records for retention, on clock now.
+func New(c client.Client, retention time.Duration, now func() time.Time) *Ledger {
+	return &Ledger{client: c, retention: retention, now: now}
 }
 
 // recordKey is the record of a message: its name hashed (a message's name
@@ -73,9 +86,9 @@ func specHash(sms *v1alpha1.SMSMessage) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// earlier returns the record of an earlier object of the same message (same
+// Earlier returns the record of an earlier object of the same message (same
 // namespace, name and spec) within the retention window, or nil.
-func (s *smsRecords) earlier(ctx context.Context, sms *v1alpha1.SMSMessage) (*v1alpha1.SMSRecordSpec, error) {
+func (s *Ledger) Earlier(ctx context.Context, sms *v1alpha1.SMSMessage) (*v1alpha1.SMSRecordSpec, error) {
 	if s == nil || s.retention <= 0 {
 		return nil, nil
 	}
@@ -89,12 +102,12 @@ func (s *smsRecords) earlier(ctx context.Context, sms *v1alpha1.SMSMessage) (*v1
 	return &rec.Spec, nil
 }
 
-func (s *smsRecords) expired(rec *v1alpha1.SMSRecordSpec) bool {
+func (s *Ledger) expired(rec *v1alpha1.SMSRecordSpec) bool {
 	return s.now().Sub(rec.RecordedAt.Time) > s.retention
 }
 
-// write records the message's state; the first write creates the record.
-func (s *smsRecords) write(ctx context.Context, sms *v1alpha1.SMSMessage, state string) error {
+// Write records the message's state; the first write creates the record.
+func (s *Ledger) Write(ctx context.Context, sms *v1alpha1.SMSMessage, state string) error {
 	if s == nil || s.retention <= 0 {
 		return nil
 	}
@@ -120,8 +133,8 @@ func (s *smsRecords) write(ctx context.Context, sms *v1alpha1.SMSMessage, state 
 	return s.client.Update(ctx, &rec)
 }
 
-// forget deletes the record of a message that certainly did not go out.
-func (s *smsRecords) forget(ctx context.Context, sms *v1alpha1.SMSMessage) error {
+// Forget deletes the record of a message that certainly did not go out.
+func (s *Ledger) Forget(ctx context.Context, sms *v1alpha1.SMSMessage) error {
 	if s == nil || s.retention <= 0 {
 		return nil
 	}
@@ -131,7 +144,7 @@ func (s *smsRecords) forget(ctx context.Context, sms *v1alpha1.SMSMessage) error
 
 // Start sweeps expired records once an hour (and at start), so that the
 // records stay bounded by the messages of one retention window.
-func (s *smsRecords) Start(ctx context.Context) error {
+func (s *Ledger) Start(ctx context.Context) error {
 	t := time.NewTicker(time.Hour)
 	defer t.Stop()
 	for {
@@ -145,9 +158,9 @@ func (s *smsRecords) Start(ctx context.Context) error {
 }
 
 // NeedLeaderElection: one replica sweeps.
-func (s *smsRecords) NeedLeaderElection() bool { return true }
+func (s *Ledger) NeedLeaderElection() bool { return true }
 
-func (s *smsRecords) sweep(ctx context.Context) {
+func (s *Ledger) sweep(ctx context.Context) {
 	var list v1alpha1.SMSRecordList
 	if err := s.client.List(ctx, &list); err != nil {
 		logf.FromContext(ctx).Error(err, "listing SMS records to sweep")
