@@ -442,28 +442,40 @@ type auditEvent struct {
 	ObjectRef *struct {
 		Resource    string `json:"resource"`
 		Subresource string `json:"subresource"`
+		Namespace   string `json:"namespace"`
+		Name        string `json:"name"`
 	} `json:"objectRef"`
 	RequestReceivedTimestamp time.Time `json:"requestReceivedTimestamp"`
+}
+
+// scanAudit calls fn with each request of the audit log about an object.
+func scanAudit(path string, fn func(ev *auditEvent)) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = f.Close() }()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev auditEvent
+		if json.Unmarshal(sc.Bytes(), &ev) == nil && ev.ObjectRef != nil {
+			fn(&ev)
+		}
+	}
+	return sc.Err()
 }
 
 // apiserverRequests counts the manager's requests in the audit log by
 // verb and resource[/subresource], per window.
 func apiserverRequests(path string, windows ...window) ([]map[string]int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
 	out := make([]map[string]int, len(windows))
 	for i := range out {
 		out[i] = map[string]int{}
 	}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var ev auditEvent
-		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.User.Username != operatorUser || ev.ObjectRef == nil {
-			continue
+	err := scanAudit(path, func(ev *auditEvent) {
+		if ev.User.Username != operatorUser {
+			return
 		}
 		res := ev.ObjectRef.Resource
 		if ev.ObjectRef.Subresource != "" {
@@ -474,6 +486,6 @@ func apiserverRequests(path string, windows ...window) ([]map[string]int, error)
 				out[i][ev.Verb+" "+res]++
 			}
 		}
-	}
-	return out, sc.Err()
+	})
+	return out, err
 }

@@ -1,9 +1,7 @@
 package bench
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,38 +185,20 @@ func (e *env) userKubeconfig(name string) (string, error) {
 // writesByUser counts, from the audit log, each user's writes (create,
 // update, patch, delete) to each SIM resource of namespace, by name.
 func writesByUser(path, namespace string) (map[string]map[string]int, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer func() { _ = f.Close() }()
 	out := map[string]map[string]int{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		var ev struct {
-			Verb string `json:"verb"`
-			User struct {
-				Username string `json:"username"`
-			} `json:"user"`
-			ObjectRef *struct {
-				Resource  string `json:"resource"`
-				Namespace string `json:"namespace"`
-				Name      string `json:"name"`
-			} `json:"objectRef"`
-		}
-		if json.Unmarshal(sc.Bytes(), &ev) != nil || ev.ObjectRef == nil || ev.ObjectRef.Resource != "sims" || ev.ObjectRef.Namespace != namespace {
-			continue
+	err := scanAudit(path, func(ev *auditEvent) {
+		if ev.ObjectRef.Resource != "sims" || ev.ObjectRef.Namespace != namespace {
+			return
 		}
 		switch ev.Verb {
 		case "create", "update", "patch", "delete":
 		default:
-			continue
+			return
 		}
 		if out[ev.User.Username] == nil {
 			out[ev.User.Username] = map[string]int{}
 		}
 		out[ev.User.Username][ev.ObjectRef.Name]++
-	}
-	return out, sc.Err()
+	})
+	return out, err
 }
