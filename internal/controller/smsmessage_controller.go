@@ -409,7 +409,8 @@ func ttlResult(sms *v1alpha1.SMSMessage, now time.Time) ctrl.Result {
 // object. DeliveryUnknown is not finished: it waits for a person, and its
 // TTL does not run.
 func finished(sms *v1alpha1.SMSMessage) bool {
-	return sms.Status.FinishedAt != nil || sentReason(sms) == ReasonAlreadySent
+	return sms.Status.FinishedAt != nil || sentReason(sms) == ReasonAlreadySent ||
+		meta.IsStatusConditionTrue(sms.Status.Conditions, v1alpha1.ConditionSent) // accepted, whatever else status lacks
 }
 
 func sentReason(sms *v1alpha1.SMSMessage) string {
