@@ -30,6 +30,16 @@ import (
 	"github.com/sim-operator/sim-operator/internal/schedule"
 )
 
+// The controllers' defaults, the one source of them (the manager's flags
+// default to these too).
+const (
+	DefaultSyncPeriod              = 10 * time.Minute
+	DefaultSyncJitter              = 0.1
+	DefaultMinBackoff              = time.Second
+	DefaultMaxBackoff              = 5 * time.Minute
+	DefaultMaxConcurrentReconciles = 8
+)
+
 // ManagedOptions tune a managed controller.
 type ManagedOptions struct {
 	// SyncPeriod is how often an in-sync object is read back to detect drift.
@@ -48,13 +58,13 @@ type ManagedOptions struct {
 
 func (o ManagedOptions) withDefaults() ManagedOptions {
 	if o.SyncPeriod == 0 {
-		o.SyncPeriod = 10 * time.Minute
+		o.SyncPeriod = DefaultSyncPeriod
 	}
 	if o.MinBackoff == 0 {
-		o.MinBackoff = time.Second
+		o.MinBackoff = DefaultMinBackoff
 	}
 	if o.MaxBackoff == 0 {
-		o.MaxBackoff = 5 * time.Minute
+		o.MaxBackoff = DefaultMaxBackoff
 	}
 	return o
 }

@@ -100,7 +100,7 @@ func NewSMSMessageReconciler(c client.Client, api SMSAPI, rec recorder.EventReco
 		o.Now = time.Now
 	}
 	if o.MinBackoff <= 0 {
-		o.MinBackoff = time.Second
+		o.MinBackoff = DefaultMinBackoff
 	}
 	r := &SMSMessageReconciler{
 		Client: c, api: api, recorder: rec, opts: o,
