@@ -76,7 +76,7 @@ func (e *env) sharded(ctx context.Context, n int) (*ShardedResult, error) {
 		if err != nil {
 			return nil, err
 		}
-		m, err := e.launch(kubecfg, nsSharded, "--api-url="+org.URL(), "--api-ca-file="+ca,
+		m, err := e.launch(kubecfg, nsSharded, "--api-url="+org.URL(), "--api-ca-file="+ca, "--api-rate=-1",
 			"--watch-label-selector="+app.ShardLabel+" in ("+shard+")")
 		if err != nil {
 			return nil, err
