@@ -87,6 +87,7 @@ var _ = Describe("Hardening", Ordered, func() {
 
 		By("the label gone, a deletion waits, keeping its finalizer, and nothing is deleted")
 		setLabel(nsHardGated, "")
+		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonAccountNotAllowed) // the manager saw the label go
 		Expect(k8sClient.Delete(ctx, s)).To(Succeed())
 		waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionFalse, controller.ReasonAccountNotAllowed)
 		Expect(verbs(calls(imsi))).To(Equal([]string{"POST 200"}))

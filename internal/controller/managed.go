@@ -3,7 +3,6 @@ package controller
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -11,12 +10,9 @@ import (
 	"time"
 	"unique"
 
-	jsonpatch "github.com/evanphx/json-patch/v5"
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -630,7 +626,8 @@ func (r *managedReconciler[T]) deleteInAPI(ctx context.Context, obj T) (ctrl.Res
 }
 
 func policies(obj managedObject) *v1alpha1.ManagedPolicies { p, _ := obj.Managed(); return p }
-func status(obj managedObject) *v1alpha1.ManagedStatus     { _, s := obj.Managed(); return s }
+
+func status(obj managedObject) *v1alpha1.ManagedStatus { _, s := obj.Managed(); return s }
 
 // inSync: the status says the last reconcile of this generation succeeded.
 func inSync(obj managedObject) bool {
@@ -670,27 +667,6 @@ func (r *managedReconciler[T]) ensureFinalizer(ctx context.Context, obj T) error
 	return nil
 }
 
-// duplicateError: an older resource claims the same object; this one makes no call.
-type duplicateError struct{ owner client.Object }
-
-func (e *duplicateError) Error() string {
-	return "managed by the older resource " + e.owner.GetNamespace() + "/" + e.owner.GetName()
-}
-
-// claim fails with a duplicateError when an older resource claims any of
-// obj's identifiers, and with IdentityMismatch when the spec asks the bound
-// object to take an identifier another resource claims.
-func (r *managedReconciler[T]) claim(ctx context.Context, obj T) error {
-	owner, _, err := r.claimants(ctx, obj)
-	if err == nil && owner != nil {
-		return &duplicateError{owner: owner}
-	}
-	if err != nil {
-		return err
-	}
-	return r.checkRequested(ctx, obj)
-}
-
 // editioner is a kind whose fields belong to one edition of the API or the
 // other: a field of the edition the account does not speak is refused
 // before any call.
@@ -710,317 +686,6 @@ type observer[T managedObject] interface {
 // identifier (a SIM's number).
 type requester[T managedObject] interface {
 	requestedKeys(T) []string
-}
-
-// checkRequested refuses a requested identifier that another live resource
-// claims: it is that resource's object's, and no write carries it.
-func (r *managedReconciler[T]) checkRequested(ctx context.Context, obj T) error {
-	req, ok := r.ext.(requester[T])
-	if !ok {
-		return nil
-	}
-	for _, key := range req.requestedKeys(obj) {
-		others, err := r.claimantsOf(ctx, key, map[types.UID]bool{obj.GetUID(): true})
-		if err != nil {
-			return err
-		}
-		for _, other := range others {
-			if !refusedAccount(other) {
-				_, id, _ := strings.Cut(key, "|")
-				return &requestedError{msg: fmt.Sprintf(
-					"the spec asks the bound %s %s to take %s, which %s/%s claims; nothing is sent, "+
-						"and the change waits until no other resource claims it (or restore the spec)",
-					r.ext.kind(), r.ext.id(obj), id, other.GetNamespace(), other.GetName())}
-			}
-		}
-	}
-	return nil
-}
-
-// claimants looks up the other resources claiming any of obj's identifiers,
-// across namespaces: the oldest of those older than obj (it owns the
-// object), and any live one (a successor to hand the object over to).
-func (r *managedReconciler[T]) claimants(ctx context.Context, obj T) (owner, successor client.Object, err error) {
-	others, err := r.otherClaimants(ctx, obj)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, other := range others {
-		if refusedAccount(other) {
-			continue // a resource refused its account claims nothing in it
-		}
-		if r.olderThan(other, obj) && (owner == nil || r.olderThan(other, owner.(T))) {
-			owner = other
-		}
-		if other.GetDeletionTimestamp().IsZero() && successor == nil {
-			successor = other
-		}
-	}
-	return owner, successor, nil
-}
-
-// otherClaimants are the other resources that claim any of obj's
-// identifiers, each once, read from the cache without copies (read-only).
-func (r *managedReconciler[T]) otherClaimants(ctx context.Context, obj T) ([]T, error) {
-	var out []T
-	seen := map[types.UID]bool{obj.GetUID(): true}
-	for _, key := range r.ext.claimKeys(obj) {
-		others, err := r.claimantsOf(ctx, key, seen)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, others...)
-	}
-	return out, nil
-}
-
-// claimantsOf are the resources claiming one identifier that are not in
-// seen (each is added to it), read from the cache without copies.
-func (r *managedReconciler[T]) claimantsOf(ctx context.Context, key string, seen map[types.UID]bool) ([]T, error) {
-	list := r.newList()
-	if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
-	}
-	items, err := meta.ExtractList(list)
-	if err != nil {
-		return nil, err
-	}
-	var out []T
-	for _, item := range items {
-		if other := item.(T); !seen[other.GetUID()] {
-			seen[other.GetUID()] = true
-			out = append(out, other)
-		}
-	}
-	return out, nil
-}
-
-// refusedAccount: the resource may not use the account it names (or
-// speaks the other edition than it), so it can own nothing there (else an older refused resource in one namespace
-// could block another namespace's use of its own account).
-func refusedAccount(obj managedObject) bool {
-	c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced)
-	return c != nil && (c.Reason == ReasonAccountNotAllowed || c.Reason == ReasonNotInEdition)
-}
-
-// olderThan orders claims: the older resource first; within the same second
-// (creationTimestamp's resolution) the one already bound to the object, so
-// that a newcomer never takes over; then by namespace/name.
-func (r *managedReconciler[T]) olderThan(a, b T) bool {
-	at, bt := a.GetCreationTimestamp(), b.GetCreationTimestamp()
-	if !at.Equal(&bt) {
-		return at.Before(&bt)
-	}
-	if ab, bb := r.ext.bound(a), r.ext.bound(b); ab != bb {
-		return ab
-	}
-	return a.GetNamespace()+"/"+a.GetName() < b.GetNamespace()+"/"+b.GetName()
-}
-
-// markClaimFailed records a failed claim check: Ready and Synced False,
-// reason Duplicate<Kind> for a duplicate, IdentityMismatch for an
-// identifier another resource claims; else the lookup's error.
-func (r *managedReconciler[T]) markClaimFailed(ctx context.Context, obj T, err error) (ctrl.Result, error) {
-	if !claimRefusal(err) {
-		return ctrl.Result{}, err
-	}
-	return r.markFailed(ctx, obj, err), nil
-}
-
-// claimRefusal: the claim check refused the resource (a duplicate, an
-// identifier claimed elsewhere, its account); any other error is a failed
-// lookup, retried.
-func claimRefusal(err error) bool {
-	var (
-		dup       *duplicateError
-		spec      *specError
-		claimed   *claimedError
-		account   *accountError
-		requested *requestedError
-	)
-	return errors.As(err, &dup) || errors.As(err, &spec) || errors.As(err, &claimed) || errors.As(err, &account) || errors.As(err, &requested)
-}
-
-// markDuplicate: Ready and Synced False, reason Duplicate<Kind>; no API
-// call. why says who owns the object.
-func (r *managedReconciler[T]) markDuplicate(obj T, why string) {
-	msg := fmt.Sprintf("%s %s %s", r.ext.kind(), r.ext.id(obj), why)
-	status(obj).ObservedGeneration = obj.GetGeneration()
-	status(obj).LastError = nil
-	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, "Duplicate"+r.ext.kind(), msg)
-	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, "Duplicate"+r.ext.kind(), msg)
-	setProgress(obj, progressStalled, "Duplicate"+r.ext.kind(), msg)
-}
-
-// markPaused: Synced False, reason ReconcilePaused; Ready as last known.
-func (r *managedReconciler[T]) markPaused(obj T) {
-	r.schedule.Park(client.ObjectKeyFromObject(obj), accountOf(obj)) // waits for a person, never overdue
-	status(obj).ObservedGeneration = obj.GetGeneration()
-	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, ReasonReconcilePaused,
-		"paused by the annotation "+v1alpha1.AnnotationPaused+"=true: no API calls and no deletion until it is removed")
-	setProgress(obj, progressDone, "", "")
-}
-
-// progress is where a resource stands for kstatus: done (neither condition),
-// reconciling (retrying), or stalled (waiting for someone to act).
-type progress int
-
-const (
-	progressDone progress = iota
-	progressReconciling
-	progressStalled
-)
-
-// setProgress sets Reconciling or Stalled True, or removes both: kstatus
-// reads them as InProgress and Failed, and a present False means nothing more.
-func setProgress(obj managedObject, p progress, reason, msg string) {
-	conds := &status(obj).Conditions
-	meta.RemoveStatusCondition(conds, v1alpha1.ConditionReconciling)
-	meta.RemoveStatusCondition(conds, v1alpha1.ConditionStalled)
-	switch p {
-	case progressReconciling:
-		setCondition(obj, v1alpha1.ConditionReconciling, metav1.ConditionTrue, reason, msg)
-	case progressStalled:
-		setCondition(obj, v1alpha1.ConditionStalled, metav1.ConditionTrue, reason, msg)
-	}
-}
-
-// markSynced records a successful reconcile. Sets Synced True and Ready from
-// whether atProvider matches the spec.
-func (r *managedReconciler[T]) markSynced(obj T) {
-	status(obj).ObservedGeneration = obj.GetGeneration()
-	status(obj).LastError = nil
-	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionTrue, ReasonReconcileSuccess, "")
-	setProgress(obj, progressDone, "", "")
-	if r.ext.upToDate(obj) {
-		setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, ReasonAvailable, "the "+r.ext.kind()+" in the API matches the spec")
-		return
-	}
-	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, ReasonDiffers,
-		"the "+r.ext.kind()+" in the API has "+r.ext.describe(obj))
-}
-
-// markFailed records an error in status and an event, and says when to
-// retry: never for a terminal error (until the spec changes), else after a
-// backoff that honours the API's Retry-After; a rejected key is also retried
-// at once when the key changes. A duplicate found on the way is no failure.
-// Sets Synced and Ready False.
-func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error) ctrl.Result {
-	var (
-		dup     *duplicateError
-		claimed *claimedError
-	)
-	switch {
-	case errors.As(err, &dup):
-		r.markDuplicate(obj, fmt.Sprintf("is managed by the older resource %s/%s; this one makes no API calls",
-			dup.owner.GetNamespace(), dup.owner.GetName()))
-		r.schedule.Park(client.ObjectKeyFromObject(obj), accountOf(obj)) // waits for the owner, never overdue
-		return ctrl.Result{}
-	case errors.As(err, &claimed):
-		// The holder may live where no watch of this manager reaches: look
-		// again after a backoff (a read of the Claim, no API call).
-		r.markDuplicate(obj, claimed.describe(obj.GetNamespace()))
-		return ctrl.Result{RequeueAfter: r.schedule.Failed(client.ObjectKeyFromObject(obj), accountOf(obj), 0)}
-	}
-	f := classify(err)
-	status(obj).ObservedGeneration = obj.GetGeneration()
-	status(obj).LastError = errorStatus(err)
-	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, f.reason, err.Error())
-	if !r.ext.upToDate(obj) || f.reason == ReasonIdentityMismatch {
-		setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, f.reason, err.Error())
-	}
-	r.event(ctx, obj, corev1.EventTypeWarning, "SyncFailed", "%s", err.Error())
-	key := client.ObjectKeyFromObject(obj)
-	retry := retryOf(policies(obj).ManagementPolicy, f)
-	if retry == retryOnSpecChange || retry == retryNextSync || retry == retryOnRelease || f.credentials {
-		setProgress(obj, progressStalled, f.reason, err.Error())
-	} else {
-		setProgress(obj, progressReconciling, f.reason, err.Error())
-	}
-	var wait time.Duration
-	switch retry {
-	case retryOnSpecChange:
-		r.schedule.Park(key, accountOf(obj)) // not due until the spec changes: never overdue
-		logf.FromContext(ctx).Info("terminal error; waiting for a spec change", "reason", f.reason)
-		return ctrl.Result{}
-	case retryOnRelease:
-		r.schedule.Park(key, accountOf(obj)) // the other resource's change or deletion wakes it
-		return ctrl.Result{}
-	case retryNextSync:
-		wait = r.schedule.Synced(key, accountOf(obj))
-		logf.FromContext(ctx).Info("terminal error; reading again at the next sync period", "reason", f.reason, "retryIn", wait)
-		return ctrl.Result{RequeueAfter: wait}
-	case retryThrottled:
-		// The client as a whole waits for the budget; this object is not at
-		// fault, so its backoff does not grow: come back when the API said.
-		wait = r.schedule.Throttled(key, accountOf(obj), f.retryAfter)
-	default:
-		wait = r.schedule.Failed(key, accountOf(obj), f.retryAfter)
-	}
-	logf.FromContext(ctx).Info("retryable error; backing off", "reason", f.reason, "retryIn", wait)
-	return ctrl.Result{RequeueAfter: wait}
-}
-
-// retry is when a failed resource is tried again.
-type retry int
-
-const (
-	retryBackoff      retry = iota // exponential backoff, at least Retry-After
-	retryThrottled                 // after Retry-After, without growing the backoff
-	retryOnSpecChange              // not until the generation changes
-	retryNextSync                  // at the next sync period (reading is harmless)
-	retryOnRelease                 // when another resource lets an identifier go (a watch wakes it)
-)
-
-// retryOf decides retrying from the policy and the error's class alone. A
-// terminal error stops a managed resource until its spec changes; an
-// observed one keeps reading every sync period, since a read changes nothing.
-func retryOf(policy v1alpha1.ManagementPolicy, f failure) retry {
-	switch {
-	case f.waitsForRelease:
-		return retryOnRelease
-	case f.terminal && policy == v1alpha1.ManagementPolicyObserveOnly:
-		return retryNextSync
-	case f.terminal:
-		return retryOnSpecChange
-	case f.rateLimited:
-		return retryThrottled
-	}
-	return retryBackoff
-}
-
-func setCondition(obj managedObject, typ string, st metav1.ConditionStatus, reason, msg string) {
-	meta.SetStatusCondition(&status(obj).Conditions, metav1.Condition{
-		Type: typ, Status: st, Reason: reason, Message: clip(msg), ObservedGeneration: obj.GetGeneration(),
-	})
-}
-
-// patchStatus writes status once, and only when it changed. The patch is
-// the difference of status alone: the finalizer write earlier in the same
-// reconcile moved metadata, and a whole-object diff would carry its
-// resourceVersion, turning the status write into an optimistic lock.
-func (r *managedReconciler[T]) patchStatus(ctx context.Context, orig, obj T) error {
-	if equality.Semantic.DeepEqual(r.ext.status(orig), r.ext.status(obj)) {
-		return nil
-	}
-	patch, err := statusPatch(r.ext.status(orig), r.ext.status(obj))
-	if err != nil {
-		return err
-	}
-	return client.IgnoreNotFound(r.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)))
-}
-
-// statusPatch is the JSON merge patch from one status to another.
-func statusPatch(from, to any) ([]byte, error) {
-	before, err := json.Marshal(map[string]any{"status": from})
-	if err != nil {
-		return nil, err
-	}
-	after, err := json.Marshal(map[string]any{"status": to})
-	if err != nil {
-		return nil, err
-	}
-	return jsonpatch.CreateMergePatch(before, after)
 }
 
 // event records a Kubernetes event about obj and logs the same line.
