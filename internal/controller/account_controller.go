@@ -5,7 +5,6 @@ import (
 	"errors"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -81,10 +80,8 @@ func (r *AccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	st.Resources = n
-	if !equality.Semantic.DeepEqual(before, st) {
-		if err := r.Status().Update(ctx, obj); err != nil {
-			return ctrl.Result{}, client.IgnoreNotFound(err)
-		}
+	if err := (statusWriter{r.Client}).changed(ctx, obj, before, st); err != nil {
+		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: countEvery}, nil
 }

@@ -431,11 +431,10 @@ func setSent(sms *v1alpha1.SMSMessage, status metav1.ConditionStatus, reason, ms
 	})
 }
 
-// writeStatus is the one place status is written: a full update carrying the
-// resourceVersion the decision was made on, so a concurrent writer makes it
-// fail with a conflict instead of being overwritten.
+// writeStatus is where a message's status is written: locked to the
+// resourceVersion the decision was made on (see statusWriter).
 func (r *SMSMessageReconciler) writeStatus(ctx context.Context, sms *v1alpha1.SMSMessage) error {
-	return r.Status().Update(ctx, sms)
+	return statusWriter{r.Client}.locked(ctx, sms)
 }
 
 // event records a Kubernetes event about the message and logs the same line.

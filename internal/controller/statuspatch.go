@@ -10,22 +10,40 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 )
 
-// The one status write of a reconcile: a merge patch of status alone,
-// sent only when status changed.
+// Status discipline: every reconciler writes status through statusWriter,
+// once per reconcile, in one of two ways. A managed resource or an account
+// writes a merge patch of status alone, only when status changed, so a
+// steady state writes nothing. An SMSMessage writes its status carrying the
+// resourceVersion its decision was made on (its "sending" marker before the
+// POST, then the outcome), so a concurrent writer makes the write fail with
+// a conflict instead of being overwritten: that is what keeps a message
+// from going out twice.
 
-// patchStatus writes status once, and only when it changed. The patch is
-// the difference of status alone: the finalizer write earlier in the same
-// reconcile moved metadata, and a whole-object diff would carry its
-// resourceVersion, turning the status write into an optimistic lock.
-func (r *managedReconciler[T]) patchStatus(ctx context.Context, orig, obj T) error {
-	if equality.Semantic.DeepEqual(r.ext.status(orig), r.ext.status(obj)) {
+// statusWriter writes status, the one way each kind of reconcile does.
+type statusWriter struct{ c client.Client }
+
+// changed writes status as a merge patch from one status to another, only
+// when they differ. A resource deleted meanwhile is no error.
+func (w statusWriter) changed(ctx context.Context, obj client.Object, from, to any) error {
+	if equality.Semantic.DeepEqual(from, to) {
 		return nil
 	}
-	patch, err := statusPatch(r.ext.status(orig), r.ext.status(obj))
+	patch, err := statusPatch(from, to)
 	if err != nil {
 		return err
 	}
-	return client.IgnoreNotFound(r.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)))
+	return client.IgnoreNotFound(w.c.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)))
+}
+
+// locked writes the object's status as it is, with the resourceVersion it
+// was read at: a conflict if anyone wrote the object since.
+func (w statusWriter) locked(ctx context.Context, obj client.Object) error {
+	return w.c.Status().Update(ctx, obj)
+}
+
+// patchStatus writes the resource's status once, and only when it changed.
+func (r *managedReconciler[T]) patchStatus(ctx context.Context, orig, obj T) error {
+	return statusWriter{r.Client}.changed(ctx, obj, r.ext.status(orig), r.ext.status(obj))
 }
 
 // statusPatch is the JSON merge patch from one status to another.
