@@ -79,11 +79,8 @@ func (connectorExternal) observed(c *v1alpha1.Connector) bool { return c.Status.
 
 // A connector's ID is its whole identity and immutable: it is bound once
 // observed, and a spec cannot name another.
-func (connectorExternal) bound(c *v1alpha1.Connector) bool                    { return c.Status.AtProvider != nil }
-func (connectorExternal) bind(*v1alpha1.Connector)                            {}
-func (connectorExternal) identityError(*v1alpha1.Connector) error             { return nil }
-func (connectorExternal) needsRead(context.Context, *v1alpha1.Connector) bool { return false }
-func (connectorExternal) status(c *v1alpha1.Connector) any                    { return c.Status }
+func (connectorExternal) bound(c *v1alpha1.Connector) bool { return c.Status.AtProvider != nil }
+func (connectorExternal) status(c *v1alpha1.Connector) any { return c.Status }
 func (connectorExternal) exists(err error) bool {
 	return onomondo.IsCode(err, onomondo.CodeConnectorConflict)
 }

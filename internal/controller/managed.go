@@ -75,14 +75,8 @@ type external[T managedObject] interface {
 	// claimID is the identifier the resource's Claim is on, across managers:
 	// the one it addresses its object by now ("imsi:…", "id:…").
 	claimID(T) string
-	// bound: the API confirmed which object this resource manages. bind
-	// records the observed object as that binding.
+	// bound: the API confirmed which object this resource manages.
 	bound(T) bool
-	bind(T)
-	// identityError refuses a spec that names another object than the bound one.
-	identityError(T) error
-	// needsRead: the binding lacks something needed now, worth a GET.
-	needsRead(context.Context, T) bool
 	// observed: status.atProvider is set. upToDate: it matches the spec.
 	observed(T) bool
 	upToDate(T) bool
@@ -97,8 +91,50 @@ type external[T managedObject] interface {
 	observe(context.Context, T) error
 	update(context.Context, T) error
 	remove(context.Context, T) error
-	// exists reports whether a create error means the object is already there.
+}
+
+// binder is a kind whose binding is learnt from the API (a SIM's IMSI,
+// number and SIM ID), not given by its own identifier as a Connector's ID
+// is: bind records the observed object as the binding, identityError
+// refuses a spec that names another object than the bound one, needsRead
+// asks for a read when the binding lacks something needed now.
+type binder[T managedObject] interface {
+	bind(T)
+	identityError(T) error
+	needsRead(context.Context, T) bool
+}
+
+// conflicter is a kind whose create can answer that the object is already
+// there (then it is adopted).
+type conflicter interface {
 	exists(error) bool
+}
+
+// bindObserved records the observed object as the binding, for a binder.
+func (r *managedReconciler[T]) bindObserved(obj T) {
+	if b, ok := r.ext.(binder[T]); ok {
+		b.bind(obj)
+	}
+}
+
+// identityError refuses, for a binder, a spec naming another object than the bound one.
+func (r *managedReconciler[T]) identityError(obj T) error {
+	if b, ok := r.ext.(binder[T]); ok {
+		return b.identityError(obj)
+	}
+	return nil
+}
+
+// needsRead: for a binder, the binding lacks something needed now.
+func (r *managedReconciler[T]) needsRead(ctx context.Context, obj T) bool {
+	b, ok := r.ext.(binder[T])
+	return ok && b.needsRead(ctx, obj)
+}
+
+// createConflicted: the create's answer says the object is already there.
+func (r *managedReconciler[T]) createConflicted(err error) bool {
+	c, ok := r.ext.(conflicter)
+	return ok && c.exists(err)
 }
 
 // managedReconciler converges one managed kind: observe first, then exactly
@@ -279,8 +315,8 @@ func (r pass[T]) facts(ctx context.Context, obj T, connectErr error) (Facts, err
 	f.NewGeneration = status(obj).ObservedGeneration != obj.GetGeneration()
 	f.StaleCache = !f.ObserveOnly && r.staleUnbound(obj)
 	f.Bound, f.MayExist = r.ext.bound(obj), r.mayExist(obj)
-	f.IdentityError = r.ext.identityError(obj)
-	f.NeedsRead = f.Bound && f.IdentityError == nil && r.ext.needsRead(ctx, obj)
+	f.IdentityError = r.identityError(obj)
+	f.NeedsRead = f.Bound && f.IdentityError == nil && r.needsRead(ctx, obj)
 	f.UpToDate, f.Seen = r.ext.upToDate(obj), r.schedule.Seen(key)
 	f.DriftDue = r.schedule.Resume(key, accountOf(obj), inSync(obj))
 	return f, nil
@@ -415,7 +451,7 @@ func (r pass[T]) create(ctx context.Context, obj T) error {
 		r.bound(obj)
 		r.event(ctx, obj, corev1.EventTypeNormal, "Created", "created %s %s in the Onomondo API", r.ext.kind(), r.ext.id(obj))
 		return nil
-	case r.ext.exists(err):
+	case r.createConflicted(err):
 		return r.adopt(ctx, obj, err)
 	default:
 		return err
@@ -473,7 +509,7 @@ func (r pass[T]) confirm(ctx context.Context, obj T) error {
 		return err
 	}
 	r.bound(obj)
-	if err := r.ext.identityError(obj); err != nil {
+	if err := r.identityError(obj); err != nil {
 		return err
 	}
 	return r.holdClaim(ctx, obj) // the answer may name the object by another identifier
@@ -485,7 +521,7 @@ func (r *managedReconciler[T]) bound(obj T) {
 	if !r.ext.bound(obj) && policies(obj).ManagementPolicy != v1alpha1.ManagementPolicyObserveOnly {
 		r.justBound.Store(client.ObjectKeyFromObject(obj), obj.GetUID())
 	}
-	r.ext.bind(obj)
+	r.bindObserved(obj)
 }
 
 // update PUTs the desired state; an object deleted behind our back is recreated.
@@ -497,7 +533,7 @@ func (r pass[T]) update(ctx context.Context, obj T, reason, note string) error {
 	if err != nil {
 		return err
 	}
-	r.ext.bind(obj)
+	r.bindObserved(obj)
 	r.event(ctx, obj, corev1.EventTypeNormal, reason, "%s: %s", note, r.ext.describe(obj))
 	return nil
 }
@@ -531,7 +567,7 @@ func (r pass[T]) recreate(ctx context.Context, obj T) error {
 	if err := r.ext.create(ctx, obj); err != nil {
 		return err
 	}
-	r.ext.bind(obj)
+	r.bindObserved(obj)
 	r.event(ctx, obj, corev1.EventTypeWarning, "Recreated", "%s %s was deleted outside the operator; created it again", r.ext.kind(), r.ext.id(obj))
 	return nil
 }
@@ -539,7 +575,7 @@ func (r pass[T]) recreate(ctx context.Context, obj T) error {
 // observeOnly reads the object and reports it, never writing. Sets Ready
 // (does the real object match the spec?) and Synced. The first read binds.
 func (r pass[T]) observeOnly(ctx context.Context, obj T) ctrl.Result {
-	err := r.ext.identityError(obj)
+	err := r.identityError(obj)
 	if err == nil {
 		if err = r.ext.observe(ctx, obj); err == nil {
 			err = r.confirm(ctx, obj)

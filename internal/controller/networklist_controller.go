@@ -64,13 +64,10 @@ func (networkListExternal) logValues(n *v1alpha1.NetworkList) []any {
 }
 
 // A list's name is its whole identity and immutable: bound once observed.
-func (networkListExternal) observed(n *v1alpha1.NetworkList) bool                 { return n.Status.AtProvider != nil }
-func (networkListExternal) bound(n *v1alpha1.NetworkList) bool                    { return n.Status.AtProvider != nil }
-func (networkListExternal) bind(*v1alpha1.NetworkList)                            {}
-func (networkListExternal) identityError(*v1alpha1.NetworkList) error             { return nil }
-func (networkListExternal) needsRead(context.Context, *v1alpha1.NetworkList) bool { return false }
-func (networkListExternal) status(n *v1alpha1.NetworkList) any                    { return n.Status }
-func (networkListExternal) exists(err error) bool                                 { return onomondo.IsCode(err, "name_conflict") }
+func (networkListExternal) observed(n *v1alpha1.NetworkList) bool { return n.Status.AtProvider != nil }
+func (networkListExternal) bound(n *v1alpha1.NetworkList) bool    { return n.Status.AtProvider != nil }
+func (networkListExternal) status(n *v1alpha1.NetworkList) any    { return n.Status }
+func (networkListExternal) exists(err error) bool                 { return onomondo.IsCode(err, "name_conflict") }
 func (e networkListExternal) editionError(ctx context.Context, n *v1alpha1.NetworkList) error {
 	if api := e.api; api.Current() {
 		return nil

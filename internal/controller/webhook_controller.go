@@ -70,16 +70,10 @@ func (webhookExternal) claimID(w *v1alpha1.Webhook) string {
 	return "url:" + w.Spec.URL + "#" + w.Spec.Label
 }
 
-func (webhookExternal) logValues(w *v1alpha1.Webhook) []any   { return []any{"webhook", w.Status.ID} }
-func (webhookExternal) observed(w *v1alpha1.Webhook) bool     { return w.Status.AtProvider != nil }
-func (webhookExternal) bound(w *v1alpha1.Webhook) bool        { return w.Status.ID != "" }
-func (webhookExternal) bind(*v1alpha1.Webhook)                {}
-func (webhookExternal) identityError(*v1alpha1.Webhook) error { return nil }
-func (webhookExternal) needsRead(context.Context, *v1alpha1.Webhook) bool {
-	return false
-}
-func (webhookExternal) status(w *v1alpha1.Webhook) any { return w.Status }
-func (webhookExternal) exists(error) bool              { return false }
+func (webhookExternal) logValues(w *v1alpha1.Webhook) []any { return []any{"webhook", w.Status.ID} }
+func (webhookExternal) observed(w *v1alpha1.Webhook) bool   { return w.Status.AtProvider != nil }
+func (webhookExternal) bound(w *v1alpha1.Webhook) bool      { return w.Status.ID != "" }
+func (webhookExternal) status(w *v1alpha1.Webhook) any      { return w.Status }
 
 func (e webhookExternal) editionError(ctx context.Context, _ *v1alpha1.Webhook) error {
 	if e.api.Current() {
