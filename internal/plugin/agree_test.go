@@ -52,8 +52,12 @@ func TestDiffAndTheOperatorAgree(t *testing.T) {
 		Answer: simulator.Answer{Status: http.StatusNotFound, Body: "404 page not found"}}) // a bare 404: no API code
 	for name, n := range map[string]int{"bound": 4, "holder": 6} {
 		f.apply(t, sim(name, n, "", ""))
-		f.settled(t, name)
+		f.settled(t, sim(name, n, "", ""))
 	}
+	connector := func(name, url string) string {
+		return fmt.Sprintf("apiVersion: onomondo.sim-operator.dev/v1alpha1\nkind: Connector\nmetadata: {name: %s, namespace: agree}\nspec: {id: %s, config: {type: webhook, url: %q}}\n", name, name, url)
+	}
+	f.sim.PutConnector("existing", map[string]any{"type": "webhook", "url": "https://old.example"})
 
 	for _, row := range []struct {
 		name, manifest, want string
@@ -68,66 +72,102 @@ func TestDiffAndTheOperatorAgree(t *testing.T) {
 		{"an account the namespace may not use is refused", sim("borrowed", 7, "", ", accountRef: {kind: Account, name: theirs, namespace: elsewhere}"), "refused AccountNotAllowed"},
 		{"a bare 404 decides nothing", sim("proxied", 8, "", ""), "unknown"},
 		{"observe-only reads and never writes", sim("watched", 9, "", ", managementPolicy: ObserveOnly"), "observe"},
+		{"a Connector the API lacks is created", connector("hooks", "https://a.example"), "create"},
+		{"a bound Connector whose config changed is updated", connector("hooks", "https://b.example"), "update"},
+		{"a bound Connector as the spec says: nothing", connector("hooks", "https://b.example"), "nothing"},
+		{"a Connector the API has otherwise is adopted and then written", connector("existing", "https://new.example"), "adopt"},
 	} {
 		t.Run(row.name, func(t *testing.T) {
 			said := f.diffAction(t, row.manifest)
 			if !strings.HasPrefix(said, row.want) {
 				t.Fatalf("diff said %q, want %q", said, row.want)
 			}
-			name := manifestName(t, row.manifest)
-			before := f.live(t, name)
+			before := f.live(t, row.manifest)
+			bound := false
+			if before != nil {
+				_, st := before.Managed()
+				bound = st.Claim != "" // it holds its claim: it was bound
+			}
 			from := len(f.sim.Requests())
 			f.apply(t, row.manifest)
-			f.settled(t, name)
-			if did := f.operatorAction(t, name, manifestIMSI(t, row.manifest), before, from); !strings.HasPrefix(said, did) {
+			f.settled(t, row.manifest)
+			if did := f.operatorAction(t, row.manifest, bound, from); !strings.HasPrefix(said, did) {
 				t.Errorf("diff said %q; the operator did %q", said, did)
 			}
 		})
 	}
 }
 
-// apply creates or updates the manifest's SIM, as kubectl apply would.
-func (f *fixture) apply(t *testing.T, manifest string) {
+// managed is a SIM or Connector as the test handles both.
+type managed interface {
+	client.Object
+	Managed() (*v1alpha1.ManagedPolicies, *v1alpha1.ManagedStatus)
+}
+
+// decode is the manifest's object (a SIM or a Connector) and the API path
+// the operator calls about it.
+func decode(t *testing.T, manifest string) (managed, string) {
 	t.Helper()
-	var s v1alpha1.SIM
-	if err := yaml.Unmarshal([]byte(manifest), &s); err != nil {
+	var obj managed = &v1alpha1.SIM{}
+	if strings.Contains(manifest, "kind: Connector") {
+		obj = &v1alpha1.Connector{}
+	}
+	if err := yaml.Unmarshal([]byte(manifest), obj); err != nil {
 		t.Fatal(err)
 	}
-	var live v1alpha1.SIM
-	if err := f.c.Get(context.Background(), client.ObjectKeyFromObject(&s), &live); err == nil {
-		live.Spec, live.Annotations = s.Spec, s.Annotations
-		if err := f.c.Update(context.Background(), &live); err != nil {
+	switch o := obj.(type) {
+	case *v1alpha1.SIM:
+		return o, "/sim/" + o.Spec.IMSI
+	case *v1alpha1.Connector:
+		return o, "/connector/" + o.Spec.ID
+	}
+	return nil, ""
+}
+
+// apply creates or updates the manifest's object, as kubectl apply would.
+func (f *fixture) apply(t *testing.T, manifest string) {
+	t.Helper()
+	obj, _ := decode(t, manifest)
+	live, _ := decode(t, manifest)
+	if err := f.c.Get(context.Background(), client.ObjectKeyFromObject(obj), live); err != nil {
+		if err := f.c.Create(context.Background(), obj); err != nil {
 			t.Fatal(err)
 		}
 		return
 	}
-	if err := f.c.Create(context.Background(), &s); err != nil {
+	obj.SetResourceVersion(live.GetResourceVersion())
+	if err := f.c.Update(context.Background(), obj); err != nil {
 		t.Fatal(err)
 	}
 }
 
-// settled waits until the operator has answered the SIM's generation.
-func (f *fixture) settled(t *testing.T, name string) {
+// settled waits until the operator has answered the object's generation.
+func (f *fixture) settled(t *testing.T, manifest string) {
 	t.Helper()
-	waitFor(t, "SIM "+name+" reconciled", func() bool {
-		s := f.live(t, name)
-		c := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionSynced)
-		return s != nil && c != nil && (c.ObservedGeneration == s.Generation || c.Reason == controller.ReasonReconcilePaused)
+	waitFor(t, "reconciled: "+manifest, func() bool {
+		obj := f.live(t, manifest)
+		if obj == nil {
+			return false
+		}
+		_, st := obj.Managed()
+		c := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionSynced)
+		return c != nil && (c.ObservedGeneration == obj.GetGeneration() || c.Reason == controller.ReasonReconcilePaused)
 	})
 }
 
-func (f *fixture) live(t *testing.T, name string) *v1alpha1.SIM {
-	var s v1alpha1.SIM
-	if err := f.c.Get(context.Background(), client.ObjectKey{Namespace: "agree", Name: name}, &s); err != nil {
+// live is the manifest's object as the apiserver has it, nil if it has none.
+func (f *fixture) live(t *testing.T, manifest string) managed {
+	obj, _ := decode(t, manifest)
+	if err := f.c.Get(context.Background(), client.ObjectKeyFromObject(obj), obj); err != nil {
 		return nil
 	}
-	return &s
+	return obj
 }
 
 // diffAction is diff's action and detail for one manifest.
 func (f *fixture) diffAction(t *testing.T, manifest string) string {
 	t.Helper()
-	path := filepath.Join(t.TempDir(), "sim.yaml")
+	path := filepath.Join(t.TempDir(), "manifest.yaml")
 	if err := os.WriteFile(path, []byte(manifest), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -139,31 +179,32 @@ func (f *fixture) diffAction(t *testing.T, manifest string) string {
 	return got.Changes[0].Action + " " + got.Changes[0].Detail
 }
 
-// operatorAction names what the operator did with the SIM, in diff's
-// words: from its Synced condition and the API calls about its IMSI.
-func (f *fixture) operatorAction(t *testing.T, name, imsi string, before *v1alpha1.SIM, from int) string {
+// operatorAction names what the operator did with the object, in diff's
+// words: from its Synced condition and the API calls about it.
+func (f *fixture) operatorAction(t *testing.T, manifest string, bound bool, from int) string {
 	t.Helper()
-	s := f.live(t, name)
-	synced := meta.FindStatusCondition(s.Status.Conditions, v1alpha1.ConditionSynced)
+	obj := f.live(t, manifest)
+	_, path := decode(t, manifest)
+	policy, st := obj.Managed()
+	synced := meta.FindStatusCondition(st.Conditions, v1alpha1.ConditionSynced)
 	switch {
 	case synced.Reason == controller.ReasonReconcilePaused:
 		return actionPaused
-	case synced.Status == metav1.ConditionFalse && s.Status.LastError != nil && !s.Status.LastError.Terminal && s.Status.Binding == nil:
+	case synced.Status == metav1.ConditionFalse && st.LastError != nil && !st.LastError.Terminal:
 		return actionNotKnown // retried; nothing decided
 	case synced.Status == metav1.ConditionFalse:
 		return actionRefused + " " + synced.Reason
-	case s.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly:
+	case policy.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly:
 		return actionObserve
 	}
 	created, wrote := false, false
 	for _, r := range f.sim.Requests()[from:] {
-		if r.Path != "/sim/"+imsi || r.Status >= 300 {
+		if r.Path != path || r.Status >= 300 {
 			continue
 		}
 		created = created || r.Method == http.MethodPost
 		wrote = wrote || r.Method == http.MethodPut
 	}
-	bound := before != nil && before.Status.Binding != nil
 	switch {
 	case created:
 		return actionCreate
@@ -173,20 +214,4 @@ func (f *fixture) operatorAction(t *testing.T, name, imsi string, before *v1alph
 		return actionUpdate
 	}
 	return actionNothing
-}
-
-func manifestName(t *testing.T, manifest string) string {
-	var s v1alpha1.SIM
-	if err := yaml.Unmarshal([]byte(manifest), &s); err != nil {
-		t.Fatal(err)
-	}
-	return s.Name
-}
-
-func manifestIMSI(t *testing.T, manifest string) string {
-	var s v1alpha1.SIM
-	if err := yaml.Unmarshal([]byte(manifest), &s); err != nil {
-		t.Fatal(err)
-	}
-	return s.Spec.IMSI
 }
