@@ -3,7 +3,6 @@ package controller
 import (
 	"cmp"
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -266,16 +265,6 @@ func (a *Accounts) existing(key string) *onomondo.Client {
 		return c.api
 	}
 	return nil
-}
-
-// RefusalReason is the status reason the operator gives err (AccountNotFound,
-// NotInEdition, an API code, …), for kubectl sim to say alike.
-func RefusalReason(err error) string {
-	var claimed *claimedError
-	if errors.As(err, &claimed) {
-		return "Duplicate" + claimed.kind
-	}
-	return classify(err).reason
 }
 
 // Forget drops an account's client: it was deleted.

@@ -157,10 +157,19 @@ func answerReason(e *onomondo.APIError) string {
 	return "HTTPError"
 }
 
-// Reason turns an error into a condition reason: the API's code in
-// CamelCase, else the HTTP status text, else what went wrong on the way
+// Reason turns an error into the condition reason the operator gives it:
+// Duplicate<Kind> for another resource's claim, an account's or a spec's
+// refusal (AccountNotFound, NotInEdition, …), the API's code in CamelCase,
+// else the HTTP status text, else what went wrong on the way
 // (APIUnreachable, ResponseLost), CredentialsRejected for a refused key.
-func Reason(err error) string { return classify(err).reason }
+// kubectl sim says the same.
+func Reason(err error) string {
+	var claimed *claimedError
+	if errors.As(err, &claimed) {
+		return "Duplicate" + claimed.kind
+	}
+	return classify(err).reason
+}
 
 // credentialsReason: a failure that a new API key may fix.
 func credentialsReason(reason string) bool {

@@ -220,7 +220,7 @@ func refusal(ch change, detail string) change {
 
 // refused describes a refusal as the operator's status does: its reason, then why.
 func refused(ch change, err error) change {
-	return refusal(ch, controller.RefusalReason(err)+": "+err.Error())
+	return refusal(ch, controller.Reason(err)+": "+err.Error())
 }
 
 // preamble is what every manifest goes through before the API is asked:

@@ -169,7 +169,7 @@ func (o *options) accountAPI(ctx context.Context, c client.Client, namespace str
 	accounts := controller.Accounts{Client: c, Reader: c}
 	api, err := accounts.Resolve(ctx, namespace, ref)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", controller.RefusalReason(err), err)
+		return nil, fmt.Errorf("%s: %w", controller.Reason(err), err)
 	}
 	return api, nil
 }
