@@ -64,13 +64,13 @@ func (r *AccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 	st.ObservedGeneration = obj.GetGeneration()
 	cond := metav1.Condition{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, Reason: ReasonKeyPresent,
 		Message: "the API key Secret is readable and holds a key", ObservedGeneration: obj.GetGeneration()}
-	if _, err := r.Accounts.readKey(ctx, secret, spec.APIKeySecretRef.Key); err != nil {
+	if _, err := r.Accounts.ReadKey(ctx, secret, spec.APIKeySecretRef.Key); err != nil {
 		var ae *accountError
 		if !errors.As(err, &ae) {
 			return ctrl.Result{}, err
 		}
-		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ae.reason, ae.msg
-	} else if rejected(r.Accounts.existing(key)) {
+		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ae.Reason, ae.Msg
+	} else if rejected(r.Accounts.Existing(key)) {
 		cond.Status, cond.Reason, cond.Message = metav1.ConditionFalse, ReasonCredentialsRejected,
 			"the API refused the key at the last call: put a valid key in the Secret"
 	}

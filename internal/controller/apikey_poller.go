@@ -7,6 +7,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
+
+	"github.com/sim-operator/sim-operator/internal/accounts"
 )
 
 // KeySetter takes a new API key.
@@ -63,7 +65,7 @@ func (r *APIKeyReader) NeedLeaderElection() bool { return false }
 // does not take the fleet offline). It reports whether the key changed.
 func (r *APIKeyReader) Sync(ctx context.Context) bool {
 	log := logf.FromContext(ctx).WithValues("secret", r.Secret.String())
-	key, err := ReadAPIKey(ctx, r.Reader, r.Secret, "")
+	key, err := accounts.ReadAPIKey(ctx, r.Reader, r.Secret, "")
 	if err != nil {
 		if r.current == "" {
 			log.V(1).Info("cannot read the API key Secret yet", "error", err.Error())

@@ -151,7 +151,7 @@ func (r *managedReconciler[T]) holdClaim(ctx context.Context, obj T) error {
 	}
 	org, _ := ctx.Value(orgKey{}).(string)
 	if org == "" {
-		return &accountError{reason: ReasonCredentialsMissing, msg: "no API key for the account yet: nothing is claimed or sent until one appears"}
+		return &accountError{Reason: ReasonCredentialsMissing, Msg: "no API key for the account yet: nothing is claimed or sent until one appears"}
 	}
 	name := claimName(org, r.ext.kind(), id)
 	st := status(obj)

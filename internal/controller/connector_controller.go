@@ -13,6 +13,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/accounts"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -63,7 +64,7 @@ func (e connectorExternal) connect(api *onomondo.Client) external[*v1alpha1.Conn
 }
 func (connectorExternal) id(c *v1alpha1.Connector) string { return c.Spec.ID }
 func (connectorExternal) claimKeys(c *v1alpha1.Connector) []string {
-	if foreignAccount(c.Namespace, c.Spec.AccountRef) {
+	if accounts.ForeignAccount(c.Namespace, c.Spec.AccountRef) {
 		return nil
 	}
 	return []string{v1alpha1.AccountKey(c.Namespace, c.Spec.AccountRef) + "|connector:" + c.Spec.ID}

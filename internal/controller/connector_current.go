@@ -64,15 +64,15 @@ func (e connectorExternal) editionError(ctx context.Context, c *v1alpha1.Connect
 	case !current:
 		return &specError{reason: ReasonNotInEdition, msg: "spec.secretRef belongs to the Current edition; this Connector's account speaks the Legacy API: no call is made"}
 	case e.secrets == nil || e.secrets.reader == nil:
-		return &accountError{reason: ReasonSecretForbidden, msg: "the operator reads no Secrets here"}
+		return &accountError{Reason: ReasonSecretForbidden, Msg: "the operator reads no Secrets here"}
 	}
 	var s corev1.Secret
 	err := e.secrets.reader.Get(ctx, client.ObjectKey{Namespace: c.Namespace, Name: c.Spec.SecretRef.Name}, &s)
 	switch {
 	case apierrors.IsNotFound(err):
-		return &accountError{reason: ReasonSecretNotFound, msg: fmt.Sprintf("Secret %s/%s does not exist", c.Namespace, c.Spec.SecretRef.Name)}
+		return &accountError{Reason: ReasonSecretNotFound, Msg: fmt.Sprintf("Secret %s/%s does not exist", c.Namespace, c.Spec.SecretRef.Name)}
 	case apierrors.IsForbidden(err):
-		return &accountError{reason: ReasonSecretForbidden, msg: fmt.Sprintf(
+		return &accountError{Reason: ReasonSecretForbidden, Msg: fmt.Sprintf(
 			"the operator may not read Secret %s/%s: grant get on it (docs/operations.md)", c.Namespace, c.Spec.SecretRef.Name)}
 	case err != nil:
 		return err

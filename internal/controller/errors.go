@@ -94,8 +94,8 @@ func classify(err error) failure {
 	case errors.As(err, &spec):
 		return failure{reason: spec.reason, terminal: true, notApplied: true}
 	case errors.As(err, &account):
-		return failure{reason: account.reason, terminal: account.terminal, notApplied: true,
-			credentials: account.reason == ReasonSecretNotFound || account.reason == ReasonSecretForbidden}
+		return failure{reason: account.Reason, terminal: account.Terminal, notApplied: true,
+			credentials: account.Reason == ReasonSecretNotFound || account.Reason == ReasonSecretForbidden}
 	case errors.As(err, &noKey):
 		return failure{reason: ReasonCredentialsMissing, notApplied: true, credentials: true}
 	case errors.As(err, &apiErr):

@@ -252,10 +252,16 @@ type row struct {
 type fakeAccounts struct {
 	err     error
 	rate    float64
+	rates   map[string]float64 // per account, over rate
 	current bool
 }
 
-func (f fakeAccounts) Rate(string) float64 { return f.rate }
+func (f fakeAccounts) Rate(key string) float64 {
+	if r, ok := f.rates[key]; ok || f.rates != nil {
+		return r
+	}
+	return f.rate
+}
 func (f fakeAccounts) Current(string) bool { return f.current }
 
 func (f fakeAccounts) Resolve(context.Context, string, *v1alpha1.AccountReference) (*onomondo.Client, error) {
@@ -459,10 +465,10 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 
 		// Accounts.
 		{name: "an account the namespace may not use is refused with no call",
-			obj: simObj("s", byIMSI(imsiA, true)), accounts: fakeAccounts{err: &accountError{reason: ReasonAccountNotAllowed, terminal: true, msg: "no"}},
+			obj: simObj("s", byIMSI(imsiA, true)), accounts: fakeAccounts{err: &accountError{Reason: ReasonAccountNotAllowed, Terminal: true, Msg: "no"}},
 			want: want{synced: "False/AccountNotAllowed", terminal: true, events: []string{"SyncFailed"}, progress: "Stalled/AccountNotAllowed"}},
 		{name: "an account that is gone is retried, with no call",
-			obj: simObj("s", byIMSI(imsiA, true)), accounts: fakeAccounts{err: &accountError{reason: ReasonAccountNotFound, msg: "gone"}},
+			obj: simObj("s", byIMSI(imsiA, true)), accounts: fakeAccounts{err: &accountError{Reason: ReasonAccountNotFound, Msg: "gone"}},
 			want: want{synced: "False/AccountNotFound", events: []string{"SyncFailed"}, requeue: time.Millisecond}},
 		{name: "an account resolving to no client is an error: no call through another client",
 			obj: simObj("s", byIMSI(imsiA, true)), accounts: fakeAccounts{},
@@ -472,7 +478,7 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 			others: []*v1alpha1.SIM{simObj("refused", byIMSI(imsiA, true), olderBy(time.Hour), refusedBy)},
 			want:   want{calls: []string{"POST " + imsiA}, ready: "True/Available", finalizer: true, events: []string{"Created"}, requeue: time.Minute}},
 		{name: "deleting through an account that is gone keeps the finalizer",
-			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), accounts: fakeAccounts{err: &accountError{reason: ReasonAccountNotFound, msg: "gone"}},
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), accounts: fakeAccounts{err: &accountError{Reason: ReasonAccountNotFound, Msg: "gone"}},
 			want: want{synced: "False/AccountNotFound", events: []string{"SyncFailed"}, requeue: time.Millisecond}},
 
 		// Hardening: hostile tenants and broken answers.

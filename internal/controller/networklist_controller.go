@@ -10,6 +10,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/accounts"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -53,7 +54,7 @@ func (e networkListExternal) connect(api *onomondo.Client) external[*v1alpha1.Ne
 }
 func (networkListExternal) id(n *v1alpha1.NetworkList) string { return n.ListName() }
 func (networkListExternal) claimKeys(n *v1alpha1.NetworkList) []string {
-	if foreignAccount(n.Namespace, n.Spec.AccountRef) {
+	if accounts.ForeignAccount(n.Namespace, n.Spec.AccountRef) {
 		return nil
 	}
 	return []string{v1alpha1.AccountKey(n.Namespace, n.Spec.AccountRef) + "|networklist:" + n.ListName()}

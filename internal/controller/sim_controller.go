@@ -16,6 +16,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/accounts"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -107,7 +108,7 @@ func (simExternal) id(s *v1alpha1.SIM) string {
 // that number: see requestedKeys).
 func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
 	var keys []string
-	if foreignAccount(s.Namespace, s.Spec.AccountRef) {
+	if accounts.ForeignAccount(s.Namespace, s.Spec.AccountRef) {
 		return nil
 	}
 	acct := v1alpha1.AccountKey(s.Namespace, s.Spec.AccountRef) + "|"
@@ -167,7 +168,7 @@ func (simExternal) claimID(s *v1alpha1.SIM) string {
 // but no write carries them while another resource claims them.
 func (simExternal) requestedKeys(s *v1alpha1.SIM) []string {
 	b := s.Status.Binding
-	if b == nil || s.Spec.MSISDN == "" || normMSISDN(s.Spec.MSISDN) == normMSISDN(b.MSISDN) || foreignAccount(s.Namespace, s.Spec.AccountRef) {
+	if b == nil || s.Spec.MSISDN == "" || normMSISDN(s.Spec.MSISDN) == normMSISDN(b.MSISDN) || accounts.ForeignAccount(s.Namespace, s.Spec.AccountRef) {
 		return nil
 	}
 	return []string{v1alpha1.AccountKey(s.Namespace, s.Spec.AccountRef) + "|msisdn:" + normMSISDN(s.Spec.MSISDN)}

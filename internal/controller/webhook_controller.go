@@ -8,6 +8,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/accounts"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -52,7 +53,7 @@ func (webhookExternal) id(w *v1alpha1.Webhook) string { return w.Status.ID }
 // claimKeys: before its create, a webhook is known by its url and label
 // (two resources for one webhook meet there); once bound, by its ID too.
 func (webhookExternal) claimKeys(w *v1alpha1.Webhook) []string {
-	if foreignAccount(w.Namespace, w.Spec.AccountRef) {
+	if accounts.ForeignAccount(w.Namespace, w.Spec.AccountRef) {
 		return nil
 	}
 	acct := v1alpha1.AccountKey(w.Namespace, w.Spec.AccountRef) + "|"

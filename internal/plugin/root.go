@@ -21,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/accounts"
 	"github.com/sim-operator/sim-operator/internal/controller"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
@@ -130,7 +131,7 @@ func (o *options) apiClient(ctx context.Context) (*onomondo.Client, error) {
 		if err != nil {
 			return nil, err
 		}
-		if cfg.APIKey, err = controller.ReadAPIKey(ctx, c, types.NamespacedName{Namespace: ns, Name: name}, ""); err != nil {
+		if cfg.APIKey, err = accounts.ReadAPIKey(ctx, c, types.NamespacedName{Namespace: ns, Name: name}, ""); err != nil {
 			return nil, err
 		}
 	}
@@ -166,8 +167,8 @@ func (o *options) newAPI(cfg onomondo.Config) (*onomondo.Client, error) {
 // another namespace's Account, a ClusterAccount whose selector does not
 // match the namespace, a missing Secret or key.
 func (o *options) accountAPI(ctx context.Context, c client.Client, namespace string, ref *v1alpha1.AccountReference) (*onomondo.Client, error) {
-	accounts := controller.Accounts{Client: c, Reader: c}
-	api, err := accounts.Resolve(ctx, namespace, ref)
+	registry := accounts.Accounts{Client: c, Reader: c}
+	api, err := registry.Resolve(ctx, namespace, ref)
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", controller.Reason(err), err)
 	}

@@ -1,4 +1,4 @@
-package controller
+package accounts
 
 import (
 	"context"
@@ -9,8 +9,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
@@ -71,13 +73,13 @@ func TestAccountResolution(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api, err := a.Resolve(context.Background(), tc.namespace, tc.ref)
-			var ae *accountError
+			var ae *Error
 			switch {
 			case tc.want == "default" && api != def:
 				t.Errorf("got %v, %v; want the default client", api, err)
 			case tc.want == "" && (err != nil || api == nil || api == def):
 				t.Errorf("got %v, %v; want the account's own client", api, err)
-			case tc.want != "" && tc.want != "default" && (!errors.As(err, &ae) || ae.reason != tc.want):
+			case tc.want != "" && tc.want != "default" && (!errors.As(err, &ae) || ae.Reason != tc.want):
 				t.Errorf("got %v; want %s", err, tc.want)
 			}
 		})
@@ -98,33 +100,17 @@ func TestAccountResolution(t *testing.T) {
 
 	t.Run("no default account: a resource must name one", func(t *testing.T) {
 		off := &Accounts{Client: c, Reader: c, KeyTTL: time.Minute}
-		var ae *accountError
-		if _, err := off.Resolve(context.Background(), "team-a", nil); !errors.As(err, &ae) || ae.reason != ReasonAccountNotAllowed {
+		var ae *Error
+		if _, err := off.Resolve(context.Background(), "team-a", nil); !errors.As(err, &ae) || ae.Reason != ReasonAccountNotAllowed {
 			t.Errorf("got %v, want AccountNotAllowed", err)
 		}
 	})
 }
 
-// The drift budget of a resource is its account's: --api-rate for the
-// default account, the Account's rate once its client is made.
-func TestADriftBudgetIsHalfOfTheResourcesAccountsRate(t *testing.T) {
-	a := &Accounts{clients: map[string]*accountClient{"Account/team/a": {spec: v1alpha1.AccountSpec{Rate: 4}}}}
-	r := newSIMReconciler(nil, nil, nil, ManagedOptions{APIRate: -1})
-	r.accounts = a
-	for _, c := range []struct {
-		account string
-		want    float64
-	}{
-		{"Account/team/a", 2},
-		{"Account/team/not-used-yet", 0},
-		{"", 0}, // --api-rate -1: unlimited
-	} {
-		if got := r.schedule.Budget(c.account); got != c.want {
-			t.Errorf("drift budget of %q: %g, want %g", c.account, got, c.want)
-		}
-	}
-	r = newSIMReconciler(nil, nil, nil, ManagedOptions{APIRate: 10})
-	if got := r.schedule.Budget(""); got != 5 {
-		t.Errorf("the default account's drift budget: %g, want half of --api-rate 10", got)
-	}
+// fakeClient is an apiserver in memory holding objs.
+func fakeClient(intercept interceptor.Funcs, objs ...client.Object) client.WithWatch {
+	scheme := runtime.NewScheme()
+	_ = corev1.AddToScheme(scheme)
+	_ = v1alpha1.AddToScheme(scheme)
+	return fake.NewClientBuilder().WithScheme(scheme).WithInterceptorFuncs(intercept).WithObjects(objs...).Build()
 }
