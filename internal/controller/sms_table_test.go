@@ -16,6 +16,7 @@ import (
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
+	"github.com/sim-operator/sim-operator/internal/smsledger"
 )
 
 // The SMSMessage's decision table, on a recording fake API: at most one
@@ -24,8 +25,16 @@ import (
 // without a person's word.
 
 type fakeSMSAPI struct {
-	fail  error
-	calls []string
+	fail    error
+	current bool
+	calls   []string
+}
+
+func (f *fakeSMSAPI) Current() bool { return f.current }
+
+func (f *fakeSMSAPI) SendSMSToSIM(_ context.Context, simID string, _ onomondo.SMS) error {
+	f.calls = append(f.calls, "POST /sms/"+simID)
+	return f.fail
 }
 
 func (f *fakeSMSAPI) SendSMS(_ context.Context, to string, _ onomondo.SMS) error {
@@ -47,14 +56,55 @@ func TestSMSMessageDecisionTable(t *testing.T) {
 	boundSIM := simObj("s", byIMSI(imsiA, true), bound(imsiA, "4587654321", true), func(s *v1alpha1.SIM) {
 		setCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, ReasonAvailable, "")
 	})
+	earlier := func(state string) *v1alpha1.SMSRecord {
+		m := smsObj(nil)
+		return &v1alpha1.SMSRecord{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: smsledger.RecordName(m)},
+			Spec: v1alpha1.SMSRecordSpec{Message: m.Name, SpecHash: smsledger.SpecHash(m), UID: "uid-earlier", State: state,
+				AttemptID: "a0", RecordedAt: metav1.NewTime(time.Now())}}
+	}
+	finishedAgo := func(d time.Duration, ttl int32) func(*v1alpha1.SMSMessage) {
+		return func(m *v1alpha1.SMSMessage) {
+			at := metav1.NewTime(time.Now().Add(-d))
+			m.Spec.TTLSecondsAfterFinished, m.Status.FinishedAt, m.Status.Attempts = &ttl, &at, 1
+			setSent(m, metav1.ConditionTrue, ReasonAccepted, "accepted")
+		}
+	}
 	for _, tc := range []struct {
-		name   string
-		obj    *v1alpha1.SMSMessage
-		others []client.Object
-		fail   error
-		calls  []string
-		sent   string
+		name    string
+		obj     *v1alpha1.SMSMessage
+		others  []client.Object
+		fail    error
+		current bool
+		calls   []string
+		sent    string
+		gone    bool
 	}{
+		{name: "a message an earlier object of sent is AlreadySent, with no call (even from a record without its time)", obj: smsObj(nil), others: []client.Object{earlier(smsledger.Sent)},
+			sent: "True/" + ReasonAlreadySent},
+		{name: "a message an earlier object may have sent is DeliveryUnknown, with no call", obj: smsObj(nil), others: []client.Object{earlier(smsledger.Sending)},
+			sent: "Unknown/" + ReasonDeliveryUnknown},
+		{name: "DeliveryUnknown with the retry annotation naming its attempt: one more POST", obj: smsObj(func(m *v1alpha1.SMSMessage) {
+			m.Status.AttemptID, m.Status.Attempts = "a1", 1
+			m.Annotations = map[string]string{v1alpha1.AnnotationRetryDelivery: "a1"}
+			setSent(m, metav1.ConditionUnknown, ReasonDeliveryUnknown, "unknown")
+		}), calls: []string{"POST 4512345678"}, sent: "True/" + ReasonAccepted},
+		{name: "DeliveryUnknown with a retry annotation naming another attempt: no call", obj: smsObj(func(m *v1alpha1.SMSMessage) {
+			m.Status.AttemptID, m.Status.Attempts = "a1", 1
+			m.Annotations = map[string]string{v1alpha1.AnnotationRetryDelivery: "a0"}
+			setSent(m, metav1.ConditionUnknown, ReasonDeliveryUnknown, "unknown")
+		}), sent: "Unknown/" + ReasonDeliveryUnknown},
+		{name: "a finished message past its TTL is deleted, with no call", obj: smsObj(finishedAgo(time.Hour, 60)), gone: true},
+		{name: "a finished message within its TTL waits", obj: smsObj(finishedAgo(time.Second, 3600)), sent: "True/" + ReasonAccepted},
+		{name: "a send the API refused is Sent=False with its code, and never repeated", obj: smsObj(nil),
+			fail: &onomondo.APIError{StatusCode: 400, Code: "invalid_msisdn", Message: "bad number"}, calls: []string{"POST 4512345678"},
+			sent: "False/InvalidMsisdn"},
+		{name: "on the current API a message to a SIM goes to its SIM ID", obj: smsObj(toSIM), current: true,
+			others: []client.Object{simObj("s", v1alpha1.SIMSpec{SIMID: "000000001"}, func(s *v1alpha1.SIM) {
+				s.Status.Binding = &v1alpha1.SIMBinding{SIMID: "000000001"}
+				setCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, ReasonAvailable, "")
+			})}, calls: []string{"POST /sms/000000001"}, sent: "True/" + ReasonAccepted},
+		{name: "on the current API a bare number is NotInEdition, with no call", obj: smsObj(nil), current: true,
+			sent: "False/" + ReasonNotInEdition},
 		{name: "a message to a number is sent with one POST", obj: smsObj(nil),
 			calls: []string{"POST 4512345678"}, sent: "True/" + ReasonAccepted},
 		{name: "a message to a bound, Ready SIM goes to its MSISDN as the API reported it", obj: smsObj(toSIM), others: []client.Object{boundSIM},
@@ -76,9 +126,10 @@ func TestSMSMessageDecisionTable(t *testing.T) {
 		}), sent: "True/" + ReasonAccepted},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			api := &fakeSMSAPI{fail: tc.fail}
+			api := &fakeSMSAPI{fail: tc.fail, current: tc.current}
 			c := fakeClient(interceptor.Funcs{}, append([]client.Object{tc.obj}, tc.others...)...)
-			r := NewSMSMessageReconciler(c, api, &fakeRecorder{}, SMSOptions{MinBackoff: time.Millisecond, MaxBackoff: time.Second})
+			r := NewSMSMessageReconciler(c, api, &fakeRecorder{}, SMSOptions{MinBackoff: time.Millisecond, MaxBackoff: time.Second,
+				RecordRetention: time.Hour})
 			if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(tc.obj)}); err != nil {
 				t.Fatal(err)
 			}
@@ -86,8 +137,12 @@ func TestSMSMessageDecisionTable(t *testing.T) {
 				t.Errorf("calls %q, want %q", api.calls, tc.calls)
 			}
 			var got v1alpha1.SMSMessage
-			if err := c.Get(context.Background(), client.ObjectKeyFromObject(tc.obj), &got); err != nil {
-				t.Fatal(err)
+			err := c.Get(context.Background(), client.ObjectKeyFromObject(tc.obj), &got)
+			if gone := err != nil; gone != tc.gone {
+				t.Fatalf("gone = %t (%v), want %t", gone, err, tc.gone)
+			}
+			if tc.gone {
+				return
 			}
 			if s := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionSent); s == nil || string(s.Status)+"/"+s.Reason != tc.sent {
 				t.Errorf("Sent = %v, want %s", s, tc.sent)

@@ -257,9 +257,12 @@ func (r *SMSMessageReconciler) sentBefore(ctx context.Context, sms *v1alpha1.SMS
 	sms.Status.AttemptID, sms.Status.Recipient = prior.AttemptID, prior.Recipient
 	if prior.State == smsledger.Sent {
 		sms.Status.SentAt = prior.SentAt
+		when := "an unrecorded time" // a record without its time: still sent
+		if prior.SentAt != nil {
+			when = prior.SentAt.UTC().Format(time.RFC3339)
+		}
 		setSent(sms, metav1.ConditionTrue, ReasonAlreadySent, fmt.Sprintf(
-			"an earlier SMSMessage %s with this spec was sent at %s (uid %s); not sent again",
-			sms.Name, prior.SentAt.UTC().Format(time.RFC3339), prior.UID))
+			"an earlier SMSMessage %s with this spec was sent at %s (uid %s); not sent again", sms.Name, when, prior.UID))
 		r.event(ctx, sms, corev1.EventTypeNormal, ReasonAlreadySent, "not sent again: an earlier object of this message was sent")
 	} else {
 		msg := "an earlier SMSMessage " + sms.Name + " with this spec (uid " + string(prior.UID) + ") may have been sent; " +

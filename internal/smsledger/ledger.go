@@ -78,6 +78,12 @@ func recordKey(sms *v1alpha1.SMSMessage) types.NamespacedName {
 	return types.NamespacedName{Namespace: sms.Namespace, Name: recordNameBase + hex.EncodeToString(sum[:12])}
 }
 
+// RecordName is the name of a message's record in its namespace.
+func RecordName(sms *v1alpha1.SMSMessage) string { return recordKey(sms).Name }
+
+// SpecHash identifies a message's content, as its record keeps it.
+func SpecHash(sms *v1alpha1.SMSMessage) string { return specHash(sms) }
+
 // specHash identifies a message's content: recipient, sender and text. The
 // TTL is not part of it: changing how long an object stays is no new message.
 func specHash(sms *v1alpha1.SMSMessage) string {
