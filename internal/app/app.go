@@ -39,6 +39,7 @@ import (
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/controller"
 	"github.com/sim-operator/sim-operator/internal/eventbudget"
+	opmetrics "github.com/sim-operator/sim-operator/internal/metrics"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 	"github.com/sim-operator/sim-operator/internal/smsledger"
 )
@@ -499,7 +500,7 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, accounts *controll
 		lists.SetupWithManager,
 		hooks.SetupWithManager,
 		sms.SetupWithManager,
-		func(m ctrl.Manager) error { return controller.RegisterStateCollector(m.GetCache()) },
+		func(m ctrl.Manager) error { return opmetrics.RegisterStateCollector(m.GetCache()) },
 		func(ctrl.Manager) error { return registerBuildInfo() },
 		func(m ctrl.Manager) error { return m.AddHealthzCheck("healthz", healthz.Ping) },
 		func(m ctrl.Manager) error { return m.AddReadyzCheck("caches", cachesSynced(m.GetCache())) },

@@ -3,7 +3,7 @@ package app
 import (
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/sim-operator/sim-operator/internal/controller"
+	"github.com/sim-operator/sim-operator/internal/metrics"
 	"github.com/sim-operator/sim-operator/internal/version"
 )
 
@@ -24,6 +24,6 @@ func registerBuildInfo() error {
 		ConstLabels: prometheus.Labels{"version": b.Version, "revision": b.Revision, "goversion": b.GoVersion},
 	})
 	g.Set(1)
-	_, err := controller.RegisterOnce(g)
+	_, err := metrics.RegisterOnce(g)
 	return err
 }

@@ -22,7 +22,7 @@
 // records in internal/smsledger), account_controller.go and
 // accountwatch.go (Accounts' status, and waking the resources an account
 // decides; the registry itself is internal/accounts), apikey_poller.go (the
-// default account's key), metrics.go (state gauges kept by informer
-// handlers), redact.go, shared.go (what kubectl sim shares). The drift and
-// retry schedule is internal/schedule.
+// default account's key), redact.go, shared.go (what kubectl sim
+// shares). The drift and retry schedule is internal/schedule, the gauges
+// internal/metrics.
 package controller

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/metrics"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 	"github.com/sim-operator/sim-operator/internal/schedule"
 )
@@ -173,7 +174,7 @@ func newManagedReconciler[T managedObject](c client.Client, ext external[T], new
 	log := logf.Log.WithValues("controller", strings.ToLower(ext.kind()))
 	s.OnStretch = func(account string, effective time.Duration, objects int) {
 		log.Info("drift checks would take more than half of the account's API budget: stretching its drift period",
-			"account", accountLabel(account), "objects", objects, "syncPeriod", o.SyncPeriod,
+			"account", metrics.AccountLabel(account), "objects", objects, "syncPeriod", o.SyncPeriod,
 			"effectivePeriod", effective.Round(time.Second), "apiRate", r.accountRate(account, o.APIRate))
 	}
 	return r
@@ -216,14 +217,6 @@ type fleetObserved interface {
 // shared string per account.
 func accountOf(obj managedObject) string {
 	return Intern(v1alpha1.AccountKey(obj.GetNamespace(), policies(obj).AccountRef))
-}
-
-// accountLabel names an account key as metrics and logs show it.
-func accountLabel(key string) string {
-	if key == "" {
-		return "default"
-	}
-	return key
 }
 
 // Intern returns the canonical copy of s: strings that every object of a
@@ -370,7 +363,7 @@ func (r *managedReconciler[T]) connect(ctx context.Context, obj T) (pass[T], con
 	if r.accounts != nil {
 		api, err := r.accounts.Resolve(ctx, obj.GetNamespace(), policies(obj).AccountRef)
 		if err == nil && api == nil {
-			err = fmt.Errorf("account %s resolved to no API client", accountLabel(accountOf(obj)))
+			err = fmt.Errorf("account %s resolved to no API client", metrics.AccountLabel(accountOf(obj)))
 		}
 		if err != nil {
 			return p, ctx, err

@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/metrics"
 	"github.com/sim-operator/sim-operator/internal/schedule"
 )
 
@@ -104,7 +105,7 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 	r := m.r
 	r.Client = mgr.GetClient()
 	r.claims = &claimStore{client: mgr.GetClient(), reader: mgr.GetAPIReader()}
-	if err := registerOverdue(r.ext.kind(), r.schedule); err != nil {
+	if err := metrics.RegisterOverdue(r.ext.kind(), r.schedule); err != nil {
 		return err
 	}
 	if err := indexAcrossNamespaces(mgr.GetCache(), r.newObj(), apiIDIndex,

@@ -4,10 +4,6 @@ import (
 	"strings"
 	"testing"
 
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
-
-	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -50,23 +46,5 @@ func TestAHostileCodeMakesNoReason(t *testing.T) {
 	}
 	if m := clip(strings.Repeat("é", 5000)); len(m) > maxMessage || !strings.HasSuffix(m, "…") {
 		t.Errorf("clip left %d bytes", len(m))
-	}
-}
-
-func TestTheAccountLabelTakesOnlyAccountsThatExist(t *testing.T) {
-	c := fakeClient(interceptor.Funcs{}, &v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "real"}})
-	sc := &StateCollector{reader: c}
-	for _, tc := range []struct {
-		ref  *v1alpha1.AccountReference
-		want string
-	}{
-		{nil, "default"},
-		{&v1alpha1.AccountReference{Kind: "Account", Name: "real"}, "Account/ns/real"},
-		{&v1alpha1.AccountReference{Kind: "Account", Name: "typed-by-anyone-1234"}, unknownAccount},
-		{&v1alpha1.AccountReference{Kind: "ClusterAccount", Name: "nope"}, unknownAccount},
-	} {
-		if got := sc.accountLabel("ns", tc.ref); got != tc.want {
-			t.Errorf("accountLabel(%+v) = %q, want %q", tc.ref, got, tc.want)
-		}
 	}
 }

@@ -1,4 +1,9 @@
-package controller
+// Package metrics exports the operator's own gauges: resources by their
+// conditions and account (kept current by informer event handlers, so a
+// scrape costs the number of states, not of resources), and per kind the
+// drift schedule's overdue time and effective periods. Collectors register
+// once per process in controller-runtime's registry.
+package metrics
 
 import (
 	"cmp"
@@ -12,7 +17,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/metrics"
+	crmetrics "sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/schedule"
@@ -220,12 +225,12 @@ func (c *StateCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-// registerOverdue exports sim_operator_drift_check_overdue_seconds{kind}: how
+// RegisterOverdue exports sim_operator_drift_check_overdue_seconds{kind}: how
 // long the most overdue resource of the kind has waited past its due time
 // (drift check or retry). It stays near zero while the operator keeps up; a
 // growing value means the API budget or the workers are too small for the
 // fleet. Once per process and kind, like the state collector.
-func registerOverdue(kind string, s *schedule.Schedule) error {
+func RegisterOverdue(kind string, s *schedule.Schedule) error {
 	for _, g := range []prometheus.Collector{
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name:        "sim_operator_drift_check_overdue_seconds",
@@ -253,7 +258,7 @@ func (d driftPeriods) Describe(ch chan<- *prometheus.Desc) { ch <- d.desc }
 
 func (d driftPeriods) Collect(ch chan<- prometheus.Metric) {
 	for account, p := range d.s.Effective() {
-		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, p.Seconds(), accountLabel(account))
+		ch <- prometheus.MustNewConstMetric(d.desc, prometheus.GaugeValue, p.Seconds(), AccountLabel(account))
 	}
 }
 
@@ -261,9 +266,27 @@ func (d driftPeriods) Collect(ch chan<- prometheus.Metric) {
 // process: a second manager in the same process (tests, the benchmark's
 // floor) finds it there, and first is false.
 func RegisterOnce(c prometheus.Collector) (first bool, err error) {
-	err = metrics.Registry.Register(c)
+	err = crmetrics.Registry.Register(c)
 	if are := (prometheus.AlreadyRegisteredError{}); errors.As(err, &are) {
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// managedObject is a resource with the managed kinds' policies and status.
+type managedObject interface {
+	client.Object
+	Managed() (*v1alpha1.ManagedPolicies, *v1alpha1.ManagedStatus)
+}
+
+func policies(obj managedObject) *v1alpha1.ManagedPolicies { p, _ := obj.Managed(); return p }
+func status(obj managedObject) *v1alpha1.ManagedStatus     { _, s := obj.Managed(); return s }
+
+// AccountLabel names an account key as metrics and logs show it ("" is the
+// flag-configured default account).
+func AccountLabel(key string) string {
+	if key == "" {
+		return "default"
+	}
+	return key
 }

@@ -1,9 +1,16 @@
-package controller
+package metrics
 
 import (
 	"testing"
 
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/fake"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
 )
 
 // The state gauges follow each resource from state to state and forget it
@@ -35,4 +42,29 @@ func TestStateCountsFollowTransitions(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestTheAccountLabelTakesOnlyAccountsThatExist(t *testing.T) {
+	c := fakeClient(&v1alpha1.Account{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "real"}})
+	sc := &StateCollector{reader: c}
+	for _, tc := range []struct {
+		ref  *v1alpha1.AccountReference
+		want string
+	}{
+		{nil, "default"},
+		{&v1alpha1.AccountReference{Kind: "Account", Name: "real"}, "Account/ns/real"},
+		{&v1alpha1.AccountReference{Kind: "Account", Name: "typed-by-anyone-1234"}, unknownAccount},
+		{&v1alpha1.AccountReference{Kind: "ClusterAccount", Name: "nope"}, unknownAccount},
+	} {
+		if got := sc.accountLabel("ns", tc.ref); got != tc.want {
+			t.Errorf("accountLabel(%+v) = %q, want %q", tc.ref, got, tc.want)
+		}
+	}
+}
+
+// fakeClient is an apiserver in memory holding objs.
+func fakeClient(objs ...client.Object) client.Client {
+	scheme := runtime.NewScheme()
+	_ = v1alpha1.AddToScheme(scheme)
+	return fake.NewClientBuilder().WithScheme(scheme).WithObjects(objs...).Build()
 }
