@@ -15,6 +15,7 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
@@ -136,26 +137,40 @@ func TestConnectorDecisionTable(t *testing.T) {
 			if tc.seen {
 				r.schedule.Synced(client.ObjectKeyFromObject(tc.obj), accountOf(tc.obj))
 			}
-			if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(tc.obj)}); err != nil {
-				t.Fatal(err)
-			}
+			var got v1alpha1.Connector
+			gone := reconcileOnce(t, r, c, tc.obj, &got, tc.gone)
 			if !slices.Equal(api.calls, tc.calls) {
 				t.Errorf("calls %q, want %q", api.calls, tc.calls)
 			}
 			if !slices.Equal(rec.reasons, tc.events) {
 				t.Errorf("events %q, want %q", rec.reasons, tc.events)
 			}
-			var got v1alpha1.Connector
-			err := c.Get(context.Background(), client.ObjectKeyFromObject(tc.obj), &got)
-			if gone := err != nil; gone != tc.gone {
-				t.Fatalf("gone = %t (%v), want %t", gone, err, tc.gone)
-			}
-			if tc.gone {
-				return
-			}
-			if s := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionSynced); s == nil || string(s.Status)+"/"+s.Reason != tc.synced {
-				t.Errorf("Synced = %v, want %s", s, tc.synced)
+			if s := conditionOf(got.Status.Conditions, v1alpha1.ConditionSynced); !gone && s != tc.synced {
+				t.Errorf("Synced = %s, want %s", s, tc.synced)
 			}
 		})
 	}
+}
+
+// reconcileOnce runs one reconcile of obj and reads it back into got. It
+// fails the test on an error, or when the object is (not) gone as wanted,
+// and reports whether it is gone.
+func reconcileOnce(t *testing.T, r reconcile.Reconciler, c client.Client, obj, got client.Object, wantGone bool) bool {
+	t.Helper()
+	if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(obj)}); err != nil {
+		t.Fatal(err)
+	}
+	err := c.Get(context.Background(), client.ObjectKeyFromObject(obj), got)
+	if gone := err != nil; gone != wantGone {
+		t.Fatalf("gone = %t (%v), want %t", gone, err, wantGone)
+	}
+	return wantGone
+}
+
+// conditionOf is a condition's "Status/Reason", "" when absent.
+func conditionOf(conds []metav1.Condition, typ string) string {
+	if c := meta.FindStatusCondition(conds, typ); c != nil {
+		return string(c.Status) + "/" + c.Reason
+	}
+	return ""
 }

@@ -7,10 +7,8 @@ import (
 	"testing"
 	"time"
 
-	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
-	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
@@ -130,22 +128,13 @@ func TestSMSMessageDecisionTable(t *testing.T) {
 			c := fakeClient(interceptor.Funcs{}, append([]client.Object{tc.obj}, tc.others...)...)
 			r := NewSMSMessageReconciler(c, api, &fakeRecorder{}, SMSOptions{MinBackoff: time.Millisecond, MaxBackoff: time.Second,
 				RecordRetention: time.Hour})
-			if _, err := r.Reconcile(context.Background(), ctrl.Request{NamespacedName: client.ObjectKeyFromObject(tc.obj)}); err != nil {
-				t.Fatal(err)
-			}
+			var got v1alpha1.SMSMessage
+			gone := reconcileOnce(t, r, c, tc.obj, &got, tc.gone)
 			if !slices.Equal(api.calls, tc.calls) {
 				t.Errorf("calls %q, want %q", api.calls, tc.calls)
 			}
-			var got v1alpha1.SMSMessage
-			err := c.Get(context.Background(), client.ObjectKeyFromObject(tc.obj), &got)
-			if gone := err != nil; gone != tc.gone {
-				t.Fatalf("gone = %t (%v), want %t", gone, err, tc.gone)
-			}
-			if tc.gone {
-				return
-			}
-			if s := meta.FindStatusCondition(got.Status.Conditions, v1alpha1.ConditionSent); s == nil || string(s.Status)+"/"+s.Reason != tc.sent {
-				t.Errorf("Sent = %v, want %s", s, tc.sent)
+			if s := conditionOf(got.Status.Conditions, v1alpha1.ConditionSent); !gone && s != tc.sent {
+				t.Errorf("Sent = %s, want %s", s, tc.sent)
 			}
 		})
 	}
