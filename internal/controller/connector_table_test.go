@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -173,4 +174,111 @@ func conditionOf(conds []metav1.Condition, typ string) string {
 		return string(c.Status) + "/" + c.Reason
 	}
 	return ""
+}
+
+// fakeNamedConnectorAPI is the current API's connectors, recording calls
+// and the bodies sent.
+type fakeNamedConnectorAPI struct {
+	fakeConnectorAPI
+	sent []map[string]any
+}
+
+func (f *fakeNamedConnectorAPI) Current() bool { return true }
+
+func (f *fakeNamedConnectorAPI) GetNamedConnector(ctx context.Context, name string) (json.RawMessage, error) {
+	return f.GetConnector(ctx, name)
+}
+
+func (f *fakeNamedConnectorAPI) CreateNamedConnector(_ context.Context, body json.RawMessage) error {
+	var m map[string]any
+	_ = json.Unmarshal(body, &m)
+	name, _ := m["name"].(string)
+	f.calls, f.sent = append(f.calls, "POST /connectors "+name), append(f.sent, m)
+	f.bodies[name] = string(body)
+	return nil
+}
+
+func (f *fakeNamedConnectorAPI) UpdateNamedConnector(_ context.Context, name string, body json.RawMessage) error {
+	var m map[string]any
+	_ = json.Unmarshal(body, &m)
+	f.calls, f.sent = append(f.calls, "PATCH "+name), append(f.sent, m)
+	f.bodies[name] = string(body)
+	return nil
+}
+
+func (f *fakeNamedConnectorAPI) DeleteNamedConnector(ctx context.Context, name string) error {
+	return f.DeleteConnector(ctx, name)
+}
+
+// A Connector on a Current account: secret options come from its Secret,
+// merged into options when sent and never compared (the API does not
+// return them); a change of the Secret's data is sent once.
+func TestConnectorOnTheCurrentAPIDecisionTable(t *testing.T) {
+	const spec = `{"type":"mqtt","options":{"host":"broker.example"}}`
+	secret := func(password string) *corev1.Secret {
+		return &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: "ns", Name: "broker"}, Data: map[string][]byte{"password": []byte(password)}}
+	}
+	withSecret := func(c *v1alpha1.Connector) { c.Spec.SecretRef = &v1alpha1.LocalSecretReference{Name: "broker"} }
+	sentWith := func(hash string) func(*v1alpha1.Connector) {
+		return func(c *v1alpha1.Connector) {
+			withSecret(c)
+			c.Finalizers = []string{Finalizer}
+			c.Status.AtProvider = &runtime.RawExtension{Raw: []byte(spec)}
+			c.Status.ObservedGeneration, c.Status.SecretHash = 1, hash
+			setCondition(c, v1alpha1.ConditionSynced, metav1.ConditionTrue, ReasonReconcileSuccess, "")
+		}
+	}
+	hashOf := func(password string) string {
+		e := connectorExternal{api: &fakeNamedConnectorAPI{}, secrets: &connectorSecrets{reader: fakeClient(interceptor.Funcs{}, secret(password))}}
+		obj := connectorObj(spec, withSecret)
+		if err := e.editionError(context.Background(), obj); err != nil {
+			t.Fatal(err)
+		}
+		_, hash, _ := e.namedBody(obj)
+		return hash
+	}
+	for _, tc := range []struct {
+		name    string
+		obj     *v1alpha1.Connector
+		secrets []client.Object
+		api     map[string]string
+		calls   []string
+		synced  string
+		option  string // the password option sent, if any
+	}{
+		{name: "created with the Secret's options merged into options", obj: connectorObj(spec, withSecret),
+			secrets: []client.Object{secret("s3cret")}, calls: []string{"POST /connectors hook"}, synced: "True/ReconcileSuccess", option: "s3cret"},
+		{name: "a Secret that does not exist: SecretNotFound, no call", obj: connectorObj(spec, withSecret),
+			synced: "False/" + ReasonSecretNotFound},
+		{name: "the Secret's data changed: sent once, though the API's answer matches", obj: connectorObj(spec, sentWith(hashOf("old"))),
+			secrets: []client.Object{secret("new")}, api: map[string]string{"hook": spec},
+			calls: []string{"GET hook", "PATCH hook"}, synced: "True/ReconcileSuccess", option: "new"},
+		{name: "the Secret as last sent, after a restart: no call, its check resumes within the period", obj: connectorObj(spec, sentWith(hashOf("same"))),
+			secrets: []client.Object{secret("same")}, api: map[string]string{"hook": spec}, synced: "True/ReconcileSuccess"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			api := &fakeNamedConnectorAPI{fakeConnectorAPI: fakeConnectorAPI{bodies: map[string]string{}}}
+			for k, v := range tc.api {
+				api.bodies[k] = v
+			}
+			c := fakeClient(interceptor.Funcs{}, append([]client.Object{tc.obj}, tc.secrets...)...)
+			r := newConnectorReconciler(c, api, &fakeRecorder{}, ManagedOptions{SyncPeriod: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: time.Second})
+			r.ext.(connectorExternal).secrets.reader = c
+			r.claims = &claimStore{client: c, reader: c}
+			var got v1alpha1.Connector
+			reconcileOnce(t, r, c, tc.obj, &got, false)
+			if !slices.Equal(api.calls, tc.calls) {
+				t.Errorf("calls %q, want %q", api.calls, tc.calls)
+			}
+			if s := conditionOf(got.Status.Conditions, v1alpha1.ConditionSynced); s != tc.synced {
+				t.Errorf("Synced = %s, want %s", s, tc.synced)
+			}
+			if tc.option != "" {
+				opts, _ := api.sent[len(api.sent)-1]["options"].(map[string]any)
+				if opts["password"] != tc.option || opts["host"] != "broker.example" {
+					t.Errorf("options sent %v, want the spec's and password %q", opts, tc.option)
+				}
+			}
+		})
+	}
 }
