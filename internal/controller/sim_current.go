@@ -73,6 +73,8 @@ func (e simExternal) editionError(_ context.Context, s *v1alpha1.SIM) error {
 	return simEditionError(s, current)
 }
 
+// simEditionError refuses the first field of s that belongs to the other
+// edition than the account's (current: the current API), naming it.
 func simEditionError(s *v1alpha1.SIM, current bool) error {
 	var field string
 	if current {
