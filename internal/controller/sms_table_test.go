@@ -7,7 +7,9 @@ import (
 	"testing"
 	"time"
 
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
@@ -67,16 +69,37 @@ func TestSMSMessageDecisionTable(t *testing.T) {
 			setSent(m, metav1.ConditionTrue, ReasonAccepted, "accepted")
 		}
 	}
+	simIn := func(changes ...func(*v1alpha1.SIM)) *v1alpha1.SIM {
+		return simObj("s", byIMSI(imsiA, true), append([]func(*v1alpha1.SIM){bound(imsiA, "4587654321", true)}, changes...)...)
+	}
 	for _, tc := range []struct {
-		name    string
-		obj     *v1alpha1.SMSMessage
-		others  []client.Object
-		fail    error
-		current bool
-		calls   []string
-		sent    string
-		gone    bool
+		name      string
+		obj       *v1alpha1.SMSMessage
+		others    []client.Object
+		fail      error
+		current   bool
+		accounts  accountResolver
+		intercept interceptor.Funcs
+		calls     []string
+		sent      string
+		gone      bool
 	}{
+		{name: "a message to a SIM that is not Ready waits, with no call", obj: smsObj(toSIM), others: []client.Object{simIn()},
+			sent: "False/" + ReasonSIMNotReady},
+		{name: "a message to a duplicate SIM waits, with no call", obj: smsObj(toSIM), others: []client.Object{simIn(func(s *v1alpha1.SIM) {
+			setCondition(s, v1alpha1.ConditionReady, metav1.ConditionFalse, ReasonDuplicateSIM, "older one")
+		})}, sent: "False/" + ReasonSIMDuplicate},
+		{name: "a message to a SIM the API reported no number for waits, with no call", obj: smsObj(toSIM), others: []client.Object{
+			simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), func(s *v1alpha1.SIM) {
+				setCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, ReasonAvailable, "")
+			})}, sent: "False/" + ReasonSIMHasNoMSISDN},
+		{name: "an account the namespace may not use: refused, with no call", obj: smsObj(nil),
+			accounts: fakeAccounts{err: &accountError{Reason: ReasonAccountNotAllowed, Terminal: true, Msg: "no"}},
+			sent:     "False/" + ReasonAccountNotAllowed},
+		{name: "a marker write that conflicts sends nothing: someone else may be sending", obj: smsObj(nil),
+			intercept: interceptor.Funcs{SubResourceUpdate: func(context.Context, client.Client, string, client.Object, ...client.SubResourceUpdateOption) error {
+				return apierrors.NewConflict(schema.GroupResource{Resource: "smsmessages"}, "hello", errors.New("changed"))
+			}}},
 		{name: "a message an earlier object of sent is AlreadySent, with no call (even from a record without its time)", obj: smsObj(nil), others: []client.Object{earlier(smsledger.Sent)},
 			sent: "True/" + ReasonAlreadySent},
 		{name: "a message an earlier object may have sent is DeliveryUnknown, with no call", obj: smsObj(nil), others: []client.Object{earlier(smsledger.Sending)},
@@ -125,9 +148,10 @@ func TestSMSMessageDecisionTable(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			api := &fakeSMSAPI{fail: tc.fail, current: tc.current}
-			c := fakeClient(interceptor.Funcs{}, append([]client.Object{tc.obj}, tc.others...)...)
+			c := fakeClient(tc.intercept, append([]client.Object{tc.obj}, tc.others...)...)
 			r := NewSMSMessageReconciler(c, api, &fakeRecorder{}, SMSOptions{MinBackoff: time.Millisecond, MaxBackoff: time.Second,
 				RecordRetention: time.Hour})
+			r.accounts = tc.accounts
 			var got v1alpha1.SMSMessage
 			gone := reconcileOnce(t, r, c, tc.obj, &got, tc.gone)
 			if !slices.Equal(api.calls, tc.calls) {
