@@ -70,7 +70,7 @@ func (networkListExternal) bound(n *v1alpha1.NetworkList) bool    { return n.Sta
 func (networkListExternal) status(n *v1alpha1.NetworkList) any    { return n.Status }
 func (networkListExternal) exists(err error) bool                 { return onomondo.IsCode(err, "name_conflict") }
 func (e networkListExternal) editionError(ctx context.Context, n *v1alpha1.NetworkList) error {
-	if api := e.api; api.Current() {
+	if e.api.Current() {
 		return nil
 	}
 	return &specError{reason: ReasonNotInEdition, msg: "NetworkList is a kind of the Current edition; this resource's account speaks the Legacy API: no call is made"}
@@ -101,7 +101,7 @@ func (networkListExternal) describe(n *v1alpha1.NetworkList) string {
 }
 
 // wire is the list to send: the spec's networks and, when managed, its tags' IDs.
-func (e networkListExternal) wire(ctx context.Context, api NetworkListAPI, n *v1alpha1.NetworkList) (onomondo.NetworkList, error) {
+func (e networkListExternal) wire(ctx context.Context, n *v1alpha1.NetworkList) (onomondo.NetworkList, error) {
 	l := onomondo.NetworkList{Name: n.ListName()}
 	for _, ref := range n.Spec.Networks {
 		r := onomondo.NetworkRef{MCC: ref.MCC}
@@ -114,13 +114,13 @@ func (e networkListExternal) wire(ctx context.Context, api NetworkListAPI, n *v1
 		l.Networks = []onomondo.NetworkRef{}
 	}
 	if n.Spec.Tags != nil {
-		ids, err := e.tags.resolve(ctx, api, n.Spec.Tags)
+		ids, err := e.tags.resolve(ctx, e.api, n.Spec.Tags)
 		if err != nil {
 			return l, err
 		}
 		l.TagIDs = ids
 	} else if o := n.Status.AtProvider; o != nil && len(o.Tags) > 0 {
-		ids, err := e.tags.resolve(ctx, api, o.Tags) // unmanaged: keep what the list has (the API replaces tags whole)
+		ids, err := e.tags.resolve(ctx, e.api, o.Tags) // unmanaged: keep what the list has (the API replaces tags whole)
 		if err != nil {
 			return l, err
 		}
@@ -130,19 +130,18 @@ func (e networkListExternal) wire(ctx context.Context, api NetworkListAPI, n *v1
 }
 
 func (e networkListExternal) create(ctx context.Context, n *v1alpha1.NetworkList) error {
-	api := e.api
-	l, err := e.wire(ctx, api, n)
-	if err == nil {
-		err = api.CreateNetworkList(ctx, l)
-	}
-	return e.written(n, err)
+	return e.send(ctx, n, e.api.CreateNetworkList)
 }
 
 func (e networkListExternal) update(ctx context.Context, n *v1alpha1.NetworkList) error {
-	api := e.api
-	l, err := e.wire(ctx, api, n)
+	return e.send(ctx, n, e.api.UpdateNetworkList)
+}
+
+// send writes the whole list (the API replaces it whole) with call.
+func (e networkListExternal) send(ctx context.Context, n *v1alpha1.NetworkList, call func(context.Context, onomondo.NetworkList) error) error {
+	l, err := e.wire(ctx, n)
 	if err == nil {
-		err = api.UpdateNetworkList(ctx, l)
+		err = call(ctx, l)
 	}
 	return e.written(n, err)
 }

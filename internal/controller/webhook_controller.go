@@ -105,7 +105,7 @@ func (webhookExternal) describe(w *v1alpha1.Webhook) string {
 }
 
 // wire is the webhook to send.
-func (e webhookExternal) wire(ctx context.Context, api WebhookAPI, w *v1alpha1.Webhook) (onomondo.Webhook, error) {
+func (e webhookExternal) wire(ctx context.Context, w *v1alpha1.Webhook) (onomondo.Webhook, error) {
 	out := onomondo.Webhook{ID: w.Status.ID, URL: w.Spec.URL, Label: w.Spec.Label, Active: active(w), ExcludeTypes: []string{}, Tags: []string{}}
 	for _, t := range w.Spec.ExcludeTypes {
 		out.ExcludeTypes = append(out.ExcludeTypes, string(t))
@@ -115,7 +115,7 @@ func (e webhookExternal) wire(ctx context.Context, api WebhookAPI, w *v1alpha1.W
 		names = w.Status.AtProvider.Tags // unmanaged: keep what the webhook has
 	}
 	if len(names) > 0 {
-		ids, err := e.tags.resolve(ctx, api, names)
+		ids, err := e.tags.resolve(ctx, e.api, names)
 		if err != nil {
 			return out, err
 		}
@@ -128,8 +128,7 @@ func (e webhookExternal) wire(ctx context.Context, api WebhookAPI, w *v1alpha1.W
 // whose answer was lost, or one made by hand) before it POSTs: at most one
 // POST per resource, ever.
 func (e webhookExternal) create(ctx context.Context, w *v1alpha1.Webhook) error {
-	api := e.api
-	all, err := api.ListWebhooks(ctx)
+	all, err := e.api.ListWebhooks(ctx)
 	if err != nil {
 		return err
 	}
@@ -140,11 +139,11 @@ func (e webhookExternal) create(ctx context.Context, w *v1alpha1.Webhook) error 
 			return nil
 		}
 	}
-	body, err := e.wire(ctx, api, w)
+	body, err := e.wire(ctx, w)
 	if err != nil {
 		return err
 	}
-	id, err := api.CreateWebhook(ctx, body)
+	id, err := e.api.CreateWebhook(ctx, body)
 	if err != nil {
 		return err
 	}
@@ -154,10 +153,9 @@ func (e webhookExternal) create(ctx context.Context, w *v1alpha1.Webhook) error 
 }
 
 func (e webhookExternal) update(ctx context.Context, w *v1alpha1.Webhook) error {
-	api := e.api
-	body, err := e.wire(ctx, api, w)
+	body, err := e.wire(ctx, w)
 	if err == nil {
-		err = api.UpdateWebhook(ctx, body)
+		err = e.api.UpdateWebhook(ctx, body)
 	}
 	if err == nil {
 		e.written(w)
