@@ -145,7 +145,7 @@ func (r *managedReconciler[T]) holdClaim(ctx context.Context, obj T) error {
 	if r.claims == nil || policies(obj).ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly {
 		return nil
 	}
-	id := r.ext.claimID(obj)
+	id := r.ext.identity(obj).Claim
 	if id == "" {
 		return nil
 	}

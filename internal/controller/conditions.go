@@ -22,7 +22,7 @@ import (
 // markDuplicate: Ready and Synced False, reason Duplicate<Kind>; no API
 // call. why says who owns the object.
 func (r *managedReconciler[T]) markDuplicate(obj T, why string) {
-	msg := fmt.Sprintf("%s %s %s", r.ext.kind(), r.ext.id(obj), why)
+	msg := r.named(obj) + " " + why
 	status(obj).ObservedGeneration = obj.GetGeneration()
 	status(obj).LastError = nil
 	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, "Duplicate"+r.ext.kind(), msg)
@@ -64,18 +64,18 @@ func setProgress(obj managedObject, p progress, reason, msg string) {
 }
 
 // markSynced records a successful reconcile. Sets Synced True and Ready from
-// whether atProvider matches the spec.
-func (r *managedReconciler[T]) markSynced(obj T) {
+// whether the observation matches the spec.
+func (r *managedReconciler[T]) markSynced(obj T, o Observation) {
 	status(obj).ObservedGeneration = obj.GetGeneration()
 	status(obj).LastError = nil
 	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionTrue, ReasonReconcileSuccess, "")
 	setProgress(obj, progressDone, "", "")
-	if r.ext.upToDate(obj) {
+	if o.UpToDate() {
 		setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionTrue, ReasonAvailable, "the "+r.ext.kind()+" in the API matches the spec")
 		return
 	}
 	setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, ReasonDiffers,
-		"the "+r.ext.kind()+" in the API has "+r.ext.describe(obj))
+		"the "+r.ext.kind()+" in the API has "+o.Description)
 }
 
 // markFailed records an error in status and an event, and says when to
@@ -104,7 +104,7 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 	status(obj).ObservedGeneration = obj.GetGeneration()
 	status(obj).LastError = errorStatus(err)
 	setCondition(obj, v1alpha1.ConditionSynced, metav1.ConditionFalse, f.reason, err.Error())
-	if !r.ext.upToDate(obj) || f.reason == ReasonIdentityMismatch {
+	if !r.ext.recorded(obj).UpToDate() || f.reason == ReasonIdentityMismatch {
 		setCondition(obj, v1alpha1.ConditionReady, metav1.ConditionFalse, f.reason, err.Error())
 	}
 	r.event(ctx, obj, corev1.EventTypeWarning, "SyncFailed", "%s", err.Error())

@@ -62,25 +62,20 @@ func (e connectorExternal) connect(api *onomondo.Client) external[*v1alpha1.Conn
 	e.api = api
 	return e
 }
-func (connectorExternal) id(c *v1alpha1.Connector) string { return c.Spec.ID }
-func (connectorExternal) claimKeys(c *v1alpha1.Connector) []string {
-	if accounts.ForeignAccount(c.Namespace, c.Spec.AccountRef) {
-		return nil
+
+// identity: a connector's ID is its whole identity and immutable; its
+// Claim is on it.
+func (connectorExternal) identity(c *v1alpha1.Connector) identity {
+	var keys []string
+	if !accounts.ForeignAccount(c.Namespace, c.Spec.AccountRef) {
+		keys = []string{v1alpha1.AccountKey(c.Namespace, c.Spec.AccountRef) + "|connector:" + c.Spec.ID}
 	}
-	return []string{v1alpha1.AccountKey(c.Namespace, c.Spec.AccountRef) + "|connector:" + c.Spec.ID}
+	return identity{ID: c.Spec.ID, Claim: connectorClaimID(c), Keys: keys, Log: []any{"connectorID", c.Spec.ID}}
 }
 
-// claimID is what the connector's Claim is on: its ID.
-func (connectorExternal) claimID(c *v1alpha1.Connector) string { return "id:" + c.Spec.ID }
+// connectorClaimID is what the connector's Claim is on: its ID.
+func connectorClaimID(c *v1alpha1.Connector) string { return "id:" + c.Spec.ID }
 
-func (connectorExternal) logValues(c *v1alpha1.Connector) []any {
-	return []any{"connectorID", c.Spec.ID}
-}
-func (connectorExternal) observed(c *v1alpha1.Connector) bool { return c.Status.AtProvider != nil }
-
-// A connector's ID is its whole identity and immutable: it is bound once
-// observed, and a spec cannot name another.
-func (connectorExternal) bound(c *v1alpha1.Connector) bool { return c.Status.AtProvider != nil }
 func (connectorExternal) status(c *v1alpha1.Connector) any { return c.Status }
 func (connectorExternal) exists(err error) bool {
 	return onomondo.IsCode(err, onomondo.CodeConnectorConflict)
@@ -92,41 +87,51 @@ func (e connectorExternal) remove(ctx context.Context, c *v1alpha1.Connector) er
 	return e.api.DeleteConnector(ctx, c.Spec.ID)
 }
 
-// upToDate compares only the keys the spec writes: keys the API adds are not drift.
-func (e connectorExternal) upToDate(c *v1alpha1.Connector) bool {
+// recorded compares only the keys the spec writes (keys the API adds are
+// not drift), and the Secret's data last sent with its data now. A
+// connector is bound once observed: a spec cannot name another.
+func (e connectorExternal) recorded(c *v1alpha1.Connector) Observation {
 	if c.Status.AtProvider == nil {
-		return false
+		return Observation{Description: "nothing yet"}
 	}
-	return ConnectorConfigMatches(c.Spec.Config.Raw, c.Status.AtProvider.Raw) && e.secretsSent(c)
+	got := string(c.Status.AtProvider.Raw)
+	var diff []string
+	if !connectorConfigMatches(c.Spec.Config.Raw, c.Status.AtProvider.Raw) {
+		diff = append(diff, "config: "+clipText(got, 80)+" → "+clipText(string(c.Spec.Config.Raw), 80))
+	}
+	if !e.secretsSent(c) {
+		diff = append(diff, "secretRef: the Secret's data changed since it was last sent")
+	}
+	return Observation{Exists: true, Bound: true, Diff: diff, Description: clipText(got, 200)}
 }
 
-func (connectorExternal) describe(c *v1alpha1.Connector) string {
-	if c.Status.AtProvider == nil {
-		return "nothing yet"
-	}
-	s := string(c.Status.AtProvider.Raw)
-	if len(s) > 200 {
-		s = s[:200] + "…"
+// clipText shortens a body for a message: its first n bytes.
+func clipText(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
 	}
 	return s
 }
 
-func (e connectorExternal) create(ctx context.Context, c *v1alpha1.Connector) error {
-	if err := checkConfig(c); err != nil {
-		return err
-	}
-	if api, current := e.named(); current {
-		return e.writeNamed(ctx, api, c, true)
-	}
-	return e.write(c, e.api.CreateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
+func (e connectorExternal) create(ctx context.Context, c *v1alpha1.Connector) (Observation, error) {
+	return result(e, c, e.send(ctx, c, true))
 }
 
-func (e connectorExternal) update(ctx context.Context, c *v1alpha1.Connector) error {
+func (e connectorExternal) update(ctx context.Context, c *v1alpha1.Connector) (Observation, error) {
+	return result(e, c, e.send(ctx, c, false))
+}
+
+// send writes the connector through the account's edition: the seed's
+// POST or PUT of spec.config, or the current API's named body.
+func (e connectorExternal) send(ctx context.Context, c *v1alpha1.Connector, create bool) error {
 	if err := checkConfig(c); err != nil {
 		return err
 	}
-	if api, current := e.named(); current {
-		return e.writeNamed(ctx, api, c, false)
+	switch api, current := e.named(); {
+	case current:
+		return e.writeNamed(ctx, api, c, create)
+	case create:
+		return e.write(c, e.api.CreateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
 	}
 	return e.write(c, e.api.UpdateConnector(ctx, c.Spec.ID, c.Spec.Config.Raw))
 }
@@ -139,7 +144,7 @@ func (connectorExternal) write(c *v1alpha1.Connector, err error) error {
 	return err
 }
 
-func (e connectorExternal) observe(ctx context.Context, c *v1alpha1.Connector) error {
+func (e connectorExternal) observe(ctx context.Context, c *v1alpha1.Connector) (Observation, error) {
 	get := e.api.GetConnector
 	if api, current := e.named(); current {
 		get = api.GetNamedConnector
@@ -148,7 +153,7 @@ func (e connectorExternal) observe(ctx context.Context, c *v1alpha1.Connector) e
 	if err == nil {
 		c.Status.AtProvider = &runtime.RawExtension{Raw: body}
 	}
-	return err
+	return result(e, c, err)
 }
 
 // checkConfig refuses, before any call, a body the API would refuse for its size.

@@ -1,5 +1,7 @@
 package controller
 
+import "cmp"
+
 // The decision: what one reconcile does about one managed resource, made
 // from facts by one pure function. The reconciler gathers the facts and
 // carries out the action; `kubectl sim diff` gathers the same facts (after
@@ -94,6 +96,14 @@ type Facts struct {
 	// CreateRefused is a create's "exists" answer that led to the read: an
 	// object still not found means the conflict was over something else.
 	CreateRefused error
+}
+
+// WithRead are the facts f and what a read just found (r, from the same
+// read the reconciler makes): what is weighed once the object was read.
+func (f Facts) WithRead(r Facts) Facts {
+	f.Read, f.Exists, f.Creatable, f.UpToDate = true, r.Exists, r.Creatable, r.UpToDate
+	f.Refusal = cmp.Or(f.Refusal, r.Refusal)
+	return f
 }
 
 // Decide is the operator's choice, and the only place it is made.

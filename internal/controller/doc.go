@@ -7,6 +7,9 @@
 //     into a manager (indexes, watches, priorities);
 //   - decide.go: Facts and Decide, the one place a choice is made, shared
 //     with kubectl sim diff (preview.go exports what diff needs);
+//   - observation.go: the Observation value every read and write returns,
+//     the kinds' identity, and readObject, the one read of a reconcile and
+//     of kubectl sim diff;
 //   - duplicates.go and claims.go: who owns an object in the API, within
 //     one manager's cache and across managers;
 //   - conditions.go, retry.go, statuspatch.go, errors.go: status
@@ -22,7 +25,7 @@
 // records in internal/smsledger), account_controller.go and
 // accountwatch.go (Accounts' status, and waking the resources an account
 // decides; the registry itself is internal/accounts), apikey_poller.go (the
-// default account's key), redact.go, shared.go (what kubectl sim
-// shares). The drift and retry schedule is internal/schedule, the gauges
+// default account's key), redact.go, shared.go (comparisons the
+// observations are made of). The drift and retry schedule is internal/schedule, the gauges
 // internal/metrics.
 package controller

@@ -56,9 +56,9 @@ func (r *managedReconciler[T]) checkRequested(ctx context.Context, obj T) error 
 			if !refusedAccount(other) {
 				_, id, _ := strings.Cut(key, "|")
 				return &requestedError{msg: fmt.Sprintf(
-					"the spec asks the bound %s %s to take %s, which %s/%s claims; nothing is sent, "+
+					"the spec asks the bound %s to take %s, which %s/%s claims; nothing is sent, "+
 						"and the change waits until no other resource claims it (or restore the spec)",
-					r.ext.kind(), r.ext.id(obj), id, other.GetNamespace(), other.GetName())}
+					r.named(obj), id, other.GetNamespace(), other.GetName())}
 			}
 		}
 	}
@@ -92,7 +92,7 @@ func (r *managedReconciler[T]) claimants(ctx context.Context, obj T) (owner, suc
 func (r *managedReconciler[T]) otherClaimants(ctx context.Context, obj T) ([]T, error) {
 	var out []T
 	seen := map[types.UID]bool{obj.GetUID(): true}
-	for _, key := range r.ext.claimKeys(obj) {
+	for _, key := range r.ext.identity(obj).Keys {
 		others, err := r.claimantsOf(ctx, key, seen)
 		if err != nil {
 			return nil, err
@@ -139,7 +139,7 @@ func (r *managedReconciler[T]) olderThan(a, b T) bool {
 	if !at.Equal(&bt) {
 		return at.Before(&bt)
 	}
-	if ab, bb := r.ext.bound(a), r.ext.bound(b); ab != bb {
+	if ab, bb := r.ext.recorded(a).Bound, r.ext.recorded(b).Bound; ab != bb {
 		return ab
 	}
 	return a.GetNamespace()+"/"+a.GetName() < b.GetNamespace()+"/"+b.GetName()

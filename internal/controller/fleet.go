@@ -54,8 +54,12 @@ func (f *fleetCache) snapshot(api fleetLister) *fleetSnapshot {
 }
 
 // get is the SIM by SIM ID or ICCID, from the account's snapshot (listed
-// again when older than the ttl), else from one read by ID.
+// again when older than the ttl), else from one read by ID. No cache (the
+// read of kubectl sim diff, which looks at one manifest) reads by ID.
 func (f *fleetCache) get(ctx context.Context, api fleetLister, id string) (*onomondo.CurrentSIM, error) {
+	if f == nil {
+		return api.GetCurrentSIM(ctx, id)
+	}
 	s := f.snapshot(api)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -58,39 +58,26 @@ type managedObject interface {
 	Managed() (*v1alpha1.ManagedPolicies, *v1alpha1.ManagedStatus)
 }
 
-// external is the kind-specific half of a managed reconciler: how to talk to
-// the API about one kind and how to compare what it says with the spec. The
-// writes record what the API now holds in status.atProvider.
+// external is the kind-specific half of a managed reconciler: how one
+// kind names its object, reads and writes it in the API, and what status
+// says of it. Every read and write returns an Observation (and records
+// what the API now holds in status.atProvider); the engine decides from
+// those values.
 type external[T managedObject] interface {
 	kind() string
 	// connect is the kind's external with its calls going through api, the
 	// resource's account's client (see managedReconciler.connect).
 	connect(api *onomondo.Client) external[T]
-	// id addresses the object in the API: the binding once there is one,
-	// else the identifier the spec names.
-	id(T) string
-	// claimKeys are every identifier the resource names, is bound to or has
-	// observed: two resources reaching one object by different identifiers
-	// meet in the index.
-	claimKeys(T) []string
-	// claimID is the identifier the resource's Claim is on, across managers:
-	// the one it addresses its object by now ("imsi:…", "id:…").
-	claimID(T) string
-	// bound: the API confirmed which object this resource manages.
-	bound(T) bool
-	// observed: status.atProvider is set. upToDate: it matches the spec.
-	observed(T) bool
-	upToDate(T) bool
-	// describe summarizes status.atProvider for events and messages.
-	describe(T) string
+	// identity is how the resource names its object.
+	identity(T) identity
+	// recorded is the observation status records, with no call.
+	recorded(T) Observation
 	// status is the kind's status, compared to decide whether to write it.
 	status(T) any
-	// logValues identify the object in every log line (a SIM's IMSI and MSISDN).
-	logValues(T) []any
 
-	create(context.Context, T) error
-	observe(context.Context, T) error
-	update(context.Context, T) error
+	observe(context.Context, T) (Observation, error)
+	create(context.Context, T) (Observation, error)
+	update(context.Context, T) (Observation, error)
 	remove(context.Context, T) error
 }
 
@@ -232,7 +219,7 @@ func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 		r.justBound.Delete(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
-	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues(redactValues(r.ext.logValues(obj)...)...))
+	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues(redactValues(r.ext.identity(obj).Log...)...))
 	orig := obj.DeepCopyObject().(T)
 	defer func() {
 		err := r.patchStatus(ctx, orig, obj)
@@ -306,11 +293,12 @@ func (r pass[T]) facts(ctx context.Context, obj T, connectErr error) (Facts, err
 	f.Parked = blockedByTerminalError(obj)
 	f.ObserveOnly = policies(obj).ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly
 	f.NewGeneration = status(obj).ObservedGeneration != obj.GetGeneration()
-	f.StaleCache = !f.ObserveOnly && r.staleUnbound(obj)
-	f.Bound, f.MayExist = r.ext.bound(obj), r.mayExist(obj)
+	o := r.ext.recorded(obj)
+	f.StaleCache = !f.ObserveOnly && r.staleUnbound(obj, o.Bound)
+	f.Bound, f.MayExist = o.Bound, r.mayExist(obj, o)
 	f.IdentityError = r.identityError(obj)
 	f.NeedsRead = f.Bound && f.IdentityError == nil && r.needsRead(ctx, obj)
-	f.UpToDate, f.Seen = r.ext.upToDate(obj), r.schedule.Seen(key)
+	f.UpToDate, f.Seen = o.UpToDate(), r.schedule.Seen(key)
 	f.DriftDue = r.schedule.Resume(key, accountOf(obj), inSync(obj))
 	return f, nil
 }
@@ -319,28 +307,31 @@ func (r pass[T]) facts(ctx context.Context, obj T, connectErr error) (Facts, err
 // set: create, adopt, update, check for drift, apply a pending change,
 // wait for the cache, or nothing.
 func (r pass[T]) carryOut(ctx context.Context, obj T, act Action) ctrl.Result {
-	var err error
+	var (
+		o   Observation
+		err error
+	)
 	switch act {
 	case ActNothing:
-		r.markSynced(obj)
+		r.markSynced(obj, r.ext.recorded(obj))
 		return driftCheckAfter(r.schedule.Remaining(client.ObjectKeyFromObject(obj)))
 	case ActWait:
 		return ctrl.Result{RequeueAfter: staleCacheWait} // this process bound it; the cache has not caught up
 	case ActCreate:
-		err = r.create(ctx, obj)
+		o, err = r.create(ctx, obj)
 	case ActAdopt:
-		err = r.adopt(ctx, obj, nil)
+		o, err = r.adopt(ctx, obj, nil)
 	case ActUpdate:
-		err = r.update(ctx, obj, "Updated", "applied the spec change")
+		o, err = r.update(ctx, obj, "Updated", "applied the spec change")
 	case ActCheck:
-		err = r.readThenApply(ctx, obj, true)
+		o, err = r.readThenApply(ctx, obj, true)
 	case ActApplyPending:
-		err = r.readThenApply(ctx, obj, false)
+		o, err = r.readThenApply(ctx, obj, false)
 	}
 	if err != nil {
 		return r.markFailed(ctx, obj, err)
 	}
-	r.markSynced(obj)
+	r.markSynced(obj, o)
 	return driftCheckAfter(r.schedule.Synced(client.ObjectKeyFromObject(obj), accountOf(obj)))
 }
 
@@ -402,13 +393,13 @@ const staleCacheWait = 100 * time.Millisecond
 // staleUnbound: the cached copy shows no binding, but this process bound the
 // object (another event woke it between the write and the cache's update).
 // A bound copy ends the wait.
-func (r *managedReconciler[T]) staleUnbound(obj T) bool {
+func (r *managedReconciler[T]) staleUnbound(obj T, bound bool) bool {
 	key := client.ObjectKeyFromObject(obj)
 	uid, ok := r.justBound.Load(key)
 	switch {
 	case !ok:
 		return false
-	case r.ext.bound(obj) || uid != obj.GetUID():
+	case bound || uid != obj.GetUID():
 		r.justBound.Delete(key)
 		return false
 	}
@@ -419,12 +410,12 @@ func (r *managedReconciler[T]) staleUnbound(obj T) bool {
 // resource this one was a duplicate of), or the manifest says it exists (an
 // import), so taking it over starts with a GET, not a POST: a resource
 // renamed in Git takes its SIM over with no create.
-func (r *managedReconciler[T]) mayExist(obj T) bool {
+func (r *managedReconciler[T]) mayExist(obj T, o Observation) bool {
 	c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced)
 	if r.observesFirst(obj) {
 		return true
 	}
-	return r.ext.observed(obj) || (c != nil && c.Reason == "Duplicate"+r.ext.kind()) ||
+	return o.Exists || (c != nil && c.Reason == "Duplicate"+r.ext.kind()) ||
 		obj.GetAnnotations()[v1alpha1.AnnotationObserveFirst] == "true"
 }
 
@@ -437,71 +428,62 @@ func (r *managedReconciler[T]) observesFirst(obj T) bool {
 
 // create makes the object with one POST. An "exists" answer means adopt it
 // (GET, then PUT only if it differs).
-func (r pass[T]) create(ctx context.Context, obj T) error {
-	err := r.ext.create(ctx, obj)
+func (r pass[T]) create(ctx context.Context, obj T) (Observation, error) {
+	o, err := r.ext.create(ctx, obj)
 	switch {
 	case err == nil:
-		r.bound(obj)
-		r.event(ctx, obj, corev1.EventTypeNormal, "Created", "created %s %s in the Onomondo API", r.ext.kind(), r.ext.id(obj))
-		return nil
+		r.bound(obj, o)
+		r.event(ctx, obj, corev1.EventTypeNormal, "Created", "created %s in the Onomondo API", r.named(obj))
+		return o, nil
 	case r.createConflicted(err):
 		return r.adopt(ctx, obj, err)
 	default:
-		return err
+		return o, err
 	}
 }
 
 // adopt takes over an object that already exists: GET, check that no older
 // resource claims what the answer names, bind, then PUT only if it differs.
 // conflict is the create's "exists" answer, nil when adopting what was seen.
-func (r pass[T]) adopt(ctx context.Context, obj T, conflict error) error {
-	f, err := r.read(ctx, obj)
+func (r pass[T]) adopt(ctx context.Context, obj T, conflict error) (Observation, error) {
+	f, o, err := r.read(ctx, obj)
 	if err != nil {
-		return err
+		return o, err
 	}
 	f.CreateRefused = conflict
 	switch Decide(f) {
 	case ActRefuse:
-		return cmp.Or(f.Refusal, conflict) // a conflict over something else (a SIM's MSISDN held by another SIM)
+		return o, cmp.Or(f.Refusal, conflict) // a conflict over something else (a SIM's MSISDN held by another SIM)
 	case ActCreate:
 		return r.create(ctx, obj) // seen once, gone now
 	case ActNothing:
-		r.event(ctx, obj, corev1.EventTypeNormal, "Adopted", "adopted existing %s %s; it already matched the spec", r.ext.kind(), r.ext.id(obj))
-		return nil
+		r.event(ctx, obj, corev1.EventTypeNormal, "Adopted", "adopted existing %s; it already matched the spec", r.named(obj))
+		return o, nil
 	}
-	r.event(ctx, obj, corev1.EventTypeNormal, "Adopted", "adopted existing %s %s; updating it to match the spec", r.ext.kind(), r.ext.id(obj))
+	r.event(ctx, obj, corev1.EventTypeNormal, "Adopted", "adopted existing %s; updating it to match the spec", r.named(obj))
 	return r.update(ctx, obj, "Updated", "adopted "+r.ext.kind()+" updated")
 }
 
-// read observes the object and gathers the facts of a read: whether the
-// API has it and, if so, whether claims and the binding allow it (see
-// confirm) and whether it matches the spec. The error is a failed read.
-func (r pass[T]) read(ctx context.Context, obj T) (Facts, error) {
-	err := r.ext.observe(ctx, obj)
-	f := Facts{Read: true, Exists: !isGone(err), Creatable: !r.observesFirst(obj)}
-	switch {
-	case !f.Exists && !f.Creatable:
-		f.Refusal = r.ext.(observer[T]).absent(obj)
-		return f, nil
-	case !f.Exists:
-		return f, nil
-	case err != nil:
-		return f, err
+// read observes the object and gathers the facts of a read (readObject)
+// and, when the API has it, whether claims and the binding allow it (see
+// confirm). The error is a failed read.
+func (r pass[T]) read(ctx context.Context, obj T) (Facts, Observation, error) {
+	f, o, err := readObject(ctx, r.ext, obj)
+	if err == nil && f.Exists {
+		f.Refusal = r.confirm(ctx, obj, o)
 	}
-	f.Refusal = r.confirm(ctx, obj)
-	f.UpToDate = r.ext.upToDate(obj)
-	return f, nil
+	return f, o, err
 }
 
 // confirm runs after a GET: the answer may name identifiers this resource
 // did not know (a twin named by the other identifier), so claims are checked
 // again before any write; then the answer becomes the binding, and a spec
 // that names another object is refused.
-func (r pass[T]) confirm(ctx context.Context, obj T) error {
+func (r pass[T]) confirm(ctx context.Context, obj T, o Observation) error {
 	if err := r.claim(ctx, obj); err != nil {
 		return err
 	}
-	r.bound(obj)
+	r.bound(obj, o)
 	if err := r.identityError(obj); err != nil {
 		return err
 	}
@@ -510,25 +492,25 @@ func (r pass[T]) confirm(ctx context.Context, obj T) error {
 
 // bound records the observed object as the resource's binding, and that
 // this process made it (see staleUnbound).
-func (r *managedReconciler[T]) bound(obj T) {
-	if !r.ext.bound(obj) && policies(obj).ManagementPolicy != v1alpha1.ManagementPolicyObserveOnly {
+func (r *managedReconciler[T]) bound(obj T, o Observation) {
+	if !o.Bound && policies(obj).ManagementPolicy != v1alpha1.ManagementPolicyObserveOnly {
 		r.justBound.Store(client.ObjectKeyFromObject(obj), obj.GetUID())
 	}
 	r.bindObserved(obj)
 }
 
 // update PUTs the desired state; an object deleted behind our back is recreated.
-func (r pass[T]) update(ctx context.Context, obj T, reason, note string) error {
-	err := r.ext.update(ctx, obj)
+func (r pass[T]) update(ctx context.Context, obj T, reason, note string) (Observation, error) {
+	o, err := r.ext.update(ctx, obj)
 	if isGone(err) {
 		return r.recreate(ctx, obj)
 	}
 	if err != nil {
-		return err
+		return o, err
 	}
 	r.bindObserved(obj)
-	r.event(ctx, obj, corev1.EventTypeNormal, reason, "%s: %s", note, r.ext.describe(obj))
-	return nil
+	r.event(ctx, obj, corev1.EventTypeNormal, reason, "%s: %s", note, o.Description)
+	return o, nil
 }
 
 // readThenApply reads the object (creating it again if it is gone) and
@@ -537,47 +519,49 @@ func (r pass[T]) update(ctx context.Context, obj T, reason, note string) error {
 // first time it sees the object is read first because its predecessor
 // (before a restart or a failover) may have applied it and died before
 // writing status: no SIM is written twice.
-func (r pass[T]) readThenApply(ctx context.Context, obj T, drift bool) error {
-	f, err := r.read(ctx, obj)
+func (r pass[T]) readThenApply(ctx context.Context, obj T, drift bool) (Observation, error) {
+	f, o, err := r.read(ctx, obj)
 	if err != nil {
-		return err
+		return o, err
 	}
 	switch Decide(f) {
 	case ActRefuse:
-		return f.Refusal
+		return o, f.Refusal
 	case ActCreate:
 		return r.recreate(ctx, obj)
 	case ActNothing:
-		return nil
+		return o, nil
 	}
 	if drift {
-		return r.update(ctx, obj, "DriftCorrected", "corrected a change made outside the operator, was "+r.ext.describe(obj))
+		return r.update(ctx, obj, "DriftCorrected", "corrected a change made outside the operator, was "+o.Description)
 	}
 	return r.update(ctx, obj, "Updated", "applied the spec change")
 }
 
-func (r pass[T]) recreate(ctx context.Context, obj T) error {
-	if err := r.ext.create(ctx, obj); err != nil {
-		return err
+func (r pass[T]) recreate(ctx context.Context, obj T) (Observation, error) {
+	o, err := r.ext.create(ctx, obj)
+	if err != nil {
+		return o, err
 	}
 	r.bindObserved(obj)
-	r.event(ctx, obj, corev1.EventTypeWarning, "Recreated", "%s %s was deleted outside the operator; created it again", r.ext.kind(), r.ext.id(obj))
-	return nil
+	r.event(ctx, obj, corev1.EventTypeWarning, "Recreated", "%s was deleted outside the operator; created it again", r.named(obj))
+	return o, nil
 }
 
 // observeOnly reads the object and reports it, never writing. Sets Ready
 // (does the real object match the spec?) and Synced. The first read binds.
 func (r pass[T]) observeOnly(ctx context.Context, obj T) ctrl.Result {
+	var o Observation
 	err := r.identityError(obj)
 	if err == nil {
-		if err = r.ext.observe(ctx, obj); err == nil {
-			err = r.confirm(ctx, obj)
+		if o, err = r.ext.observe(ctx, obj); err == nil {
+			err = r.confirm(ctx, obj, o)
 		}
 	}
 	if err != nil {
 		return r.markFailed(ctx, obj, err)
 	}
-	r.markSynced(obj)
+	r.markSynced(obj, o)
 	return driftCheckAfter(r.schedule.Synced(client.ObjectKeyFromObject(obj), accountOf(obj)))
 }
 
@@ -594,12 +578,12 @@ func (r *managedReconciler[T]) reconcileDelete(ctx context.Context, obj T) (ctrl
 		return ctrl.Result{}, err
 	}
 	switch p := policies(obj); {
-	case owner != nil || p.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly || !r.ext.bound(obj):
+	case owner != nil || p.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly || !r.ext.recorded(obj).Bound:
 	case successor != nil:
-		r.event(ctx, obj, corev1.EventTypeNormal, "HandedOver", "left %s %s in the Onomondo API for %s/%s, which also claims it",
-			r.ext.kind(), r.ext.id(obj), successor.GetNamespace(), successor.GetName())
+		r.event(ctx, obj, corev1.EventTypeNormal, "HandedOver", "left %s in the Onomondo API for %s/%s, which also claims it",
+			r.named(obj), successor.GetNamespace(), successor.GetName())
 	case p.DeletionPolicy == v1alpha1.DeletionPolicyOrphan:
-		r.event(ctx, obj, corev1.EventTypeNormal, "Orphaned", "left %s %s in the Onomondo API (deletionPolicy: Orphan)", r.ext.kind(), r.ext.id(obj))
+		r.event(ctx, obj, corev1.EventTypeNormal, "Orphaned", "left %s in the Onomondo API (deletionPolicy: Orphan)", r.named(obj))
 	default:
 		if res, done := r.deleteInAPI(ctx, obj); !done {
 			return res, nil // the finalizer stays: nothing is deleted through an unknown account
@@ -629,8 +613,8 @@ func (r *managedReconciler[T]) deleteInAPI(ctx context.Context, obj T) (ctrl.Res
 	}
 	var claimed *claimedError
 	if errors.As(err, &claimed) {
-		r.event(ctx, obj, corev1.EventTypeNormal, "HandedOver", "left %s %s in the Onomondo API: it %s",
-			r.ext.kind(), r.ext.id(obj), claimed.describe(obj.GetNamespace()))
+		r.event(ctx, obj, corev1.EventTypeNormal, "HandedOver", "left %s in the Onomondo API: it %s",
+			r.named(obj), claimed.describe(obj.GetNamespace()))
 		return ctrl.Result{}, true
 	}
 	if err == nil {
@@ -642,12 +626,12 @@ func (r *managedReconciler[T]) deleteInAPI(ctx context.Context, obj T) (ctrl.Res
 		if d, ok := p.ext.(interface{ deactivates() bool }); ok && d.deactivates() {
 			verb = "deactivated (the current API never removes a SIM)"
 		}
-		r.event(ctx, obj, corev1.EventTypeNormal, "Deleted", "%s %s %s in the Onomondo API", verb, r.ext.kind(), r.ext.id(obj))
+		r.event(ctx, obj, corev1.EventTypeNormal, "Deleted", "%s %s in the Onomondo API", verb, r.named(obj))
 	case isGoneForDeletion(err):
 		// Nothing was deleted: say so, for whoever swapped the key to
 		// another organisation and expected a deletion.
-		r.event(ctx, obj, corev1.EventTypeNormal, ReasonAlreadyGone, "%s %s was not in the Onomondo API account (%s); nothing was deleted",
-			r.ext.kind(), r.ext.id(obj), classify(err).reason)
+		r.event(ctx, obj, corev1.EventTypeNormal, ReasonAlreadyGone, "%s was not in the Onomondo API account (%s); nothing was deleted",
+			r.named(obj), classify(err).reason)
 	default:
 		return r.markFailed(ctx, obj, err), false
 	}
@@ -715,6 +699,11 @@ type observer[T managedObject] interface {
 // identifier (a SIM's number).
 type requester[T managedObject] interface {
 	requestedKeys(T) []string
+}
+
+// named is the kind and ID of the resource's object, as events say it ("SIM 2380…").
+func (r *managedReconciler[T]) named(obj T) string {
+	return r.ext.kind() + " " + r.ext.identity(obj).ID
 }
 
 // event records a Kubernetes event about obj and logs the same line.

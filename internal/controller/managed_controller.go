@@ -109,7 +109,7 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 		return err
 	}
 	if err := indexAcrossNamespaces(mgr.GetCache(), r.newObj(), apiIDIndex,
-		func(obj client.Object) []string { return r.ext.claimKeys(obj.(T)) }); err != nil {
+		func(obj client.Object) []string { return r.ext.identity(obj.(T)).Keys }); err != nil {
 		return err
 	}
 	if req, ok := r.ext.(requester[T]); ok {
@@ -161,7 +161,7 @@ func pendingFirst[T managedObject]() handler.EventHandler {
 // entries of a fleet created at once would stay a whole drift period.
 func (r *managedReconciler[T]) cacheCaughtUp() handler.EventHandler {
 	return handler.Funcs{UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		if obj, ok := e.ObjectNew.(T); ok && r.ext.bound(obj) {
+		if obj, ok := e.ObjectNew.(T); ok && r.ext.recorded(obj).Bound {
 			r.justBound.CompareAndDelete(client.ObjectKeyFromObject(obj), obj.GetUID())
 		}
 	}}
@@ -174,7 +174,7 @@ func (r *managedReconciler[T]) cacheCaughtUp() handler.EventHandler {
 func (r *managedReconciler[T]) claimsChanged() predicate.Funcs {
 	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
 		old, cur := e.ObjectOld.(T), e.ObjectNew.(T)
-		return !slices.Equal(r.ext.claimKeys(old), r.ext.claimKeys(cur)) || refusedAccount(old) != refusedAccount(cur)
+		return !slices.Equal(r.ext.identity(old).Keys, r.ext.identity(cur).Keys) || refusedAccount(old) != refusedAccount(cur)
 	}}
 }
 
@@ -251,7 +251,7 @@ func (r *managedReconciler[T]) sameIdentifier(ctx context.Context, obj client.Ob
 	}
 	if _, ok := r.ext.(requester[T]); ok {
 		// Resources waiting to take one of obj's identifiers (a number change).
-		for _, key := range r.ext.claimKeys(obj.(T)) {
+		for _, key := range r.ext.identity(obj.(T)).Keys {
 			reqs = append(reqs, requestsFor(r.Client, r.newList, client.MatchingFields{requestedIndex: key})...)
 		}
 	}

@@ -52,23 +52,18 @@ func (e networkListExternal) connect(api *onomondo.Client) external[*v1alpha1.Ne
 	e.api = api
 	return e
 }
-func (networkListExternal) id(n *v1alpha1.NetworkList) string { return n.ListName() }
-func (networkListExternal) claimKeys(n *v1alpha1.NetworkList) []string {
-	if accounts.ForeignAccount(n.Namespace, n.Spec.AccountRef) {
-		return nil
+
+// identity: a list's name is its whole identity.
+func (networkListExternal) identity(n *v1alpha1.NetworkList) identity {
+	var keys []string
+	if !accounts.ForeignAccount(n.Namespace, n.Spec.AccountRef) {
+		keys = []string{v1alpha1.AccountKey(n.Namespace, n.Spec.AccountRef) + "|networklist:" + n.ListName()}
 	}
-	return []string{v1alpha1.AccountKey(n.Namespace, n.Spec.AccountRef) + "|networklist:" + n.ListName()}
-}
-func (networkListExternal) claimID(n *v1alpha1.NetworkList) string { return "name:" + n.ListName() }
-func (networkListExternal) logValues(n *v1alpha1.NetworkList) []any {
-	return []any{"networkList", n.ListName()}
+	return identity{ID: n.ListName(), Claim: "name:" + n.ListName(), Keys: keys, Log: []any{"networkList", n.ListName()}}
 }
 
-// A list's name is its whole identity and immutable: bound once observed.
-func (networkListExternal) observed(n *v1alpha1.NetworkList) bool { return n.Status.AtProvider != nil }
-func (networkListExternal) bound(n *v1alpha1.NetworkList) bool    { return n.Status.AtProvider != nil }
-func (networkListExternal) status(n *v1alpha1.NetworkList) any    { return n.Status }
-func (networkListExternal) exists(err error) bool                 { return onomondo.IsCode(err, "name_conflict") }
+func (networkListExternal) status(n *v1alpha1.NetworkList) any { return n.Status }
+func (networkListExternal) exists(err error) bool              { return onomondo.IsCode(err, "name_conflict") }
 func (e networkListExternal) editionError(ctx context.Context, n *v1alpha1.NetworkList) error {
 	if e.api.Current() {
 		return nil
@@ -76,12 +71,20 @@ func (e networkListExternal) editionError(ctx context.Context, n *v1alpha1.Netwo
 	return &specError{reason: ReasonNotInEdition, msg: "NetworkList is a kind of the Current edition; this resource's account speaks the Legacy API: no call is made"}
 }
 
-// upToDate: the API's networks are the spec's (in any order), and its tags
-// the spec's when the spec manages them.
-func (networkListExternal) upToDate(n *v1alpha1.NetworkList) bool {
+// recorded: the list differs unless its networks are the spec's (in any
+// order), and its tags the spec's when the spec manages them. A list's
+// name is its whole identity and immutable: bound once observed.
+func (networkListExternal) recorded(n *v1alpha1.NetworkList) Observation {
 	o := n.Status.AtProvider
-	return o != nil && slices.Equal(sortedNetworks(n.Spec.Networks), sortedNetworks(o.Networks)) &&
-		(n.Spec.Tags == nil || slices.Equal(slices.Sorted(slices.Values(n.Spec.Tags)), o.Tags))
+	if o == nil {
+		return Observation{Description: "nothing yet"}
+	}
+	var d differences
+	addList(&d, "networks", sortedNetworks(o.Networks), sortedNetworks(n.Spec.Networks))
+	if n.Spec.Tags != nil {
+		addList(&d, "tags", o.Tags, slices.Sorted(slices.Values(n.Spec.Tags)))
+	}
+	return Observation{Exists: true, Bound: true, Diff: d, Description: "networks " + strings.Join(sortedNetworks(o.Networks), ",")}
 }
 
 func sortedNetworks(ns []v1alpha1.NetworkRef) []string {
@@ -91,13 +94,6 @@ func sortedNetworks(ns []v1alpha1.NetworkRef) []string {
 	}
 	slices.Sort(out)
 	return out
-}
-
-func (networkListExternal) describe(n *v1alpha1.NetworkList) string {
-	if n.Status.AtProvider == nil {
-		return "nothing yet"
-	}
-	return "networks " + strings.Join(sortedNetworks(n.Status.AtProvider.Networks), ",")
 }
 
 // wire is the list to send: the spec's networks and, when managed, its tags' IDs.
@@ -129,12 +125,12 @@ func (e networkListExternal) wire(ctx context.Context, n *v1alpha1.NetworkList) 
 	return l, nil
 }
 
-func (e networkListExternal) create(ctx context.Context, n *v1alpha1.NetworkList) error {
-	return e.send(ctx, n, e.api.CreateNetworkList)
+func (e networkListExternal) create(ctx context.Context, n *v1alpha1.NetworkList) (Observation, error) {
+	return result(e, n, e.send(ctx, n, e.api.CreateNetworkList))
 }
 
-func (e networkListExternal) update(ctx context.Context, n *v1alpha1.NetworkList) error {
-	return e.send(ctx, n, e.api.UpdateNetworkList)
+func (e networkListExternal) update(ctx context.Context, n *v1alpha1.NetworkList) (Observation, error) {
+	return result(e, n, e.send(ctx, n, e.api.UpdateNetworkList))
 }
 
 // send writes the whole list (the API replaces it whole) with call.
@@ -161,10 +157,10 @@ func (networkListExternal) written(n *v1alpha1.NetworkList, err error) error {
 	return nil
 }
 
-func (e networkListExternal) observe(ctx context.Context, n *v1alpha1.NetworkList) error {
+func (e networkListExternal) observe(ctx context.Context, n *v1alpha1.NetworkList) (Observation, error) {
 	l, err := e.api.GetNetworkList(ctx, n.ListName())
 	if err != nil {
-		return err
+		return Observation{}, err
 	}
 	o := &v1alpha1.NetworkListObservation{Tags: []string{}}
 	for _, r := range l.Networks {
@@ -175,7 +171,7 @@ func (e networkListExternal) observe(ctx context.Context, n *v1alpha1.NetworkLis
 	}
 	slices.Sort(o.Tags)
 	n.Status.AtProvider = o
-	return nil
+	return e.recorded(n), nil
 }
 
 func (e networkListExternal) remove(ctx context.Context, n *v1alpha1.NetworkList) error {

@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
 // What kubectl sim diff needs to gather the facts the reconciler decides
@@ -21,15 +22,23 @@ func SIMEditionError(s *v1alpha1.SIM, current bool) error { return simEditionErr
 // SIMIdentityError refuses a spec naming another SIM than the bound one.
 func SIMIdentityError(s *v1alpha1.SIM) error { return simExternal{}.identityError(s) }
 
-// SIMAbsent is the refusal of a SIM of the current API the account lacks.
-func SIMAbsent(s *v1alpha1.SIM) error { return simExternal{}.absent(s) }
-
-// SIMObservesFirst: the SIM is a card of the current API, read and never created.
-func SIMObservesFirst(s *v1alpha1.SIM) bool { return simExternal{}.observeFirst(s) }
-
 // SIMClaimID and ConnectorClaimID are the identifiers their Claims are on.
-func SIMClaimID(s *v1alpha1.SIM) string             { return simExternal{}.claimID(s) }
-func ConnectorClaimID(c *v1alpha1.Connector) string { return connectorExternal{}.claimID(c) }
+func SIMClaimID(s *v1alpha1.SIM) string             { return simClaimID(s) }
+func ConnectorClaimID(c *v1alpha1.Connector) string { return connectorClaimID(c) }
+
+// ReadSIM reads a SIM's card through api as a reconcile does (the same
+// identifier, the same read, the same comparison) and returns the facts of
+// the read and its observation; s's status takes what the API answered.
+// The error is a failed read (a bare 404 included).
+func ReadSIM(ctx context.Context, api *onomondo.Client, s *v1alpha1.SIM) (Facts, Observation, error) {
+	return readObject(ctx, simExternal{tags: &tagCache{}}.connect(api), s)
+}
+
+// ReadConnector reads a Connector's connector as a reconcile does, through
+// its account's edition; see ReadSIM.
+func ReadConnector(ctx context.Context, api *onomondo.Client, c *v1alpha1.Connector) (Facts, Observation, error) {
+	return readObject(ctx, connectorExternal{}.connect(api), c)
+}
 
 // ClaimHeldElsewhere reads, from the apiserver, the Claim on a kind's
 // object in an organisation: held by another resource that still exists,

@@ -81,9 +81,17 @@ func (simExternal) kind() string { return "SIM" }
 
 func (e simExternal) connect(api *onomondo.Client) external[*v1alpha1.SIM] { e.api = api; return e }
 
-// id is the bound IMSI, else the bound MSISDN (a SIM created by MSISDN whose
-// IMSI the API has not reported yet), else what the spec names.
-func (simExternal) id(s *v1alpha1.SIM) string {
+// identity: a SIM is addressed by simID, claimed on simClaimID, meets its
+// duplicates by simClaimKeys, and is logged by the IMSI and MSISDN its
+// spec names.
+func (simExternal) identity(s *v1alpha1.SIM) identity {
+	return identity{ID: simID(s), Claim: simClaimID(s), Keys: simClaimKeys(s), Log: []any{"imsi", s.Spec.IMSI, "msisdn", s.Spec.MSISDN}}
+}
+
+// simID is the bound SIM ID, else the bound IMSI, else the bound MSISDN (a
+// SIM created by MSISDN whose IMSI the API has not reported yet), else what
+// the spec names.
+func simID(s *v1alpha1.SIM) string {
 	if b := s.Status.Binding; b != nil {
 		if b.SIMID != "" {
 			return b.SIMID
@@ -98,7 +106,7 @@ func (simExternal) id(s *v1alpha1.SIM) string {
 	return s.APIID()
 }
 
-// claimKeys are the IMSIs and MSISDNs the spec names, the binding holds and
+// simClaimKeys are the IMSIs and MSISDNs the spec names, the binding holds and
 // the API last reported ("+" dropped), each once, within the resource's
 // account: two accounts are two organisations, so the same IMSI through
 // different accounts is no duplicate. Once bound, the binding is the
@@ -106,7 +114,7 @@ func (simExternal) id(s *v1alpha1.SIM) string {
 // nothing (an IMSI that is another SIM's is refused as IdentityMismatch; a
 // new MSISDN is a number change, sent only while no other resource claims
 // that number: see requestedKeys).
-func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
+func simClaimKeys(s *v1alpha1.SIM) []string {
 	var keys []string
 	if accounts.ForeignAccount(s.Namespace, s.Spec.AccountRef) {
 		return nil
@@ -138,9 +146,9 @@ func (simExternal) claimKeys(s *v1alpha1.SIM) []string {
 	return keys
 }
 
-// claimID is what the SIM's Claim is on: its IMSI (bound, else named), else
-// its number.
-func (simExternal) claimID(s *v1alpha1.SIM) string {
+// simClaimID is what the SIM's Claim is on: its SIM ID on the current API;
+// else its IMSI (bound, else named), else its number.
+func simClaimID(s *v1alpha1.SIM) string {
 	if currentIdentity(s) {
 		simID := s.Spec.SIMID
 		if b := s.Status.Binding; b != nil && b.SIMID != "" {
@@ -174,13 +182,7 @@ func (simExternal) requestedKeys(s *v1alpha1.SIM) []string {
 	return []string{v1alpha1.AccountKey(s.Namespace, s.Spec.AccountRef) + "|msisdn:" + normMSISDN(s.Spec.MSISDN)}
 }
 
-func (simExternal) logValues(s *v1alpha1.SIM) []any {
-	return []any{"imsi", s.Spec.IMSI, "msisdn", s.Spec.MSISDN}
-}
-
-func (simExternal) observed(s *v1alpha1.SIM) bool { return s.Status.AtProvider != nil }
-func (simExternal) bound(s *v1alpha1.SIM) bool    { return s.Status.Binding != nil }
-func (simExternal) status(s *v1alpha1.SIM) any    { return s.Status }
+func (simExternal) status(s *v1alpha1.SIM) any { return s.Status }
 
 // bind records the SIM last reported or accepted as the one this resource
 // manages. An identifier the API has not reported keeps its bound value.
@@ -244,49 +246,43 @@ func (e simExternal) messageWaits(ctx context.Context, s *v1alpha1.SIM) bool {
 	return false
 }
 
-// upToDate: the observed SIM has every setting the spec sets, and the
-// spec's MSISDN when it names one.
-func (simExternal) upToDate(s *v1alpha1.SIM) bool {
-	o := s.Status.AtProvider
-	if o == nil {
-		return false
+// recorded is the SIM status.atProvider holds: it differs where a setting
+// the spec sets (or the spec's MSISDN) is not the SIM's.
+func (simExternal) recorded(s *v1alpha1.SIM) Observation {
+	o, bound := s.Status.AtProvider, s.Status.Binding != nil
+	switch {
+	case o == nil:
+		return Observation{Bound: bound, Description: "nothing yet"}
+	case currentIdentity(s):
+		return Observation{Exists: true, Bound: bound, Diff: currentChanges(s.Spec.CurrentSettings, o), Description: describeCurrent(o)}
 	}
-	return len(SIMChanges(s.Spec, o)) == 0 && len(CurrentChanges(s.Spec.CurrentSettings, o)) == 0
-}
-
-func (simExternal) describe(s *v1alpha1.SIM) string {
-	if s.Status.AtProvider == nil {
-		return "nothing yet"
-	}
-	if currentIdentity(s) {
-		return describeCurrent(s.Status.AtProvider)
-	}
-	return describeSettings(s.Status.AtProvider.SIMSettings)
+	diff := append(simChanges(s.Spec, o), currentChanges(s.Spec.CurrentSettings, o)...)
+	return Observation{Exists: true, Bound: bound, Diff: diff, Description: describeSettings(o.SIMSettings)}
 }
 
 // create POSTs the SIM: the spec's settings, the API's defaults for the
 // rest. The current API has no create: a SIM is a card that exists.
-func (e simExternal) create(ctx context.Context, s *v1alpha1.SIM) error {
+func (e simExternal) create(ctx context.Context, s *v1alpha1.SIM) (Observation, error) {
 	w := e.desired(s, nil)
-	return e.write(s, w, e.api.CreateSIM(ctx, e.id(s), w))
+	return result(e, s, e.write(s, w, e.api.CreateSIM(ctx, simID(s), w)))
 }
 
 // update PUTs every setting: the spec's where it sets one, what the SIM has
 // (status.atProvider) where it does not.
-func (e simExternal) update(ctx context.Context, s *v1alpha1.SIM) error {
+func (e simExternal) update(ctx context.Context, s *v1alpha1.SIM) (Observation, error) {
 	if api, current := e.currentAPI(); current {
 		p, err := e.currentPatch(ctx, api, s)
 		if err != nil || p.Empty() {
-			return err
+			return result(e, s, err)
 		}
-		c, err := api.PatchSIM(ctx, e.id(s), p)
+		c, err := api.PatchSIM(ctx, simID(s), p)
 		if err == nil {
 			e.fleet.put(api, c)
 		}
-		return e.answered(s, c, err)
+		return result(e, s, e.answered(s, c, err))
 	}
 	w := e.desired(s, s.Status.AtProvider)
-	return e.write(s, w, e.api.UpdateSIM(ctx, e.id(s), w))
+	return result(e, s, e.write(s, w, e.api.UpdateSIM(ctx, simID(s), w)))
 }
 
 // desired is the body of a write to the bound SIM (or the one the spec names).
@@ -319,26 +315,26 @@ func (simExternal) answered(s *v1alpha1.SIM, c *onomondo.CurrentSIM, err error) 
 	return err
 }
 
-func (e simExternal) observe(ctx context.Context, s *v1alpha1.SIM) error {
+func (e simExternal) observe(ctx context.Context, s *v1alpha1.SIM) (Observation, error) {
 	if api, current := e.currentAPI(); current {
-		c, err := e.fleet.get(ctx, api, e.id(s))
-		return e.answered(s, c, err)
+		c, err := e.fleet.get(ctx, api, simID(s))
+		return result(e, s, e.answered(s, c, err))
 	}
-	current, err := e.api.GetSIM(ctx, e.id(s))
+	current, err := e.api.GetSIM(ctx, simID(s))
 	if err == nil {
 		s.Status.AtProvider = observation(current)
 	}
-	return err
+	return result(e, s, err)
 }
 
 // remove deletes the SIM; on the current API it deactivates it (a SIM is
 // never removed there).
 func (e simExternal) remove(ctx context.Context, s *v1alpha1.SIM) error {
 	if api, current := e.currentAPI(); current {
-		_, err := api.PatchSIM(ctx, e.id(s), onomondo.SIMPatch{Activated: ptrTo(false)})
+		_, err := api.PatchSIM(ctx, simID(s), onomondo.SIMPatch{Activated: ptrTo(false)})
 		return err
 	}
-	return e.api.DeleteSIM(ctx, e.id(s))
+	return e.api.DeleteSIM(ctx, simID(s))
 }
 
 func (simExternal) exists(err error) bool { return onomondo.IsCode(err, onomondo.CodeIMSIConflict) }

@@ -58,7 +58,7 @@ func (simExternal) observeFirst(s *v1alpha1.SIM) bool { return currentIdentity(s
 // never created.
 func (e simExternal) absent(s *v1alpha1.SIM) error {
 	return &specError{reason: ReasonSIMNotFound, msg: fmt.Sprintf(
-		"the account has no SIM %s: a SIM is a card that exists (there is no create); check spec.simId or spec.iccid", e.id(s))}
+		"the account has no SIM %s: a SIM is a card that exists (there is no create); check spec.simId or spec.iccid", simID(s))}
 }
 
 // deactivates: deletion on the current API deactivates the SIM.
@@ -167,9 +167,9 @@ func orEmpty(s *string) *string {
 
 func ptrTo[T any](v T) *T { return &v }
 
-// CurrentChanges lists "field: observed → wanted" for each current setting
+// currentChanges lists "field: observed → wanted" for each current setting
 // the spec sets that the observed SIM has otherwise.
-func CurrentChanges(want v1alpha1.CurrentSettings, got *v1alpha1.SIMObservation) []string {
+func currentChanges(want v1alpha1.CurrentSettings, got *v1alpha1.SIMObservation) []string {
 	var out []string
 	have := got.CurrentSettings
 	str := func(name string, w, g *string) {
@@ -259,7 +259,7 @@ func (e simExternal) currentPatch(ctx context.Context, api CurrentSIMAPI, s *v1a
 			p.DataLimit.AlertThreshold = ptrTo(w.AlertThreshold.Value())
 		}
 	}
-	if w := want.Technologies; w != nil && len(CurrentChanges(v1alpha1.CurrentSettings{Technologies: w}, &v1alpha1.SIMObservation{CurrentSettings: have})) > 0 {
+	if w := want.Technologies; w != nil && len(currentChanges(v1alpha1.CurrentSettings{Technologies: w}, &v1alpha1.SIMObservation{CurrentSettings: have})) > 0 {
 		p.Technologies = &onomondo.Technologies{SMS: w.SMS, TwoGThreeG: w.TwoGThreeG, FourG: w.FourG}
 	}
 	if want.Tags != nil && !slices.Equal(slices.Sorted(slices.Values(want.Tags)), have.Tags) {

@@ -29,7 +29,7 @@ var simSettings = []simSetting{
 // settingsMatch is the one comparison: every setting the spec sets has that
 // value in the observation. Unset settings are observed, not managed.
 func settingsMatch(want, got v1alpha1.SIMSettings) bool {
-	return len(SIMChanges(v1alpha1.SIMSpec{SIMSettings: want}, &v1alpha1.SIMObservation{SIMSettings: got})) == 0
+	return len(simChanges(v1alpha1.SIMSpec{SIMSettings: want}, &v1alpha1.SIMObservation{SIMSettings: got})) == 0
 }
 
 // wireSettings is the body of a write: the spec's value of each managed

@@ -48,11 +48,16 @@ func (e webhookExternal) connect(api *onomondo.Client) external[*v1alpha1.Webhoo
 	e.api = api
 	return e
 }
-func (webhookExternal) id(w *v1alpha1.Webhook) string { return w.Status.ID }
+
+// identity: a webhook is addressed by the ID the API gave it, and claimed
+// by its url and label until it has one.
+func (e webhookExternal) identity(w *v1alpha1.Webhook) identity {
+	return identity{ID: w.Status.ID, Claim: webhookClaimID(w), Keys: webhookClaimKeys(w), Log: []any{"webhook", w.Status.ID}}
+}
 
 // claimKeys: before its create, a webhook is known by its url and label
 // (two resources for one webhook meet there); once bound, by its ID too.
-func (webhookExternal) claimKeys(w *v1alpha1.Webhook) []string {
+func webhookClaimKeys(w *v1alpha1.Webhook) []string {
 	if accounts.ForeignAccount(w.Namespace, w.Spec.AccountRef) {
 		return nil
 	}
@@ -64,17 +69,14 @@ func (webhookExternal) claimKeys(w *v1alpha1.Webhook) []string {
 	return keys
 }
 
-func (webhookExternal) claimID(w *v1alpha1.Webhook) string {
+func webhookClaimID(w *v1alpha1.Webhook) string {
 	if w.Status.ID != "" {
 		return "id:" + w.Status.ID
 	}
 	return "url:" + w.Spec.URL + "#" + w.Spec.Label
 }
 
-func (webhookExternal) logValues(w *v1alpha1.Webhook) []any { return []any{"webhook", w.Status.ID} }
-func (webhookExternal) observed(w *v1alpha1.Webhook) bool   { return w.Status.AtProvider != nil }
-func (webhookExternal) bound(w *v1alpha1.Webhook) bool      { return w.Status.ID != "" }
-func (webhookExternal) status(w *v1alpha1.Webhook) any      { return w.Status }
+func (webhookExternal) status(w *v1alpha1.Webhook) any { return w.Status }
 
 func (e webhookExternal) editionError(ctx context.Context, _ *v1alpha1.Webhook) error {
 	if e.api.Current() {
@@ -85,23 +87,26 @@ func (e webhookExternal) editionError(ctx context.Context, _ *v1alpha1.Webhook) 
 
 func active(w *v1alpha1.Webhook) bool { return w.Spec.Active == nil || *w.Spec.Active }
 
-// upToDate compares what the spec sets with what the API reports.
-func (webhookExternal) upToDate(w *v1alpha1.Webhook) bool {
+// recorded compares what the spec sets with what the API reports; a
+// webhook is bound once the API gave it an ID.
+func (webhookExternal) recorded(w *v1alpha1.Webhook) Observation {
 	o := w.Status.AtProvider
-	return o != nil && o.URL == w.Spec.URL && o.Label == w.Spec.Label && o.Active == active(w) &&
-		slices.Equal(slices.Sorted(slices.Values(w.Spec.ExcludeTypes)), slices.Sorted(slices.Values(o.ExcludeTypes))) &&
-		(w.Spec.Tags == nil || slices.Equal(slices.Sorted(slices.Values(w.Spec.Tags)), o.Tags))
-}
-
-func (webhookExternal) describe(w *v1alpha1.Webhook) string {
-	if w.Status.AtProvider == nil {
-		return "nothing yet"
+	if o == nil {
+		return Observation{Bound: w.Status.ID != "", Description: "nothing yet"}
 	}
-	o := w.Status.AtProvider
+	var d differences
+	d.add("url", o.URL, w.Spec.URL)
+	d.add("label", o.Label, w.Spec.Label)
+	d.add("active", o.Active, active(w))
+	addList(&d, "excludeTypes", slices.Sorted(slices.Values(o.ExcludeTypes)), slices.Sorted(slices.Values(w.Spec.ExcludeTypes)))
+	if w.Spec.Tags != nil {
+		addList(&d, "tags", o.Tags, slices.Sorted(slices.Values(w.Spec.Tags)))
+	}
+	desc := o.URL + " (inactive)"
 	if o.Active {
-		return o.URL + " (active)"
+		desc = o.URL + " (active)"
 	}
-	return o.URL + " (inactive)"
+	return Observation{Exists: true, Bound: w.Status.ID != "", Diff: d, Description: desc}
 }
 
 // wire is the webhook to send.
@@ -124,10 +129,14 @@ func (e webhookExternal) wire(ctx context.Context, w *v1alpha1.Webhook) (onomond
 	return out, nil
 }
 
-// create finds, by listing, a webhook of this url and label (a create
+func (e webhookExternal) create(ctx context.Context, w *v1alpha1.Webhook) (Observation, error) {
+	return result(e, w, e.post(ctx, w))
+}
+
+// post finds, by listing, a webhook of this url and label (a create
 // whose answer was lost, or one made by hand) before it POSTs: at most one
 // POST per resource, ever.
-func (e webhookExternal) create(ctx context.Context, w *v1alpha1.Webhook) error {
+func (e webhookExternal) post(ctx context.Context, w *v1alpha1.Webhook) error {
 	all, err := e.api.ListWebhooks(ctx)
 	if err != nil {
 		return err
@@ -152,7 +161,7 @@ func (e webhookExternal) create(ctx context.Context, w *v1alpha1.Webhook) error 
 	return nil
 }
 
-func (e webhookExternal) update(ctx context.Context, w *v1alpha1.Webhook) error {
+func (e webhookExternal) update(ctx context.Context, w *v1alpha1.Webhook) (Observation, error) {
 	body, err := e.wire(ctx, w)
 	if err == nil {
 		err = e.api.UpdateWebhook(ctx, body)
@@ -160,7 +169,7 @@ func (e webhookExternal) update(ctx context.Context, w *v1alpha1.Webhook) error 
 	if err == nil {
 		e.written(w)
 	}
-	return err
+	return result(e, w, err)
 }
 
 // written records the spec as what the API now holds.
@@ -182,7 +191,12 @@ func webhookObservation(h *onomondo.Webhook) *v1alpha1.WebhookObservation {
 	return o
 }
 
-func (e webhookExternal) observe(ctx context.Context, w *v1alpha1.Webhook) error {
+func (e webhookExternal) observe(ctx context.Context, w *v1alpha1.Webhook) (Observation, error) {
+	return result(e, w, e.get(ctx, w))
+}
+
+// get reads the bound webhook, or finds one of the spec's url and label.
+func (e webhookExternal) get(ctx context.Context, w *v1alpha1.Webhook) error {
 	if w.Status.ID == "" { // never bound: find it by url and label, never create it here
 		all, err := e.api.ListWebhooks(ctx)
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -281,51 +280,17 @@ func decideSIM(ctx context.Context, c client.Client, clients *accountClients, s 
 	if controller.Decide(f) == controller.ActRefuse {
 		return refused(ch, cmp.Or(f.Refusal, f.IdentityError))
 	}
-	f.Read, f.Creatable = true, !controller.SIMObservesFirst(s)
-	var fields []string
 	write, create := "PUT ", "POST /sim/"+s.APIID()
 	if api.Current() {
 		write = "PATCH "
-		got, err := api.GetCurrentSIM(ctx, currentID(s))
-		if f.Exists, err = apiExists(err); err != nil {
-			ch.Action, ch.Detail = actionNotKnown, err.Error()
-			return ch
-		}
-		if f.Exists {
-			fields = controller.CurrentChanges(s.Spec.CurrentSettings, controller.CurrentSIMObservation(got))
-		} else {
-			f.Refusal = controller.SIMAbsent(s)
-		}
-	} else {
-		got, err := api.GetSIM(ctx, legacyID(s))
-		if f.Exists, err = apiExists(err); err != nil {
-			ch.Action, ch.Detail = actionNotKnown, err.Error()
-			return ch
-		}
-		if f.Exists {
-			fields = controller.SIMChanges(s.Spec, controller.SIMObservation(got))
-		}
 	}
-	f.UpToDate = len(fields) == 0
-	return describe(ch, controller.Decide(f), f, fields, write, create)
-}
-
-// legacyID is what the operator reads a SIM of the seed's API by: the bound
-// IMSI (or MSISDN), else the one the spec names.
-func legacyID(s *v1alpha1.SIM) string {
-	if b := s.Status.Binding; b != nil {
-		return cmp.Or(b.IMSI, b.MSISDN, s.APIID())
+	read, o, err := controller.ReadSIM(ctx, api, s)
+	if err != nil {
+		ch.Action, ch.Detail = actionNotKnown, err.Error()
+		return ch
 	}
-	return s.APIID()
-}
-
-// currentID is what the operator reads a SIM of the current API by: the
-// bound SIM ID, else the one the spec names.
-func currentID(s *v1alpha1.SIM) string {
-	if b := s.Status.Binding; b != nil && b.SIMID != "" {
-		return b.SIMID
-	}
-	return s.APIID()
+	f = f.WithRead(read)
+	return describe(ch, controller.Decide(f), f, o.Diff, write, create)
 }
 
 // decideConnector is the operator's decision for one Connector manifest.
@@ -345,33 +310,13 @@ func decideConnector(ctx context.Context, c client.Client, clients *accountClien
 	if controller.Decide(f) == controller.ActRefuse {
 		return refused(ch, f.Refusal)
 	}
-	body, err := api.GetConnector(ctx, conn.Spec.ID)
-	f.Read, f.Creatable = true, true
-	if f.Exists, err = apiExists(err); err != nil {
+	read, o, err := controller.ReadConnector(ctx, api, conn)
+	if err != nil {
 		ch.Action, ch.Detail = actionNotKnown, err.Error()
 		return ch
 	}
-	var fields []string
-	if f.Exists && !controller.ConnectorConfigMatches(conn.Spec.Config.Raw, body) {
-		fields = []string{"config: " + clipped(string(body)) + " → " + clipped(string(conn.Spec.Config.Raw))}
-	}
-	f.UpToDate = len(fields) == 0
-	return describe(ch, controller.Decide(f), f, fields, "PUT ", "POST /connector/"+conn.Spec.ID)
-}
-
-// apiExists: whether the API has the object; only its own not-found codes
-// say it does not. A bare 404 (a proxy, a wrong base path) is an error, as
-// for the operator, and so is any other failed read.
-func apiExists(err error) (bool, error) {
-	var e *onomondo.APIError
-	switch {
-	case err == nil:
-		return true, nil
-	case errors.As(err, &e) && e.StatusCode == http.StatusNotFound &&
-		(e.Code == onomondo.CodeSIMNotFound || e.Code == onomondo.CodeIMSINotFound || e.Code == onomondo.CodeConnectorNotFound):
-		return false, nil
-	}
-	return false, err
+	f = f.WithRead(read)
+	return describe(ch, controller.Decide(f), f, o.Diff, "PUT ", "POST /connector/"+conn.Spec.ID)
 }
 
 // describe says what the decision does for this manifest: the fields a
@@ -404,13 +349,6 @@ func describe(ch change, act controller.Action, f controller.Facts, fields []str
 		}
 	}
 	return ch
-}
-
-func clipped(s string) string {
-	if len(s) > 80 {
-		return s[:80] + "…"
-	}
-	return s
 }
 
 // dryRun sends the manifest as kubectl apply --server-side --dry-run=server would.
