@@ -22,6 +22,9 @@ func TestSubsetEqual(t *testing.T) {
 		{"objects in arrays are subsets too", `{"l":[{"a":1}]}`, `{"l":[{"a":1,"x":0}]}`, true},
 		{"null", `{"a":null}`, `{"a":null}`, true},
 		{"null vs missing", `{"a":null}`, `{}`, false},
+		{"an object where a value is", `{"o":{"a":1}}`, `{"o":1}`, false},
+		{"an array where a value is", `{"l":[1]}`, `{"l":1}`, false},
+		{"a number where a string is", `{"a":"1"}`, `{"a":1}`, false},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

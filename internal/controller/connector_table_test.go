@@ -3,15 +3,18 @@ package controller
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -120,6 +123,11 @@ func TestConnectorDecisionTable(t *testing.T) {
 			synced: "True/ReconcileSuccess"},
 		{name: "deletion deletes it in the API", obj: connectorObj(spec, func(c *v1alpha1.Connector) { observed(spec)(c); deleting(c) }),
 			api: map[string]string{"hook": spec}, calls: []string{"DELETE hook"}, gone: true, events: []string{"Deleted"}},
+		{name: "a secretRef on an account of the seed's API is NotInEdition, with no call", obj: connectorObj(spec, func(c *v1alpha1.Connector) {
+			c.Spec.SecretRef = &v1alpha1.LocalSecretReference{Name: "broker"}
+		}), synced: "False/" + ReasonNotInEdition, events: []string{"SyncFailed"}},
+		{name: "a long config that differs: one PUT, its event clipped", obj: connectorObj(`{"pad":"`+strings.Repeat("y", 300)+`"}`, observed(other)),
+			api: map[string]string{"hook": other}, seen: true, calls: []string{"PUT hook"}, synced: "True/ReconcileSuccess", events: []string{"Updated"}},
 		{name: "Orphan leaves it", obj: connectorObj(spec, func(c *v1alpha1.Connector) {
 			observed(spec)(c)
 			c.Spec.DeletionPolicy = v1alpha1.DeletionPolicyOrphan
@@ -237,22 +245,52 @@ func TestConnectorOnTheCurrentAPIDecisionTable(t *testing.T) {
 		_, hash, _ := e.namedBody(obj)
 		return hash
 	}
+	secretGet := func(err error) interceptor.Funcs {
+		return interceptor.Funcs{Get: func(ctx context.Context, c client.WithWatch, key client.ObjectKey, obj client.Object, o ...client.GetOption) error {
+			if _, ok := obj.(*corev1.Secret); ok {
+				return err
+			}
+			return c.Get(ctx, key, obj, o...)
+		}}
+	}
 	for _, tc := range []struct {
-		name    string
-		obj     *v1alpha1.Connector
-		secrets []client.Object
-		api     map[string]string
-		calls   []string
-		synced  string
-		option  string // the password option sent, if any
+		name      string
+		obj       *v1alpha1.Connector
+		secrets   []client.Object
+		noReader  bool
+		intercept interceptor.Funcs
+		api       map[string]string
+		calls     []string
+		synced    string
+		option    string // the password option sent, if any
+		host      string // the host option sent with it
+		gone      bool
 	}{
-		{name: "created with the Secret's options merged into options", obj: connectorObj(spec, withSecret),
+		{name: "a Secret the operator may not read: SecretForbidden, no call", obj: connectorObj(spec, withSecret),
+			intercept: secretGet(apierrors.NewForbidden(schema.GroupResource{Resource: "secrets"}, "broker", errors.New("no"))),
+			synced:    "False/" + ReasonSecretForbidden},
+		{name: "an operator that reads no Secrets: SecretForbidden, no call", obj: connectorObj(spec, withSecret), noReader: true,
+			synced: "False/" + ReasonSecretForbidden},
+		{name: "a Secret that cannot be read for now: retried, no call", obj: connectorObj(spec, withSecret),
+			intercept: secretGet(apierrors.NewServiceUnavailable("restarting")), synced: "False/" + ReasonReconcileError},
+		{name: "a config that is not a JSON object: ConfigInvalid, no call", obj: connectorObj(`["mqtt"]`, withSecret),
+			secrets: []client.Object{secret("s3cret")}, synced: "False/ConfigInvalid"},
+		{name: "a config without options: the Secret's are the options", obj: connectorObj(`{"type":"mqtt"}`, withSecret),
 			secrets: []client.Object{secret("s3cret")}, calls: []string{"POST /connectors hook"}, synced: "True/ReconcileSuccess", option: "s3cret"},
+		{name: "deletion deletes it by name", obj: connectorObj(spec, func(c *v1alpha1.Connector) {
+			sentWith("")(c)
+			c.Spec.SecretRef = nil
+			now := metav1.NewTime(created.Add(time.Hour))
+			c.DeletionTimestamp = &now
+		}), api: map[string]string{"hook": spec}, calls: []string{"DELETE hook"}, gone: true},
+		{name: "created with the Secret's options merged into options", obj: connectorObj(spec, withSecret),
+			secrets: []client.Object{secret("s3cret")}, calls: []string{"POST /connectors hook"}, synced: "True/ReconcileSuccess", option: "s3cret",
+			host: "broker.example"},
 		{name: "a Secret that does not exist: SecretNotFound, no call", obj: connectorObj(spec, withSecret),
 			synced: "False/" + ReasonSecretNotFound},
 		{name: "the Secret's data changed: sent once, though the API's answer matches", obj: connectorObj(spec, sentWith(hashOf("old"))),
 			secrets: []client.Object{secret("new")}, api: map[string]string{"hook": spec},
-			calls: []string{"GET hook", "PATCH hook"}, synced: "True/ReconcileSuccess", option: "new"},
+			calls: []string{"GET hook", "PATCH hook"}, synced: "True/ReconcileSuccess", option: "new", host: "broker.example"},
 		{name: "the Secret as last sent, after a restart: no call, its check resumes within the period", obj: connectorObj(spec, sentWith(hashOf("same"))),
 			secrets: []client.Object{secret("same")}, api: map[string]string{"hook": spec}, synced: "True/ReconcileSuccess"},
 	} {
@@ -261,12 +299,19 @@ func TestConnectorOnTheCurrentAPIDecisionTable(t *testing.T) {
 			for k, v := range tc.api {
 				api.bodies[k] = v
 			}
-			c := fakeClient(interceptor.Funcs{}, append([]client.Object{tc.obj}, tc.secrets...)...)
+			c := fakeClient(tc.intercept, append([]client.Object{tc.obj}, tc.secrets...)...)
 			r := newConnectorReconciler(c, api, &fakeRecorder{}, ManagedOptions{SyncPeriod: time.Hour, MinBackoff: time.Millisecond, MaxBackoff: time.Second})
-			r.ext.(connectorExternal).secrets.reader = c
+			if !tc.noReader {
+				r.ext.(connectorExternal).secrets.reader = c
+			}
 			r.claims = &claimStore{client: c, reader: c}
 			var got v1alpha1.Connector
-			reconcileOnce(t, r, c, tc.obj, &got, false)
+			if reconcileOnce(t, r, c, tc.obj, &got, tc.gone) {
+				if !slices.Equal(api.calls, tc.calls) {
+					t.Errorf("calls %q, want %q", api.calls, tc.calls)
+				}
+				return
+			}
 			if !slices.Equal(api.calls, tc.calls) {
 				t.Errorf("calls %q, want %q", api.calls, tc.calls)
 			}
@@ -275,8 +320,8 @@ func TestConnectorOnTheCurrentAPIDecisionTable(t *testing.T) {
 			}
 			if tc.option != "" {
 				opts, _ := api.sent[len(api.sent)-1]["options"].(map[string]any)
-				if opts["password"] != tc.option || opts["host"] != "broker.example" {
-					t.Errorf("options sent %v, want the spec's and password %q", opts, tc.option)
+				if opts["password"] != tc.option || (tc.host != "" && opts["host"] != tc.host) || (tc.host == "" && len(opts) != 1) {
+					t.Errorf("options sent %v, want the spec's (host %q) and password %q", opts, tc.host, tc.option)
 				}
 			}
 		})

@@ -45,6 +45,13 @@ func TestDecide(t *testing.T) {
 		{"after a read: observe-only of another object than the bound one is refused", Facts{Read: true, Exists: true, ObserveOnly: true, IdentityError: mismatch}, ActRefuse},
 		{"after a read: matching, nothing is written", Facts{Read: true, Exists: true, UpToDate: true}, ActNothing},
 		{"after a read: differing, the spec is written once", Facts{Read: true, Exists: true}, ActUpdate},
+
+		{"a sync request's read (and kubectl sim diff's) that finds it differing writes it",
+			with(bound, func(f *Facts) { f.SyncRequested = true }).WithRead(Facts{Exists: true, Creatable: true}), ActUpdate},
+		{"a read that finds it gone creates it again", with(bound, func(f *Facts) { f.SyncRequested = true }).WithRead(Facts{Creatable: true}), ActCreate},
+		{"a read keeps what was refused before it", Facts{Refusal: refused}.WithRead(Facts{Exists: true, UpToDate: true}), ActRefuse},
+		{"a read's own refusal (a card the account lacks) stands", Facts{SyncRequested: true}.WithRead(Facts{Refusal: refused}), ActRefuse},
+		{"observe-only stays observe-only after a read", Facts{ObserveOnly: true, SyncRequested: true}.WithRead(Facts{Exists: true}), ActObserve},
 	} {
 		if got := Decide(tc.f); got != tc.want {
 			t.Errorf("%s: %s, want %s", tc.rule, got, tc.want)
@@ -72,5 +79,20 @@ func TestOnlyAnUnaskedCheckIsBackgroundWork(t *testing.T) {
 		if got := Background(Decide(tc.f), tc.f); got != tc.want {
 			t.Errorf("%s (%s): background %t, want %t", tc.rule, Decide(tc.f), got, tc.want)
 		}
+	}
+}
+
+// Every action has its own name, as logs and kubectl sim diff print it.
+func TestEveryActionHasItsOwnName(t *testing.T) {
+	seen := map[string]bool{}
+	for a := ActNothing; a <= ActObserve; a++ {
+		if name := a.String(); name == "" || seen[name] {
+			t.Errorf("action %d is named %q", int(a), name)
+		} else {
+			seen[name] = true
+		}
+	}
+	if len(seen) != len(actionNames) {
+		t.Errorf("%d actions named, %d names", len(seen), len(actionNames))
 	}
 }

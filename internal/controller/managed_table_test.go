@@ -276,6 +276,32 @@ func live(imsi, msisdn string, voice bool) onomondo.SIM {
 	return onomondo.SIM{IMSI: imsi, MSISDN: msisdn, Voice: voice, SMS: true, Data: true}
 }
 
+// apiserverDown is the apiserver failing a request for now.
+var apiserverDown = apierrors.NewServiceUnavailable("apiserver restarting")
+
+// claimCall applies f's Create and Delete to Claims only; every other
+// object goes through.
+func claimCall(f interceptor.Funcs) interceptor.Funcs {
+	out := interceptor.Funcs{}
+	if f.Create != nil {
+		out.Create = func(ctx context.Context, c client.WithWatch, obj client.Object, o ...client.CreateOption) error {
+			if _, ok := obj.(*v1alpha1.Claim); ok {
+				return f.Create(ctx, c, obj, o...)
+			}
+			return c.Create(ctx, obj, o...)
+		}
+	}
+	if f.Delete != nil {
+		out.Delete = func(ctx context.Context, c client.WithWatch, obj client.Object, o ...client.DeleteOption) error {
+			if _, ok := obj.(*v1alpha1.Claim); ok {
+				return f.Delete(ctx, c, obj, o...)
+			}
+			return c.Delete(ctx, obj, o...)
+		}
+	}
+	return out
+}
+
 func TestManagedSIMDecisionTable(t *testing.T) {
 	listFails := interceptor.Funcs{List: func(context.Context, client.WithWatch, client.ObjectList, ...client.ListOption) error {
 		return errLookup
@@ -544,6 +570,25 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 			others: []*v1alpha1.SIM{simObj("holder", byIMSI(imsiB, true))},
 			want:   want{gone: true, events: []string{"HandedOver"}, claim: "holder"}},
 
+		{name: "a Claim that cannot be taken for now is retried; nothing is sent",
+			obj: simObj("s", byIMSI(imsiA, true)), intercept: claimCall(interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
+				return apiserverDown
+			}}),
+			want: want{err: true}},
+		{name: "a deletion whose Claim cannot be let go for now keeps the finalizer",
+			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), holding, deleting), claims: []*v1alpha1.Claim{heldBy("s")},
+			api: []onomondo.SIM{live(imsiA, "", true)},
+			intercept: claimCall(interceptor.Funcs{Delete: func(context.Context, client.WithWatch, client.Object, ...client.DeleteOption) error {
+				return apiserverDown
+			}}),
+			want: want{calls: []string{"DELETE " + imsiA}, err: true, events: []string{"Deleted"}, claim: "s", finalizer: true}},
+		{name: "a status write that fails is returned (the POST stands; no wait for a binding never written)",
+			obj: simObj("s", byIMSI(imsiA, false)), intercept: interceptor.Funcs{SubResourcePatch: func(context.Context, client.Client, string, client.Object,
+				client.Patch, ...client.SubResourcePatchOption) error {
+				return apiserverDown
+			}},
+			want: want{calls: []string{"POST " + imsiA}, err: true, finalizer: true, events: []string{"Created"}, requeue: time.Minute, claim: "s"}},
+
 		// Deletion.
 		{name: "deleting a bound SIM deletes it in the API",
 			obj: simObj("s", byIMSI(imsiA, true), bound(imsiA, "", true), deleting), api: []onomondo.SIM{live(imsiA, "", true)},
@@ -652,9 +697,10 @@ func (tc row) run(t *testing.T) {
 		t.Errorf("lastHandledRequestedAt %q, want %q", got.Status.LastHandledRequestedAt, w.handled)
 	}
 	// The next drift check of a synced resource waits at low priority behind
-	// user intents; a retry keeps its priority.
+	// user intents; a retry keeps its priority. (With an error the workqueue
+	// retries with its backoff, whatever the result says.)
 	synced := meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionSynced)
-	if drift, low := synced && res.RequeueAfter > 0, res.Priority != nil && *res.Priority == handler.LowPriority; drift != low {
+	if drift, low := synced && res.RequeueAfter > 0, res.Priority != nil && *res.Priority == handler.LowPriority; drift != low && !w.err {
 		t.Errorf("synced %t, requeue after %s at priority %v: want low priority exactly for drift checks", synced, res.RequeueAfter, res.Priority)
 	}
 	if w.progress != "" {

@@ -14,16 +14,10 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
-	"sigs.k8s.io/controller-runtime/pkg/predicate"
-	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
-	"sigs.k8s.io/controller-runtime/pkg/source"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
@@ -227,23 +221,6 @@ func post(ctx context.Context, api SMSAPI, to string, m onomondo.SMS) error {
 		return c.SendSMSToSIM(ctx, to, m)
 	}
 	return api.SendSMS(ctx, to, m)
-}
-
-// recipientChanged passes the SIM events that can change what a waiting
-// message needs: a SIM appearing or leaving, or its recipient (or the
-// reason it has none) changing. The finalizer and status writes of a
-// fleet's creation pass no further.
-var recipientChanged = predicate.Funcs{
-	UpdateFunc: func(e event.UpdateEvent) bool {
-		old, oldOK := e.ObjectOld.(*v1alpha1.SIM)
-		cur, curOK := e.ObjectNew.(*v1alpha1.SIM)
-		if !oldOK || !curOK {
-			return true
-		}
-		oldTo, oldReason, _ := simRecipient(old)
-		curTo, curReason, _ := simRecipient(cur)
-		return oldTo != curTo || oldReason != curReason
-	},
 }
 
 // sentBefore settles a new object of a message whose earlier object went
@@ -451,36 +428,6 @@ func newAttemptID() string {
 	return hex.EncodeToString(b)
 }
 
-// SetupWithManager watches SMSMessages, and SIMs for the messages that wait
-// on them, and runs the sweep of expired SMS records.
-func (r *SMSMessageReconciler) SetupWithManager(mgr ctrl.Manager) error {
-	if r.records != nil {
-		if err := mgr.Add(r.records); err != nil {
-			return err
-		}
-	}
-	b := ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.SMSMessage{}).
-		Watches(&v1alpha1.SIM{}, handler.EnqueueRequestsFromMapFunc(r.waitingOn), builder.WithPredicates(recipientChanged)).
-		WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.opts.MaxConcurrentReconciles, 1)}).
-		Named("smsmessage")
-	return watchAccounts(b, mgr.GetCache(), func() client.ObjectList { return &v1alpha1.SMSMessageList{} }).Complete(r)
-}
-
-// IndexSMSBySIM indexes messages by the SIM their simRef names, for the SIM
-// controller (a waiting message makes it read the MSISDN) and this one
-// (a SIM's change wakes its messages). Register it once per manager.
-func IndexSMSBySIM(mgr ctrl.Manager) error {
-	return mgr.GetFieldIndexer().IndexField(context.Background(), &v1alpha1.SMSMessage{}, smsSIMRefIndex,
-		func(obj client.Object) []string {
-			if ref := obj.(*v1alpha1.SMSMessage).Spec.SIMRef; ref != nil {
-				return []string{ref.Name}
-			}
-			return nil
-		})
-}
-
 // UseAccounts sends each message through its account's client.
 func (r *SMSMessageReconciler) UseAccounts(a *Accounts) { r.accounts = a }
 
@@ -500,19 +447,4 @@ func (r *SMSMessageReconciler) RetryCredentials(ctx context.Context) {
 		}
 	}
 	go wakeAll(ctx, r.wake, due)
-}
-
-// waitingOn wakes the messages that name a SIM.
-func (r *SMSMessageReconciler) waitingOn(ctx context.Context, obj client.Object) []reconcile.Request {
-	var list v1alpha1.SMSMessageList
-	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{smsSIMRefIndex: obj.GetName()}); err != nil {
-		return nil
-	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, m := range list.Items {
-		if !finished(&m) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&m)})
-		}
-	}
-	return reqs
 }
