@@ -14,8 +14,8 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
@@ -109,8 +109,10 @@ func TestSMSMessageDecisionTable(t *testing.T) {
 		{name: "an earlier object's record that cannot be read: the error is returned, with no call", obj: smsObj(nil),
 			intercept: getFails(&v1alpha1.SMSRecord{}), wantErr: true},
 		{name: "a record that cannot be written before the send: nothing is sent", obj: smsObj(nil),
-			intercept: interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error { return unavailable }},
-			wantErr:   true},
+			intercept: interceptor.Funcs{Create: func(context.Context, client.WithWatch, client.Object, ...client.CreateOption) error {
+				return unavailable
+			}},
+			wantErr: true},
 		{name: "a marker write that fails sends nothing", obj: smsObj(nil),
 			intercept: interceptor.Funcs{SubResourceUpdate: func(context.Context, client.Client, string, client.Object, ...client.SubResourceUpdateOption) error {
 				return unavailable
