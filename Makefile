@@ -96,13 +96,13 @@ test: manifests generate build-installer fmt vet envtest doc-samples-deps ## Run
 
 # The engine, the decision and the kinds' decision code, proven without
 # envtest (on fakes); envtest is left for wiring.
-DECISION_FILES_ENGINE = managed.go,decide.go,observation.go,claims.go,duplicates.go,conditions.go,retry.go,statuspatch.go
+DECISION_FILES_ENGINE = decision.go,managed.go,observation.go,claims.go,duplicates.go,conditions.go,retry.go,statuspatch.go
 DECISION_FILES_CONNECTOR = connector_controller.go,connector_current.go
 DECISION_FILES_SMS = smsmessage_controller.go
 
 .PHONY: cover-decisions
 cover-decisions: ## Fail if the controller package's tests without envtest cover under 95% of the engine, Connector or SMSMessage decision code.
-	go test ./internal/controller/ -skip '^TestControllers$$' -count=1 -coverprofile cover-unit.out >/dev/null
+	go test ./internal/decision/ ./internal/controller/ -skip '^TestControllers$$' -count=1 -coverprofile cover-unit.out >/dev/null
 	go run ./hack/filecover -profile cover-unit.out -min 95 \
 		engine=$(DECISION_FILES_ENGINE) connector=$(DECISION_FILES_CONNECTOR) sms=$(DECISION_FILES_SMS)
 

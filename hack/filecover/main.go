@@ -4,7 +4,7 @@
 // decision and the kinds' decision code are proven on fakes, and envtest
 // is left for wiring.
 //
-//	filecover -profile cover-unit.out -min 95 engine=managed.go,decide.go sms=smsmessage_controller.go
+//	filecover -profile cover-unit.out -min 95 engine=decision.go,managed.go sms=smsmessage_controller.go
 package main
 
 import (

@@ -2,11 +2,12 @@
 // managed kinds, the kinds themselves, and the SMSMessage and Account
 // controllers.
 //
-// The engine (one reconcile: connect, facts, Decide, carry out):
+// The engine (one reconcile: connect, facts, decide, carry out):
 //   - managed.go: Reconcile and its flow; managed_controller.go wires it
 //     into a manager (indexes, watches, priorities);
-//   - decide.go: Facts and Decide, the one place a choice is made, shared
-//     with kubectl sim diff (preview.go exports what diff needs);
+//   - internal/decision (a package of its own, pure): Facts and Decide,
+//     the one place a choice is made, shared with kubectl sim diff
+//     (preview.go exports the rest of what diff needs);
 //   - observation.go: the Observation value every read and write returns,
 //     the kinds' identity, and readObject, the one read of a reconcile and
 //     of kubectl sim diff;

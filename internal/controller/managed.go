@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/decision"
 	"github.com/sim-operator/sim-operator/internal/metrics"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 	"github.com/sim-operator/sim-operator/internal/schedule"
@@ -247,16 +248,16 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 	if err != nil {
 		return ctrl.Result{}, err // a claim lookup failed
 	}
-	act := Decide(f)
-	if Background(act, f) {
+	act := decision.Decide(f)
+	if decision.Background(act, f) {
 		ctx = onomondo.Background(ctx)
 	}
 	switch act {
-	case ActRefuse:
+	case decision.Refuse:
 		return r.markFailed(ctx, obj, cmp.Or(f.Refusal, f.IdentityError)), nil // no call, no claim
-	case ActParked:
+	case decision.Parked:
 		return ctrl.Result{}, nil // only a spec change (a new generation) or a sync request is worth another call
-	case ActObserve:
+	case decision.Observe:
 		return p.observeOnly(ctx, obj), nil
 	}
 	if f.ObserveOnly { // and nothing due
@@ -273,8 +274,8 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 
 // facts gathers what the decision is made on, in the order Decide weighs
 // it; a refusal ends the gathering. The error is a failed lookup, no fact.
-func (r pass[T]) facts(ctx context.Context, obj T, connectErr error) (Facts, error) {
-	f := Facts{Refusal: connectErr}
+func (r pass[T]) facts(ctx context.Context, obj T, connectErr error) (decision.Facts, error) {
+	f := decision.Facts{Refusal: connectErr}
 	if ed, ok := r.ext.(editioner[T]); ok && f.Refusal == nil {
 		f.Refusal = ed.editionError(ctx, obj)
 	}
@@ -306,26 +307,26 @@ func (r pass[T]) facts(ctx context.Context, obj T, connectErr error) (Facts, err
 // carryOut makes the decision once the claim is held and the finalizer
 // set: create, adopt, update, check for drift, apply a pending change,
 // wait for the cache, or nothing.
-func (r pass[T]) carryOut(ctx context.Context, obj T, act Action) ctrl.Result {
+func (r pass[T]) carryOut(ctx context.Context, obj T, act decision.Action) ctrl.Result {
 	var (
 		o   Observation
 		err error
 	)
 	switch act {
-	case ActNothing:
+	case decision.Nothing:
 		r.markSynced(obj, r.ext.recorded(obj))
 		return driftCheckAfter(r.schedule.Remaining(client.ObjectKeyFromObject(obj)))
-	case ActWait:
+	case decision.Wait:
 		return ctrl.Result{RequeueAfter: staleCacheWait} // this process bound it; the cache has not caught up
-	case ActCreate:
+	case decision.Create:
 		o, err = r.create(ctx, obj)
-	case ActAdopt:
+	case decision.Adopt:
 		o, err = r.adopt(ctx, obj, nil)
-	case ActUpdate:
+	case decision.Update:
 		o, err = r.update(ctx, obj, "Updated", "applied the spec change")
-	case ActCheck:
+	case decision.Check:
 		o, err = r.readThenApply(ctx, obj, true)
-	case ActApplyPending:
+	case decision.ApplyPending:
 		o, err = r.readThenApply(ctx, obj, false)
 	}
 	if err != nil {
@@ -451,12 +452,12 @@ func (r pass[T]) adopt(ctx context.Context, obj T, conflict error) (Observation,
 		return o, err
 	}
 	f.CreateRefused = conflict
-	switch Decide(f) {
-	case ActRefuse:
+	switch decision.Decide(f) {
+	case decision.Refuse:
 		return o, cmp.Or(f.Refusal, conflict) // a conflict over something else (a SIM's MSISDN held by another SIM)
-	case ActCreate:
+	case decision.Create:
 		return r.create(ctx, obj) // seen once, gone now
-	case ActNothing:
+	case decision.Nothing:
 		r.event(ctx, obj, corev1.EventTypeNormal, "Adopted", "adopted existing %s; it already matched the spec", r.named(obj))
 		return o, nil
 	}
@@ -467,7 +468,7 @@ func (r pass[T]) adopt(ctx context.Context, obj T, conflict error) (Observation,
 // read observes the object and gathers the facts of a read (readObject)
 // and, when the API has it, whether claims and the binding allow it (see
 // confirm). The error is a failed read.
-func (r pass[T]) read(ctx context.Context, obj T) (Facts, Observation, error) {
+func (r pass[T]) read(ctx context.Context, obj T) (decision.Facts, Observation, error) {
 	f, o, err := readObject(ctx, r.ext, obj)
 	if err == nil && f.Exists {
 		f.Refusal = r.confirm(ctx, obj, o)
@@ -524,12 +525,12 @@ func (r pass[T]) readThenApply(ctx context.Context, obj T, drift bool) (Observat
 	if err != nil {
 		return o, err
 	}
-	switch Decide(f) {
-	case ActRefuse:
+	switch decision.Decide(f) {
+	case decision.Refuse:
 		return o, f.Refusal
-	case ActCreate:
+	case decision.Create:
 		return r.recreate(ctx, obj)
-	case ActNothing:
+	case decision.Nothing:
 		return o, nil
 	}
 	if drift {

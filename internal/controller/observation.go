@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+
+	"github.com/sim-operator/sim-operator/internal/decision"
 )
 
 // Observation is what the operator knows of a resource's object in the
@@ -49,9 +51,9 @@ type identity struct {
 // whether the kind could create it if not (a card of the current API the
 // account lacks is refused instead), and the observation. It is the read
 // of every reconcile and of kubectl sim diff. The error is a failed read.
-func readObject[T managedObject](ctx context.Context, ext external[T], obj T) (Facts, Observation, error) {
+func readObject[T managedObject](ctx context.Context, ext external[T], obj T) (decision.Facts, Observation, error) {
 	o, err := ext.observe(ctx, obj)
-	f := Facts{Read: true, Exists: !isGone(err), Creatable: true}
+	f := decision.Facts{Read: true, Exists: !isGone(err), Creatable: true}
 	if ob, ok := ext.(observer[T]); ok && ob.observeFirst(obj) {
 		f.Creatable = false
 	}

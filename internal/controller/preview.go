@@ -7,6 +7,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/decision"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -30,13 +31,13 @@ func ConnectorClaimID(c *v1alpha1.Connector) string { return connectorClaimID(c)
 // identifier, the same read, the same comparison) and returns the facts of
 // the read and its observation; s's status takes what the API answered.
 // The error is a failed read (a bare 404 included).
-func ReadSIM(ctx context.Context, api *onomondo.Client, s *v1alpha1.SIM) (Facts, Observation, error) {
+func ReadSIM(ctx context.Context, api *onomondo.Client, s *v1alpha1.SIM) (decision.Facts, Observation, error) {
 	return readObject(ctx, simExternal{tags: &tagCache{}}.connect(api), s)
 }
 
 // ReadConnector reads a Connector's connector as a reconcile does, through
 // its account's edition; see ReadSIM.
-func ReadConnector(ctx context.Context, api *onomondo.Client, c *v1alpha1.Connector) (Facts, Observation, error) {
+func ReadConnector(ctx context.Context, api *onomondo.Client, c *v1alpha1.Connector) (decision.Facts, Observation, error) {
 	return readObject(ctx, connectorExternal{}.connect(api), c)
 }
 

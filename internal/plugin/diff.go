@@ -20,6 +20,7 @@ import (
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/controller"
+	"github.com/sim-operator/sim-operator/internal/decision"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -236,7 +237,7 @@ func preamble(ctx context.Context, c client.Client, clients *accountClients, obj
 	if exists {
 		obj.SetUID(live.GetUID())
 	}
-	if controller.Decide(controller.Facts{Paused: obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true"}) == controller.ActPaused {
+	if decision.Decide(decision.Facts{Paused: obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true"}) == decision.Paused {
 		ch.Action, ch.Detail = actionPaused, "no call while "+v1alpha1.AnnotationPaused+"=true"
 		return ch, nil, true
 	}
@@ -251,8 +252,8 @@ func preamble(ctx context.Context, c client.Client, clients *accountClients, obj
 // the other edition, another resource's claim (read from the apiserver),
 // another object than the bound one. A diff is a sync request: it reads.
 func beforeRead(ctx context.Context, c client.Client, api *onomondo.Client, obj client.Object, kind, claimID string,
-	edition, identity error, observeOnly, bound bool) (controller.Facts, error) {
-	f := controller.Facts{Refusal: edition, SyncRequested: true, ObserveOnly: observeOnly, Bound: bound, IdentityError: identity}
+	edition, identity error, observeOnly, bound bool) (decision.Facts, error) {
+	f := decision.Facts{Refusal: edition, SyncRequested: true, ObserveOnly: observeOnly, Bound: bound, IdentityError: identity}
 	if f.Refusal == nil {
 		var err error
 		// A user who may not read Claims (cluster-scoped) sees no duplicate across namespaces.
@@ -277,7 +278,7 @@ func decideSIM(ctx context.Context, c client.Client, clients *accountClients, s 
 		ch.Action, ch.Detail = actionNotKnown, err.Error()
 		return ch
 	}
-	if controller.Decide(f) == controller.ActRefuse {
+	if decision.Decide(f) == decision.Refuse {
 		return refused(ch, cmp.Or(f.Refusal, f.IdentityError))
 	}
 	write, create := "PUT ", "POST /sim/"+s.APIID()
@@ -290,7 +291,7 @@ func decideSIM(ctx context.Context, c client.Client, clients *accountClients, s 
 		return ch
 	}
 	f = f.WithRead(read)
-	return describe(ch, controller.Decide(f), f, o.Diff, write, create)
+	return describe(ch, decision.Decide(f), f, o.Diff, write, create)
 }
 
 // decideConnector is the operator's decision for one Connector manifest.
@@ -307,7 +308,7 @@ func decideConnector(ctx context.Context, c client.Client, clients *accountClien
 		ch.Action, ch.Detail = actionNotKnown, err.Error()
 		return ch
 	}
-	if controller.Decide(f) == controller.ActRefuse {
+	if decision.Decide(f) == decision.Refuse {
 		return refused(ch, f.Refusal)
 	}
 	read, o, err := controller.ReadConnector(ctx, api, conn)
@@ -316,19 +317,19 @@ func decideConnector(ctx context.Context, c client.Client, clients *accountClien
 		return ch
 	}
 	f = f.WithRead(read)
-	return describe(ch, controller.Decide(f), f, o.Diff, "PUT ", "POST /connector/"+conn.Spec.ID)
+	return describe(ch, decision.Decide(f), f, o.Diff, "PUT ", "POST /connector/"+conn.Spec.ID)
 }
 
 // describe says what the decision does for this manifest: the fields a
 // write would change, or why nothing is written.
-func describe(ch change, act controller.Action, f controller.Facts, fields []string, write, create string) change {
+func describe(ch change, act decision.Action, f decision.Facts, fields []string, write, create string) change {
 	detail := strings.Join(fields, ", ")
 	switch act {
-	case controller.ActRefuse:
+	case decision.Refuse:
 		return refused(ch, cmp.Or(f.Refusal, f.IdentityError))
-	case controller.ActCreate:
+	case decision.Create:
 		ch.Action, ch.Detail = actionCreate, create
-	case controller.ActObserve:
+	case decision.Observe:
 		switch {
 		case !f.Exists:
 			ch.Action, ch.Detail = actionObserve, "does not exist"
@@ -337,7 +338,7 @@ func describe(ch change, act controller.Action, f controller.Facts, fields []str
 		default:
 			ch.Action, ch.Detail = actionObserve, "differs (never written): "+detail
 		}
-	case controller.ActUpdate:
+	case decision.Update:
 		ch.Action, ch.Detail = actionUpdate, write+detail
 		if !f.Bound {
 			ch.Action, ch.Detail = actionAdopt, "then "+write+detail

@@ -1,47 +1,46 @@
-package controller
+// Package decision is the operator's choice about one managed resource:
+// what one reconcile does, made from facts by one pure function. The
+// reconciler (internal/controller) gathers the facts and carries out the
+// action; `kubectl sim diff` gathers the same facts (after the same read)
+// and prints the action, so the preview and the operator cannot disagree.
+package decision
 
 import "cmp"
-
-// The decision: what one reconcile does about one managed resource, made
-// from facts by one pure function. The reconciler gathers the facts and
-// carries out the action; `kubectl sim diff` gathers the same facts (after
-// the same read) and prints the action, so the preview and the operator
-// cannot disagree.
 
 // Action is the one thing a reconcile does about a resource.
 type Action int
 
 const (
-	// ActNothing: in sync, or not due for a check; no call.
-	ActNothing Action = iota
-	// ActPaused: the resource is paused; no call.
-	ActPaused
-	// ActRefuse: refused before any write (its account, a field of the
+	// Nothing: in sync, or not due for a check; no call.
+	Nothing Action = iota
+	// Paused: the resource is paused; no call.
+	Paused
+	// Refuse: refused before any write (its account, a field of the
 	// other edition, a duplicate, another object than the bound one, a
 	// card the account does not have); the refusal is in Facts.
-	ActRefuse
-	// ActParked: this generation failed with a terminal error; only a
+	Refuse
+	// Parked: this generation failed with a terminal error; only a
 	// spec change or a sync request is worth another call.
-	ActParked
-	// ActWait: the cache is older than this process's own binding; wait
+	Parked
+	// Wait: the cache is older than this process's own binding; wait
 	// for it rather than create again.
-	ActWait
-	// ActCreate: one POST (a create answered "exists" adopts instead).
-	ActCreate
-	// ActAdopt: read the object the resource names, bind it, then write
+	Wait
+	// Create: one POST (a create answered "exists" adopts instead).
+	Create
+	// Adopt: read the object the resource names, bind it, then write
 	// only what differs.
-	ActAdopt
-	// ActUpdate: write the spec (PUT or PATCH).
-	ActUpdate
-	// ActCheck: read the bound object and correct what differs (a drift
+	Adopt
+	// Update: write the spec (PUT or PATCH).
+	Update
+	// Check: read the bound object and correct what differs (a drift
 	// check, a sync request, a binding that lacks a needed identifier).
-	ActCheck
-	// ActApplyPending: a spec change this process finds pending the first
+	Check
+	// ApplyPending: a spec change this process finds pending the first
 	// time it sees the resource (after a restart its predecessor may have
 	// written it): read first, write only if it still differs.
-	ActApplyPending
-	// ActObserve: observe only: read and report, never write.
-	ActObserve
+	ApplyPending
+	// Observe: observe only: read and report, never write.
+	Observe
 )
 
 var actionNames = [...]string{"Nothing", "Paused", "Refuse", "Parked", "Wait", "Create", "Adopt", "Update", "Check", "ApplyPending", "Observe"}
@@ -110,35 +109,35 @@ func (f Facts) WithRead(r Facts) Facts {
 func Decide(f Facts) Action {
 	switch {
 	case f.Paused:
-		return ActPaused
+		return Paused
 	case f.Refusal != nil:
-		return ActRefuse
+		return Refuse
 	case f.Read:
 		return decideAfterRead(f)
 	case f.Parked && !f.SyncRequested:
-		return ActParked
+		return Parked
 	case f.ObserveOnly && (f.SyncRequested || f.DriftDue || f.NewGeneration):
-		return ActObserve
+		return Observe
 	case f.ObserveOnly:
-		return ActNothing
+		return Nothing
 	case f.StaleCache:
-		return ActWait
+		return Wait
 	case !f.Bound && !f.MayExist:
-		return ActCreate
+		return Create
 	case !f.Bound:
-		return ActAdopt
+		return Adopt
 	case f.IdentityError != nil:
-		return ActRefuse
+		return Refuse
 	case f.SyncRequested || f.NeedsRead:
-		return ActCheck
+		return Check
 	case !f.UpToDate && f.Seen:
-		return ActUpdate
+		return Update
 	case !f.UpToDate:
-		return ActApplyPending
+		return ApplyPending
 	case f.DriftDue:
-		return ActCheck
+		return Check
 	}
-	return ActNothing
+	return Nothing
 }
 
 // Background reports whether the decision is a periodic check nobody waits
@@ -146,7 +145,7 @@ func Decide(f Facts) Action {
 // other call of the account's budget (onomondo.Background), so a user's
 // change is not queued behind a wall of drift corrections.
 func Background(act Action, f Facts) bool {
-	return (act == ActCheck || act == ActObserve) && f.DriftDue && !f.SyncRequested && !f.NeedsRead && !f.NewGeneration
+	return (act == Check || act == Observe) && f.DriftDue && !f.SyncRequested && !f.NeedsRead && !f.NewGeneration
 }
 
 // decideAfterRead: the object was just read. Observe-only reports it.
@@ -156,17 +155,17 @@ func Background(act Action, f Facts) bool {
 func decideAfterRead(f Facts) Action {
 	switch {
 	case f.ObserveOnly && f.IdentityError != nil:
-		return ActRefuse
+		return Refuse
 	case f.ObserveOnly:
-		return ActObserve // whatever it found: observe-only reports, never writes
+		return Observe // whatever it found: observe-only reports, never writes
 	case !f.Exists && (!f.Creatable || f.CreateRefused != nil):
-		return ActRefuse
+		return Refuse
 	case !f.Exists:
-		return ActCreate
+		return Create
 	case f.IdentityError != nil:
-		return ActRefuse
+		return Refuse
 	case f.UpToDate:
-		return ActNothing
+		return Nothing
 	}
-	return ActUpdate
+	return Update
 }
