@@ -44,6 +44,17 @@ func connectorConfigMatches(want, got []byte) bool {
 	return err1 == nil && err2 == nil && subsetEqual(w, g)
 }
 
+// NormMSISDN drops the optional "+", as the operator compares numbers.
+func NormMSISDN(m string) string { return normMSISDN(m) }
+
+// SIMSpecOf is a spec naming a SIM of the seed's API by the IMSI and
+// MSISDN it reports, managing each setting at the value it reports
+// (kubectl sim import).
+func SIMSpecOf(s *onomondo.SIM) v1alpha1.SIMSpec {
+	o := observation(s)
+	return v1alpha1.SIMSpec{IMSI: o.IMSI, MSISDN: o.MSISDN, SIMSettings: o.SIMSettings}
+}
+
 // CurrentSettingsOf is the settings of a SIM of the current API, as a spec
 // that manages each of them at the value the API reports (kubectl sim import).
 func CurrentSettingsOf(c *onomondo.CurrentSIM) v1alpha1.CurrentSettings {

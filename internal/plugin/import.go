@@ -19,7 +19,6 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/cli-runtime/pkg/printers"
-	"k8s.io/utils/ptr"
 	"sigs.k8s.io/yaml"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
@@ -171,7 +170,7 @@ func readCSV(path, namespace string) ([]*importRow, error) {
 			row.reject("invalid", err.Error())
 			continue
 		}
-		row.imsi, row.msisdn = field(rec, "imsi"), strings.TrimPrefix(field(rec, "msisdn"), "+")
+		row.imsi, row.msisdn = field(rec, "imsi"), controller.NormMSISDN(field(rec, "msisdn"))
 		row.name = field(rec, "name")
 		if ns := field(rec, "namespace"); ns != "" {
 			row.namespace = ns
@@ -262,7 +261,7 @@ func (r *importRow) fetch(ctx context.Context, api *onomondo.Client) {
 		r.reject("forbidden", err.Error())
 	case err != nil:
 		r.reject("failed", err.Error())
-	case r.imsi != "" && r.msisdn != "" && strings.TrimPrefix(sim.MSISDN, "+") != r.msisdn:
+	case r.imsi != "" && r.msisdn != "" && controller.NormMSISDN(sim.MSISDN) != r.msisdn:
 		r.reject("mismatch", fmt.Sprintf("the API reports msisdn %q for imsi %s, the CSV %q", sim.MSISDN, r.imsi, r.msisdn))
 	default:
 		r.sim = sim
@@ -307,13 +306,9 @@ func (r *importRow) manifest(opts importOptions) *v1alpha1.SIM {
 		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "SIM"},
 		ObjectMeta: metav1.ObjectMeta{Name: r.name, Namespace: r.namespace, Labels: r.labels,
 			Annotations: map[string]string{v1alpha1.AnnotationObserveFirst: "true"}},
-		Spec: v1alpha1.SIMSpec{
-			IMSI: r.sim.IMSI, MSISDN: strings.TrimPrefix(r.sim.MSISDN, "+"),
-			SIMSettings: v1alpha1.SIMSettings{Voice: ptr.To(r.sim.Voice), SMS: ptr.To(r.sim.SMS), Data: ptr.To(r.sim.Data),
-				DataThrottling: ptr.To(r.sim.DataThrottling)},
-			ManagedPolicies: v1alpha1.ManagedPolicies{DeletionPolicy: v1alpha1.DeletionPolicy(opts.deletionPolicy), AccountRef: opts.accountRef},
-		},
+		Spec: controller.SIMSpecOf(r.sim),
 	}
+	s.Spec.ManagedPolicies = v1alpha1.ManagedPolicies{DeletionPolicy: v1alpha1.DeletionPolicy(opts.deletionPolicy), AccountRef: opts.accountRef}
 	if opts.observeOnly {
 		s.Spec.ManagementPolicy = v1alpha1.ManagementPolicyObserveOnly
 	}
