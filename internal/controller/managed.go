@@ -230,7 +230,7 @@ func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 		retErr = kerrors.NewAggregate([]error{retErr, err})
 	}()
 
-	if paused(obj) {
+	if Paused(obj) {
 		r.markPaused(obj)
 		return ctrl.Result{}, nil // the annotation's removal wakes it
 	}
@@ -378,7 +378,8 @@ func (r *managedReconciler[T]) takeSyncRequest(obj T) bool {
 	return true
 }
 
-func paused(obj managedObject) bool { return obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true" }
+// Paused: the resource carries the paused annotation (kubectl sim diff asks too).
+func Paused(obj client.Object) bool { return obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true" }
 
 // driftCheckAfter queues the next drift check at low priority: a spec
 // change, a deletion or a sync request queued meanwhile goes first, so that

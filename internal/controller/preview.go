@@ -23,6 +23,11 @@ func SIMEditionError(s *v1alpha1.SIM, current bool) error { return simEditionErr
 // SIMIdentityError refuses a spec naming another SIM than the bound one.
 func SIMIdentityError(s *v1alpha1.SIM) error { return simExternal{}.identityError(s) }
 
+// SIMBound and ConnectorBound: status records which object the resource
+// manages, as the reconciler reads it.
+func SIMBound(s *v1alpha1.SIM) bool             { return simExternal{}.recorded(s).Bound }
+func ConnectorBound(c *v1alpha1.Connector) bool { return connectorExternal{}.recorded(c).Bound }
+
 // SIMClaimID and ConnectorClaimID are the identifiers their Claims are on.
 func SIMClaimID(s *v1alpha1.SIM) string             { return simClaimID(s) }
 func ConnectorClaimID(c *v1alpha1.Connector) string { return connectorClaimID(c) }

@@ -237,7 +237,7 @@ func preamble(ctx context.Context, c client.Client, clients *accountClients, obj
 	if exists {
 		obj.SetUID(live.GetUID())
 	}
-	if decision.Decide(decision.Facts{Paused: obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true"}) == decision.Paused {
+	if decision.Decide(decision.Facts{Paused: controller.Paused(obj)}) == decision.Paused {
 		ch.Action, ch.Detail = actionPaused, "no call while "+v1alpha1.AnnotationPaused+"=true"
 		return ch, nil, true
 	}
@@ -273,7 +273,7 @@ func decideSIM(ctx context.Context, c client.Client, clients *accountClients, s 
 	}
 	s.Status = live.Status
 	f, err := beforeRead(ctx, c, api, s, "SIM", controller.SIMClaimID(s), controller.SIMEditionError(s, api.Current()),
-		controller.SIMIdentityError(s), s.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly, s.Status.Binding != nil)
+		controller.SIMIdentityError(s), s.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly, controller.SIMBound(s))
 	if err != nil {
 		ch.Action, ch.Detail = actionNotKnown, err.Error()
 		return ch
@@ -303,7 +303,7 @@ func decideConnector(ctx context.Context, c client.Client, clients *accountClien
 	}
 	conn.Status = live.Status
 	f, err := beforeRead(ctx, c, api, conn, "Connector", controller.ConnectorClaimID(conn), nil, nil,
-		conn.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly, conn.Status.AtProvider != nil)
+		conn.Spec.ManagementPolicy == v1alpha1.ManagementPolicyObserveOnly, controller.ConnectorBound(conn))
 	if err != nil {
 		ch.Action, ch.Detail = actionNotKnown, err.Error()
 		return ch
