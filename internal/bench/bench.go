@@ -85,8 +85,12 @@ type Config struct {
 	// RestartWindow is how long the curve's restart is watched (0: a minute),
 	// with a spec change at its start and then every sixth of it.
 	RestartWindow time.Duration
-	// Profile takes a CPU profile of the manager during the create scenario.
+	// Profile takes CPU profiles of the manager and kube-apiserver while
+	// creating, and in the curve's restart from the manager's start.
 	Profile bool
+	// CurveSkip names curve phases not to run ("floor", "failover"): the
+	// create and the restart always run.
+	CurveSkip []string
 	// Log receives progress lines.
 	Log func(format string, args ...any)
 }
@@ -362,6 +366,16 @@ func (e *env) launch(kubecfg, namespace string, extra ...string) (*manager, erro
 		started: started, done: make(chan error, 1)}
 	go func() { m.done <- cmd.Wait(); _ = logFile.Close() }()
 	return m, nil
+}
+
+// serving reports whether the manager's pprof server answers.
+func (m *manager) serving() bool {
+	resp, err := http.Get("http://" + m.pprofAddr + "/debug/pprof/")
+	if err != nil {
+		return false
+	}
+	_ = resp.Body.Close()
+	return true
 }
 
 // working reports whether the SIM controller's workers run: the manager

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"text/tabwriter"
 	"time"
@@ -125,17 +126,20 @@ func Curve(ctx context.Context, c Config, sizes []int) (*CurveResults, error) {
 // own, then the operator's create, restart and failover on another.
 func curvePoint(ctx context.Context, c Config) (*CurvePoint, error) {
 	n := c.SIMs
-	c.Log("curve: %d SIMs: floor", n)
-	floor, err := runFloor(ctx, c)
-	if err != nil {
-		return nil, err
+	p := &CurvePoint{SIMs: n}
+	if !slices.Contains(c.CurveSkip, "floor") {
+		c.Log("curve: %d SIMs: floor", n)
+		floor, err := runFloor(ctx, c)
+		if err != nil {
+			return nil, err
+		}
+		p.FloorSeconds = floor.Seconds
 	}
 	e := &env{cfg: c}
 	if err := e.start(ctx); err != nil {
 		return nil, err
 	}
 	defer e.stop()
-	p := &CurvePoint{SIMs: n, FloorSeconds: floor.Seconds}
 	create, err := e.curveCreate(ctx, p)
 	if err != nil {
 		return nil, err
@@ -143,8 +147,10 @@ func curvePoint(ctx context.Context, c Config) (*CurvePoint, error) {
 	if p.Restart, err = e.restart(ctx); err != nil {
 		return nil, err
 	}
-	if p.Failover, err = e.failover(ctx); err != nil {
-		return nil, err
+	if !slices.Contains(c.CurveSkip, "failover") {
+		if p.Failover, err = e.failover(ctx); err != nil {
+			return nil, err
+		}
 	}
 	e.stop() // flushes the audit log
 	audit, err := apiserverRequests(e.auditLog, create, p.Restart.window)
@@ -194,7 +200,9 @@ func (e *env) curveCreate(ctx context.Context, p *CurvePoint) (window, error) {
 	create.to = time.Now()
 	used := sampleCPU().since(cpu)
 	p.CreateSeconds = create.to.Sub(create.from).Seconds()
-	p.VsFloor = p.CreateSeconds / p.FloorSeconds
+	if p.FloorSeconds > 0 {
+		p.VsFloor = p.CreateSeconds / p.FloorSeconds
+	}
 	calls, byMethod := 0, map[string]int{}
 	for _, q := range e.sim.Requests() {
 		if create.has(q.Time) {
@@ -226,6 +234,16 @@ func (e *env) restart(ctx context.Context) (*RestartResult, error) {
 		return nil, err
 	}
 	defer m.stop()
+	if e.cfg.Profile { // from the start: where the seconds before the first change go
+		var profile sync.WaitGroup
+		defer profile.Wait()
+		profile.Go(func() {
+			if m.waitFor(10*time.Second, m.serving) == nil {
+				e.profile(m.pprofAddr, fmt.Sprintf("cpu-restart-%d.pprof", e.cfg.SIMs), 15*time.Second)
+			}
+		})
+		profile.Go(func() { e.profile("", fmt.Sprintf("cpu-apiserver-restart-%d.pprof", e.cfg.SIMs), 15*time.Second) })
+	}
 	res := &RestartResult{APIRate: restartRate}
 	var patched []time.Time
 	change := func(i int) error {

@@ -50,6 +50,10 @@ func main() {
 	flag.StringVar(&c.WorkDir, "out", "bin/bench", "directory for results.json, profiles, logs")
 	flag.BoolVar(&c.Profile, "profile", true, "take CPU profiles of the manager and of kube-apiserver while creating (and of kube-apiserver during the floor)")
 	var curve sizes
+	flag.Func("curve-skip", "comma-separated curve phases not to run: floor, failover (create and restart always run)", func(v string) error {
+		c.CurveSkip = strings.Split(v, ",")
+		return nil
+	})
 	flag.Var(&curve, "curve", "comma-separated fleet sizes: measure the cost curve (create, restart, failover at each) instead of the scenarios")
 	replot := flag.String("plot", "", "only draw the curve.svg of this curve.json, next to it")
 	flag.Parse()
