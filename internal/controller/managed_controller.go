@@ -172,10 +172,15 @@ func (r *managedReconciler[T]) cacheCaughtUp() handler.EventHandler {
 // of the identifiers it claims (a binding learnt from the API), and its
 // account being refused or allowed.
 func (r *managedReconciler[T]) claimsChanged() predicate.Funcs {
-	return predicate.Funcs{UpdateFunc: func(e event.UpdateEvent) bool {
-		old, cur := e.ObjectOld.(T), e.ObjectNew.(T)
-		return !slices.Equal(r.ext.identity(old).Keys, r.ext.identity(cur).Keys) || refusedAccount(old) != refusedAccount(cur)
-	}}
+	return predicate.Funcs{
+		// A starting process queues every resource of its initial list
+		// anyway: waking their claimants too is a lookup per resource for nothing.
+		CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			old, cur := e.ObjectOld.(T), e.ObjectNew.(T)
+			return !slices.Equal(r.ext.identity(old).Keys, r.ext.identity(cur).Keys) || refusedAccount(old) != refusedAccount(cur)
+		},
+	}
 }
 
 // RetryCredentials wakes, at once and without their backoff, the resources

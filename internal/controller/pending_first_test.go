@@ -7,6 +7,7 @@ import (
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -44,5 +45,19 @@ func TestPendingObjectsInTheInitialListGoFirst(t *testing.T) {
 	}
 	if order[0] != "changed" || order[1] != "deleting" {
 		t.Fatalf("reconcile order %q, want the changed and the deleting SIM first", order)
+	}
+}
+
+// A starting process queues every resource of its initial list: waking the
+// resources that share an identifier with each (a lookup per resource)
+// would add nothing then. A resource created later does wake them.
+func TestTheInitialListWakesNoClaimants(t *testing.T) {
+	r := newSIMReconciler(fakeClient(interceptor.Funcs{}), &fakeSIMAPI{}, &fakeRecorder{}, ManagedOptions{})
+	s := simObj("s", byIMSI(imsiA, true))
+	if r.claimsChanged().Create(event.CreateEvent{Object: s, IsInInitialList: true}) {
+		t.Error("a SIM of the initial list woke its claimants")
+	}
+	if !r.claimsChanged().Create(event.CreateEvent{Object: s}) {
+		t.Error("a new SIM did not wake its claimants")
 	}
 }

@@ -315,6 +315,9 @@ func TestSMSMessageWakesOnlyForWhatItWaitsFor(t *testing.T) {
 				t.Errorf("%s: passes %t, want %t", tc.name, got, tc.pass)
 			}
 		}
+		if recipientChanged.Create(event.CreateEvent{Object: sim, IsInInitialList: true}) || !recipientChanged.Create(event.CreateEvent{Object: sim}) {
+			t.Error("a SIM of a starting process's initial list wakes no message (each is queued anyway); a new SIM does")
+		}
 	})
 	t.Run("a SIM wakes the unfinished messages that name it", func(t *testing.T) {
 		named := func(name, simName string, done bool) *v1alpha1.SMSMessage {

@@ -24,6 +24,9 @@ import (
 // reason it has none) changing. The finalizer and status writes of a
 // fleet's creation pass no further.
 var recipientChanged = predicate.Funcs{
+	// A starting process queues every message itself: the SIMs of its
+	// initial list wake none (a list of messages per SIM, for nothing).
+	CreateFunc: func(e event.CreateEvent) bool { return !e.IsInInitialList },
 	UpdateFunc: func(e event.UpdateEvent) bool {
 		old, oldOK := e.ObjectOld.(*v1alpha1.SIM)
 		cur, curOK := e.ObjectNew.(*v1alpha1.SIM)
