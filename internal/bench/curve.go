@@ -190,6 +190,12 @@ func (e *env) curveCreate(ctx context.Context, p *CurvePoint) (window, error) {
 	stopSampling := peak.sample(m.metricsAddr)
 	defer stopSampling()
 	e.cfg.Log("curve: %d SIMs: create", n)
+	if e.cfg.Profile {
+		var profile sync.WaitGroup
+		defer profile.Wait()
+		profile.Go(func() { e.profile(m.pprofAddr, fmt.Sprintf("cpu-create-%d.pprof", n), 15*time.Second) })
+		profile.Go(func() { e.profile("", fmt.Sprintf("cpu-apiserver-create-%d.pprof", n), 15*time.Second) })
+	}
 	create, cpu := window{from: time.Now()}, sampleCPU()
 	if err := e.parallel(ctx, n, func(ctx context.Context, i int) error { return e.admin.Create(ctx, benchSIM(nsMain, 0, i)) }); err != nil {
 		return window{}, fmt.Errorf("creating SIMs: %w", err)
