@@ -12,11 +12,10 @@ import (
 
 // memoMapper remembers the REST mappings found for a kind at a version.
 // Every List from the cache asks whether its kind is namespaced, and the
-// dynamic mapper answers by walking its priority lists: at 50,000 SIMs that
-// walk was a fifth of a restarting manager's CPU (the claim lookups of the
-// initial list), and it is part of every reconcile's duplicate check. A
-// mapping not found is asked again each time: a CRD installed later is
-// still found.
+// dynamic mapper answers by walking its priority lists, in every
+// reconcile's duplicate check (its cost at a restart: docs/performance.md,
+// "Restart at 50,000"). A mapping not found is asked again each time: a
+// CRD installed later is still found.
 type memoMapper struct {
 	meta.RESTMapper
 	mappings sync.Map // mappingKey → *meta.RESTMapping
