@@ -13,6 +13,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
 	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -671,14 +672,23 @@ func (r *managedReconciler[T]) ensureFinalizer(ctx context.Context, obj T) error
 	if controllerutil.ContainsFinalizer(obj, Finalizer) {
 		return nil
 	}
-	// Patch a copy: the answer carries the stored status, and obj holds the one being built.
+	// Patch through the metadata: obj holds the status being built, and the
+	// answer needs to give back only the finalizers and resourceVersion.
 	withFinalizer := obj.DeepCopyObject().(T)
 	controllerutil.AddFinalizer(withFinalizer, Finalizer)
-	if err := r.Patch(ctx, withFinalizer, client.MergeFromWithOptions(obj, client.MergeFromWithOptimisticLock{})); err != nil {
+	patch, err := client.MergeFromWithOptions(obj, client.MergeFromWithOptimisticLock{}).Data(withFinalizer)
+	if err != nil {
 		return err
 	}
-	obj.SetFinalizers(withFinalizer.GetFinalizers())
-	obj.SetResourceVersion(withFinalizer.GetResourceVersion())
+	m, err := metadataOf(r.Client, obj)
+	if err != nil {
+		return err
+	}
+	if err := r.Patch(ctx, m, client.RawPatch(types.MergePatchType, patch)); err != nil {
+		return err
+	}
+	obj.SetFinalizers(m.GetFinalizers())
+	obj.SetResourceVersion(m.GetResourceVersion())
 	return nil
 }
 

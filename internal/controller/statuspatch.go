@@ -6,8 +6,10 @@ import (
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
 	"k8s.io/apimachinery/pkg/api/equality"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 )
 
 // Status discipline: every reconciler writes status through statusWriter,
@@ -32,7 +34,27 @@ func (w statusWriter) changed(ctx context.Context, obj client.Object, from, to a
 	if err != nil {
 		return err
 	}
-	return client.IgnoreNotFound(w.c.Status().Patch(ctx, obj, client.RawPatch(types.MergePatchType, patch)))
+	m, err := metadataOf(w.c, obj)
+	if err != nil {
+		return err
+	}
+	return client.IgnoreNotFound(w.c.Status().Patch(ctx, m, client.RawPatch(types.MergePatchType, patch)))
+}
+
+// metadataOf addresses obj as a PartialObjectMetadata: a write through it
+// is answered with the object's metadata only, which the apiserver encodes
+// and the manager decodes at a fraction of the whole object's cost (the
+// answer to a write the reconciler makes last is never read).
+func metadataOf(c client.Client, obj client.Object) (*metav1.PartialObjectMetadata, error) {
+	gvk, err := apiutil.GVKForObject(obj, c.Scheme())
+	if err != nil {
+		return nil, err
+	}
+	m := &metav1.PartialObjectMetadata{}
+	m.SetGroupVersionKind(gvk)
+	m.SetNamespace(obj.GetNamespace())
+	m.SetName(obj.GetName())
+	return m, nil
 }
 
 // locked writes the object's status as it is, with the resourceVersion it
