@@ -44,6 +44,11 @@ func connectorConfigMatches(want, got []byte) bool {
 	return err1 == nil && err2 == nil && subsetEqual(w, g)
 }
 
+// NotInAccount: the API's own answer that the SIM is not in the account
+// (sim_not_found, imsi_not_found). A bare 404 (a proxy, a wrong base
+// path) is not one, for kubectl sim import as for the operator.
+func NotInAccount(err error) bool { return isGoneForDeletion(err) }
+
 // NormMSISDN drops the optional "+", as the operator compares numbers.
 func NormMSISDN(m string) string { return normMSISDN(m) }
 

@@ -255,7 +255,7 @@ func (r *importRow) fetch(ctx context.Context, api *onomondo.Client) {
 	sim, err := api.GetSIM(ctx, id)
 	var apiErr *onomondo.APIError
 	switch {
-	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusNotFound:
+	case controller.NotInAccount(err):
 		r.reject("not found", err.Error())
 	case errors.As(err, &apiErr) && apiErr.StatusCode == http.StatusForbidden:
 		r.reject("forbidden", err.Error())

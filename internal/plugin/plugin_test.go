@@ -7,15 +7,18 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/sim-operator/sim-operator/internal/manifests"
-	"github.com/sim-operator/sim-operator/internal/onomondo"
-	"k8s.io/apimachinery/pkg/runtime"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+
+	"github.com/sim-operator/sim-operator/internal/manifests"
+	"github.com/sim-operator/sim-operator/internal/onomondo"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -127,7 +130,7 @@ func TestImportApplyDiffStatusAndSteer(t *testing.T) {
 
 	t0 := time.Now()
 	By := func(s string) { t.Logf("%5.1fs %s", time.Since(t0).Seconds(), s) }
-	By("a vendor CSV of 1,000 rows: 980 live SIMs, 20 invalid, unknown or forbidden")
+	By("a vendor CSV of 1,001 rows: 980 live SIMs, 21 invalid, unknown, forbidden or behind a proxy")
 	var csvRows [][]string
 	csvRows = append(csvRows, []string{"IMSI", "MSISDN", "Name", "Labels", "Plan"})
 	for i := range 980 {
@@ -159,6 +162,11 @@ func TestImportApplyDiffStatusAndSteer(t *testing.T) {
 	for i := range 6 {
 		csvRows = append(csvRows, []string{fmt.Sprintf("99900%010d", i), "", "", "", ""}) // another account's
 	}
+	proxied := "238780000000000" // answered by a bare 404 (a proxy): not known to be absent
+	csvRows = append(csvRows, []string{proxied, "", "", "", ""})
+	f.sim.SetFaults(simulator.Faults{Only: "/sim/" + proxied, AnswerNext: 1 << 20,
+		Answer: simulator.Answer{Status: http.StatusNotFound, Body: "404 page not found"}})
+	defer f.sim.SetFaults(simulator.Faults{})
 	dir := t.TempDir()
 	csvPath := filepath.Join(dir, "vendor.csv")
 	var buf bytes.Buffer
@@ -168,17 +176,17 @@ func TestImportApplyDiffStatusAndSteer(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	By("importing: one GET per row, 980 manifests, 20 rows rejected with why")
+	By("importing: one GET per row, 980 manifests, 21 rows rejected with why (a bare 404 as failed, not as not found)")
 	out := filepath.Join(dir, "fleet")
 	before := len(f.sim.Requests())
 	_, summary, err := f.run(t, "import", "--csv", csvPath, "--out", out, "-n", "fleet", "--rate", "0")
 	if !errors.Is(err, ExitError(1)) {
 		t.Fatalf("import with rejected rows: error %v, want exit status 1", err)
 	}
-	if gets := len(f.sim.Requests()) - before; gets != 993 {
-		t.Errorf("%d API calls, want one GET per valid row (993)", gets)
+	if gets := len(f.sim.Requests()) - before; gets != 994 {
+		t.Errorf("%d API calls, want one GET per valid row (994)", gets)
 	}
-	for _, want := range []string{"imported 980", "invalid 7", "not found 7", "forbidden 6", "rejected.csv"} {
+	for _, want := range []string{"imported 980", "invalid 7", "not found 7", "forbidden 6", "failed 1", "rejected.csv"} {
 		if !strings.Contains(squash(summary), want) {
 			t.Errorf("summary lacks %q:\n%s", want, summary)
 		}
@@ -187,8 +195,8 @@ func TestImportApplyDiffStatusAndSteer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := strings.Count(string(rejected), "\n"); n != 21 {
-		t.Errorf("rejected.csv has %d lines, want a header and 20 rows:\n%s", n, rejected)
+	if n := strings.Count(string(rejected), "\n"); n != 22 {
+		t.Errorf("rejected.csv has %d lines, want a header and 21 rows:\n%s", n, rejected)
 	}
 	manifests := snapshot(t, out)
 	if len(manifests) != 981 {
