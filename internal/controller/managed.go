@@ -228,7 +228,9 @@ func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 		if err != nil {
 			r.justBound.Delete(req.NamespacedName) // the binding was not written: nothing to wait for
 		}
-		retErr = kerrors.NewAggregate([]error{retErr, err})
+		if retErr = kerrors.NewAggregate([]error{retErr, err}); retErr != nil {
+			res = ctrl.Result{} // an error is retried with the workqueue's backoff; a result beside it is ignored
+		}
 	}()
 
 	if Paused(obj) {

@@ -587,7 +587,7 @@ func TestManagedSIMDecisionTable(t *testing.T) {
 				client.Patch, ...client.SubResourcePatchOption) error {
 				return apiserverDown
 			}},
-			want: want{calls: []string{"POST " + imsiA}, err: true, finalizer: true, events: []string{"Created"}, requeue: time.Minute, claim: "s"}},
+			want: want{calls: []string{"POST " + imsiA}, err: true, finalizer: true, events: []string{"Created"}, claim: "s"}},
 
 		// Deletion.
 		{name: "deleting a bound SIM deletes it in the API",
@@ -697,10 +697,9 @@ func (tc row) run(t *testing.T) {
 		t.Errorf("lastHandledRequestedAt %q, want %q", got.Status.LastHandledRequestedAt, w.handled)
 	}
 	// The next drift check of a synced resource waits at low priority behind
-	// user intents; a retry keeps its priority. (With an error the workqueue
-	// retries with its backoff, whatever the result says.)
+	// user intents; a retry keeps its priority.
 	synced := meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionSynced)
-	if drift, low := synced && res.RequeueAfter > 0, res.Priority != nil && *res.Priority == handler.LowPriority; drift != low && !w.err {
+	if drift, low := synced && res.RequeueAfter > 0, res.Priority != nil && *res.Priority == handler.LowPriority; drift != low {
 		t.Errorf("synced %t, requeue after %s at priority %v: want low priority exactly for drift checks", synced, res.RequeueAfter, res.Priority)
 	}
 	if w.progress != "" {
