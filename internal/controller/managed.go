@@ -247,7 +247,7 @@ func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 // Decide choose, and carries the choice out. Sets Ready and Synced.
 func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl.Result, error) {
 	p, ctx, err := r.connect(ctx, obj)
-	f, err := p.facts(ctx, obj, err)
+	f, recorded, err := p.facts(ctx, obj, err)
 	if err != nil {
 		return ctrl.Result{}, err // a claim lookup failed
 	}
@@ -272,25 +272,26 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 	if err := r.ensureFinalizer(ctx, obj); err != nil {
 		return ctrl.Result{}, err
 	}
-	return p.carryOut(ctx, obj, act), nil
+	return p.carryOut(ctx, obj, act, recorded), nil
 }
 
 // facts gathers what the decision is made on, in the order Decide weighs
-// it; a refusal ends the gathering. The error is a failed lookup, no fact.
-func (r pass[T]) facts(ctx context.Context, obj T, connectErr error) (decision.Facts, error) {
+// it, and the observation status records; a refusal ends the gathering.
+// The error is a failed lookup, no fact.
+func (r pass[T]) facts(ctx context.Context, obj T, connectErr error) (decision.Facts, Observation, error) {
 	f := decision.Facts{Refusal: connectErr}
 	if ed, ok := r.ext.(editioner[T]); ok && f.Refusal == nil {
 		f.Refusal = ed.editionError(ctx, obj)
 	}
 	if f.Refusal == nil {
 		if err := r.claim(ctx, obj); err != nil && !claimRefusal(err) {
-			return f, err
+			return f, Observation{}, err
 		} else if err != nil {
 			f.Refusal = err
 		}
 	}
 	if f.Refusal != nil {
-		return f, nil
+		return f, Observation{}, nil
 	}
 	key := client.ObjectKeyFromObject(obj)
 	f.SyncRequested = r.takeSyncRequest(obj)
@@ -304,20 +305,18 @@ func (r pass[T]) facts(ctx context.Context, obj T, connectErr error) (decision.F
 	f.NeedsRead = f.Bound && f.IdentityError == nil && r.needsRead(ctx, obj)
 	f.UpToDate, f.Seen = o.UpToDate(), r.schedule.Seen(key)
 	f.DriftDue = r.schedule.Resume(key, accountOf(obj), inSync(obj))
-	return f, nil
+	return f, o, nil
 }
 
 // carryOut makes the decision once the claim is held and the finalizer
 // set: create, adopt, update, check for drift, apply a pending change,
-// wait for the cache, or nothing.
-func (r pass[T]) carryOut(ctx context.Context, obj T, act decision.Action) ctrl.Result {
-	var (
-		o   Observation
-		err error
-	)
+// wait for the cache, or nothing (then o, the observation status records,
+// stands).
+func (r pass[T]) carryOut(ctx context.Context, obj T, act decision.Action, o Observation) ctrl.Result {
+	var err error
 	switch act {
 	case decision.Nothing:
-		r.markSynced(obj, r.ext.recorded(obj))
+		r.markSynced(obj, o)
 		return driftCheckAfter(r.schedule.Remaining(client.ObjectKeyFromObject(obj)))
 	case decision.Wait:
 		return ctrl.Result{RequeueAfter: staleCacheWait} // this process bound it; the cache has not caught up
@@ -417,7 +416,7 @@ func (r *managedReconciler[T]) staleUnbound(obj T, bound bool) bool {
 // renamed in Git takes its SIM over with no create.
 func (r *managedReconciler[T]) mayExist(obj T, o Observation) bool {
 	c := meta.FindStatusCondition(status(obj).Conditions, v1alpha1.ConditionSynced)
-	if r.observesFirst(obj) {
+	if observesFirst(r.ext, obj) {
 		return true
 	}
 	return o.Exists || (c != nil && c.Reason == "Duplicate"+r.ext.kind()) ||
@@ -426,8 +425,8 @@ func (r *managedReconciler[T]) mayExist(obj T, o Observation) bool {
 
 // observesFirst: the kind's object exists before its resource and is never
 // created (a SIM card of the current API).
-func (r *managedReconciler[T]) observesFirst(obj T) bool {
-	o, ok := r.ext.(observer[T])
+func observesFirst[T managedObject](ext external[T], obj T) bool {
+	o, ok := ext.(observer[T])
 	return ok && o.observeFirst(obj)
 }
 

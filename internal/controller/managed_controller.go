@@ -161,8 +161,13 @@ func pendingFirst[T managedObject]() handler.EventHandler {
 // entries of a fleet created at once would stay a whole drift period.
 func (r *managedReconciler[T]) cacheCaughtUp() handler.EventHandler {
 	return handler.Funcs{UpdateFunc: func(_ context.Context, e event.UpdateEvent, _ workqueue.TypedRateLimitingInterface[reconcile.Request]) {
-		if obj, ok := e.ObjectNew.(T); ok && r.ext.recorded(obj).Bound {
-			r.justBound.CompareAndDelete(client.ObjectKeyFromObject(obj), obj.GetUID())
+		obj, ok := e.ObjectNew.(T)
+		if !ok {
+			return
+		}
+		key := client.ObjectKeyFromObject(obj)
+		if _, waiting := r.justBound.Load(key); waiting && r.ext.recorded(obj).Bound { // most events find no wait
+			r.justBound.CompareAndDelete(key, obj.GetUID())
 		}
 	}}
 }

@@ -53,10 +53,7 @@ type identity struct {
 // of every reconcile and of kubectl sim diff. The error is a failed read.
 func readObject[T managedObject](ctx context.Context, ext external[T], obj T) (decision.Facts, Observation, error) {
 	o, err := ext.observe(ctx, obj)
-	f := decision.Facts{Read: true, Exists: !isGone(err), Creatable: true}
-	if ob, ok := ext.(observer[T]); ok && ob.observeFirst(obj) {
-		f.Creatable = false
-	}
+	f := decision.Facts{Read: true, Exists: !isGone(err), Creatable: !observesFirst(ext, obj)}
 	switch {
 	case !f.Exists && !f.Creatable:
 		f.Refusal = ext.(observer[T]).absent(obj)
