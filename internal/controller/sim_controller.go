@@ -233,17 +233,7 @@ func (e simExternal) needsRead(ctx context.Context, s *v1alpha1.SIM) bool {
 
 // messageWaits: an unfinished SMSMessage names this SIM in its simRef.
 func (e simExternal) messageWaits(ctx context.Context, s *v1alpha1.SIM) bool {
-	var list v1alpha1.SMSMessageList
-	if err := e.reader.List(ctx, &list, client.InNamespace(s.Namespace),
-		client.MatchingFields{smsSIMRefIndex: s.Name}, client.UnsafeDisableDeepCopy); err != nil {
-		return false
-	}
-	for i := range list.Items {
-		if !finished(&list.Items[i]) {
-			return true
-		}
-	}
-	return false
+	return len(waitingMessages(ctx, e.reader, client.ObjectKeyFromObject(s))) > 0
 }
 
 // recorded is the SIM status.atProvider holds: it differs where a setting

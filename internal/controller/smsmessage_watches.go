@@ -71,14 +71,22 @@ func IndexSMSBySIM(mgr ctrl.Manager) error {
 
 // waitingOn wakes the messages that name a SIM.
 func (r *SMSMessageReconciler) waitingOn(ctx context.Context, obj client.Object) []reconcile.Request {
+	return waitingMessages(ctx, r.Client, client.ObjectKeyFromObject(obj))
+}
+
+// waitingMessages are the unfinished messages whose simRef names the SIM
+// (none if the cache cannot say): the SIM controller reads the MSISDN for
+// them, and this controller wakes them when the SIM changes.
+func waitingMessages(ctx context.Context, reader client.Reader, sim client.ObjectKey) []reconcile.Request {
 	var list v1alpha1.SMSMessageList
-	if err := r.List(ctx, &list, client.InNamespace(obj.GetNamespace()), client.MatchingFields{smsSIMRefIndex: obj.GetName()}); err != nil {
+	if err := reader.List(ctx, &list, client.InNamespace(sim.Namespace),
+		client.MatchingFields{smsSIMRefIndex: sim.Name}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
-	reqs := make([]reconcile.Request, 0, len(list.Items))
-	for _, m := range list.Items {
-		if !finished(&m) {
-			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&m)})
+	var reqs []reconcile.Request
+	for i := range list.Items {
+		if m := &list.Items[i]; !finished(m) {
+			reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(m)})
 		}
 	}
 	return reqs
