@@ -280,6 +280,9 @@ func stripUnread(obj any) (any, error) {
 		o.SetAnnotations(a)
 	}
 	o.SetNamespace(intern(o.GetNamespace()))
+	if tm, ok := o.GetObjectKind().(*metav1.TypeMeta); ok {
+		tm.APIVersion, tm.Kind = intern(tm.APIVersion), intern(tm.Kind)
+	}
 	if f := o.GetFinalizers(); len(f) > 0 {
 		for i := range f {
 			f[i] = intern(f[i])
@@ -288,12 +291,36 @@ func stripUnread(obj any) (any, error) {
 	switch o := o.(type) {
 	case *v1alpha1.SIM:
 		internConditions(o.Status.Conditions)
+		shareIdentifiers(o)
 	case *v1alpha1.Connector:
 		internConditions(o.Status.Conditions)
 	case *v1alpha1.SMSMessage:
 		internConditions(o.Status.Conditions)
 	}
 	return obj, nil
+}
+
+// shareIdentifiers points the binding's and the observation's copies of the
+// spec's identifiers at the spec's own strings: a bound SIM holds its IMSI
+// three times, decoded three times.
+func shareIdentifiers(s *v1alpha1.SIM) {
+	share := func(dst *string, src string) {
+		if *dst == src {
+			*dst = src
+		}
+	}
+	if b := s.Status.Binding; b != nil {
+		share(&b.IMSI, s.Spec.IMSI)
+		share(&b.MSISDN, s.Spec.MSISDN)
+		share(&b.SIMID, s.Spec.SIMID)
+		share(&b.ICCID, s.Spec.ICCID)
+	}
+	if p := s.Status.AtProvider; p != nil {
+		share(&p.IMSI, s.Spec.IMSI)
+		share(&p.MSISDN, s.Spec.MSISDN)
+		share(&p.SIMID, s.Spec.SIMID)
+		share(&p.ICCID, s.Spec.ICCID)
+	}
 }
 
 // internConditions shares the strings conditions repeat across the fleet:

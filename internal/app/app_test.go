@@ -178,6 +178,30 @@ func TestTheCacheKeepsNoEmptyAnnotationsAndSharesConditionStrings(t *testing.T) 
 	}
 }
 
+func TestTheCacheHoldsEachIdentifierAndTheTypeOnce(t *testing.T) {
+	cached := func() *v1alpha1.SIM {
+		s := &v1alpha1.SIM{TypeMeta: metav1.TypeMeta{APIVersion: strings.Clone("onomondo.sim-operator.dev/v1alpha1"), Kind: strings.Clone("SIM")}}
+		s.Spec.IMSI = strings.Clone("238730000000001")
+		s.Status.Binding = &v1alpha1.SIMBinding{IMSI: strings.Clone(s.Spec.IMSI)}
+		s.Status.AtProvider = &v1alpha1.SIMObservation{IMSI: strings.Clone(s.Spec.IMSI), MSISDN: "4530000001"}
+		out, err := stripUnread(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.(*v1alpha1.SIM)
+	}
+	a, b := cached(), cached()
+	if p := unsafe.StringData(a.Spec.IMSI); unsafe.StringData(a.Status.Binding.IMSI) != p || unsafe.StringData(a.Status.AtProvider.IMSI) != p {
+		t.Error("the binding and the observation hold their own copies of the spec's IMSI")
+	}
+	if unsafe.StringData(a.APIVersion) != unsafe.StringData(b.APIVersion) || unsafe.StringData(a.Kind) != unsafe.StringData(b.Kind) {
+		t.Error("two cached SIMs hold separate copies of their apiVersion and kind")
+	}
+	if a.Status.AtProvider.IMSI != "238730000000001" || a.Kind != "SIM" {
+		t.Errorf("the transform changed values: %+v", a)
+	}
+}
+
 func TestTheGoMemoryLimitIsNineTenthsOfTheContainers(t *testing.T) {
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(-1))
 	t.Setenv("GOMEMLIMIT", "")

@@ -105,17 +105,13 @@ func (r *managedReconciler[T]) otherClaimants(ctx context.Context, obj T) ([]T, 
 // claimantsOf are the resources claiming one identifier that are not in
 // seen (each is added to it), read from the cache without copies.
 func (r *managedReconciler[T]) claimantsOf(ctx context.Context, key string, seen map[types.UID]bool) ([]T, error) {
-	list := r.newList()
-	if err := r.List(ctx, list, client.MatchingFields{apiIDIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
-		return nil, err
-	}
-	items, err := meta.ExtractList(list)
+	claimants, err := withKey(ctx, r.Client, r.newList, apiIDIndex, key, func(o T) []string { return r.ext.identity(o).Keys })
 	if err != nil {
 		return nil, err
 	}
 	var out []T
-	for _, item := range items {
-		if other := item.(T); !seen[other.GetUID()] {
+	for _, other := range claimants {
+		if !seen[other.GetUID()] {
 			seen[other.GetUID()] = true
 			out = append(out, other)
 		}

@@ -3,8 +3,10 @@ package controller
 import (
 	"context"
 	"fmt"
+	"hash/fnv"
 	"maps"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 
@@ -259,10 +261,16 @@ func (r *managedReconciler[T]) sameIdentifier(ctx context.Context, obj client.Ob
 	for _, other := range others {
 		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(other)})
 	}
-	if _, ok := r.ext.(requester[T]); ok {
+	if req, ok := r.ext.(requester[T]); ok {
 		// Resources waiting to take one of obj's identifiers (a number change).
 		for _, key := range r.ext.identity(obj.(T)).Keys {
-			reqs = append(reqs, requestsFor(r.Client, r.newList, client.MatchingFields{requestedIndex: key})...)
+			waiting, err := withKey(ctx, r.Client, r.newList, requestedIndex, key, req.requestedKeys)
+			if err != nil {
+				return nil
+			}
+			for _, w := range waiting {
+				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(w)})
+			}
 		}
 	}
 	return reqs
@@ -301,14 +309,17 @@ func countFleet(c cache.Cache, obj client.Object, accountOf func(client.Object) 
 	return err
 }
 
-// indexAcrossNamespaces is the cache's IndexField for an index that is only
-// ever queried across namespaces, as the claims are. IndexField stores each
-// value twice, for a namespaced query and for a cluster-wide one; the copy
-// no query reads was most of the index's heap (docs/performance.md). The index
-// name and keys are controller-runtime's (field:NAME, __all_namespaces/VALUE),
-// so client.MatchingFields without a namespace finds them (the identity
-// specs find twins through it, in a real cache).
-func indexAcrossNamespaces(c cache.Cache, obj client.Object, field string, values func(client.Object) []string) error {
+// indexAcrossNamespaces is the cache's index of the identifiers a kind
+// claims (or requests), only ever queried across namespaces. It holds
+// buckets, not the identifiers: client-go keeps a set per index value, and a
+// set per identifier, two or three per SIM, was the largest part of the
+// cache's heap after the objects themselves (docs/performance.md). A lookup
+// (withKey) reads the identifier's bucket, a few dozen resources at a fleet
+// of 50,000, and keeps those that claim it. The index lives in the informer,
+// so it changes with the cache's objects, never after them. The index name
+// and the prefix are controller-runtime's (field:NAME, __all_namespaces/),
+// so client.MatchingFields without a namespace reads it.
+func indexAcrossNamespaces(c cache.Cache, obj client.Object, field string, keys func(client.Object) []string) error {
 	inf, err := c.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
 	if err != nil {
 		return err
@@ -318,10 +329,58 @@ func indexAcrossNamespaces(c cache.Cache, obj client.Object, field string, value
 		if !ok {
 			return nil, fmt.Errorf("%T is not an object", o)
 		}
-		vals := values(obj)
-		for i, v := range vals {
-			vals[i] = "__all_namespaces/" + v
-		}
-		return vals, nil
+		return bucketsOf(keys(obj), allNamespacesBuckets[:]), nil
 	}})
+}
+
+// keyBuckets is the number of buckets of the identifier indexes: a bucket
+// holds about 25 resources at 50,000 SIMs with two identifiers each.
+const keyBuckets = 4096
+
+// bucketNames are the index values, made once: allNamespacesBuckets as the
+// cache stores them, bucketNames as a query names them.
+var bucketNames, allNamespacesBuckets = func() (names, all [keyBuckets]string) {
+	for i := range names {
+		names[i] = strconv.FormatInt(int64(i), 16)
+		all[i] = "__all_namespaces/" + names[i]
+	}
+	return names, all
+}()
+
+// bucket is the index value of an identifier.
+func bucket(key string) int {
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(key))
+	return int(h.Sum32() % keyBuckets)
+}
+
+// bucketsOf are the index values of keys, each once, from names.
+func bucketsOf(keys []string, names []string) []string {
+	var out []string
+	for _, k := range keys {
+		if n := names[bucket(k)]; !slices.Contains(out, n) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// withKey are the resources of the cache (read-only, no copies) whose keys
+// include key, read from the bucketed index.
+func withKey[T client.Object](ctx context.Context, c client.Reader, newList func() client.ObjectList, index, key string, keys func(T) []string) ([]T, error) {
+	list := newList()
+	if err := c.List(ctx, list, client.MatchingFields{index: bucketNames[bucket(key)]}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	items, err := meta.ExtractList(list)
+	if err != nil {
+		return nil, err
+	}
+	var out []T
+	for _, item := range items {
+		if o := item.(T); slices.Contains(keys(o), key) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
 }

@@ -1,0 +1,71 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+)
+
+// The identifier index holds buckets; a lookup keeps only the resources
+// that claim the identifier itself, so a resource sharing a bucket with it
+// is neither a twin nor woken.
+func TestAResourceSharingOnlyAnIndexBucketIsNoClaimant(t *testing.T) {
+	ctx := context.Background()
+	a := indexedSIM("fleet", "a", "238730000000001")
+	var b *v1alpha1.SIM // a different IMSI in a's bucket
+	for i := 2; b == nil; i++ {
+		imsi := fmt.Sprintf("2387300000%05d", i)
+		if c := indexedSIM("fleet", "b", imsi); bucket(simClaimKeys(c)[0]) == bucket(simClaimKeys(a)[0]) {
+			b = c
+		}
+	}
+	twin := indexedSIM("fleet", "twin", a.Spec.IMSI)
+	r := newSIMReconciler(fakeClient(interceptor.Funcs{}, a, b, twin), nil, nil, ManagedOptions{})
+
+	others, err := r.otherClaimants(ctx, a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(others) != 1 || others[0].Name != "twin" {
+		t.Fatalf("a's claimants are %v, want only its twin (not b, which shares its bucket)", names(others))
+	}
+	if others, _ := r.otherClaimants(ctx, b); len(others) != 0 {
+		t.Fatalf("b's claimants are %v, want none", names(others))
+	}
+}
+
+// Every identifier lands in one of keyBuckets buckets, and a resource's
+// identifiers that share a bucket are indexed under it once.
+func TestBucketsOfNamesEachBucketOnce(t *testing.T) {
+	seen := map[int]bool{}
+	for i := range 100000 {
+		seen[bucket(fmt.Sprintf("acct|imsi:%d", i))] = true
+	}
+	if len(seen) != keyBuckets {
+		t.Errorf("100,000 identifiers fill %d buckets, want all %d", len(seen), keyBuckets)
+	}
+	if got := bucketsOf([]string{"k", "k"}, bucketNames[:]); len(got) != 1 {
+		t.Errorf("two keys in one bucket give %v, want one value", got)
+	}
+	if got := bucketsOf([]string{"k"}, allNamespacesBuckets[:]); got[0] != "__all_namespaces/"+bucketNames[bucket("k")] {
+		t.Errorf("the cache's value is %q, want controller-runtime's cluster-wide prefix", got[0])
+	}
+}
+
+func names(sims []*v1alpha1.SIM) []string {
+	var out []string
+	for _, s := range sims {
+		out = append(out, s.Namespace+"/"+s.Name)
+	}
+	return out
+}
+
+func indexedSIM(ns, name, imsi string) *v1alpha1.SIM {
+	return &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(ns + "/" + name)}, Spec: v1alpha1.SIMSpec{IMSI: imsi}}
+}
