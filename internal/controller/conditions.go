@@ -125,9 +125,9 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 		r.schedule.Park(key, accountOf(obj)) // the other resource's change or deletion wakes it
 		return ctrl.Result{}
 	case retryNextSync:
-		wait = r.schedule.Synced(key, accountOf(obj))
+		wait = r.schedule.Synced(key, accountOf(obj)) // the schedule queues the read
 		logf.FromContext(ctx).Info("terminal error; reading again at the next sync period", "reason", f.reason, "retryIn", wait)
-		return ctrl.Result{RequeueAfter: wait}
+		return ctrl.Result{}
 	case retryThrottled:
 		// The client as a whole waits for the budget; this object is not at
 		// fault, so its backoff does not grow: come back when the API said.

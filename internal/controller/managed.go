@@ -15,11 +15,9 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	kerrors "k8s.io/apimachinery/pkg/util/errors"
-	"k8s.io/utils/ptr"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller/controllerutil"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/recorder"
 
@@ -264,7 +262,7 @@ func (r *managedReconciler[T]) reconcileNormal(ctx context.Context, obj T) (ctrl
 		return p.observeOnly(ctx, obj), nil
 	}
 	if f.ObserveOnly { // and nothing due
-		return driftCheckAfter(r.schedule.Remaining(client.ObjectKeyFromObject(obj))), nil
+		return ctrl.Result{}, nil // the schedule queues its drift check when due
 	}
 	if err := r.holdClaim(ctx, obj); err != nil {
 		return r.markClaimFailed(ctx, obj, err)
@@ -317,7 +315,7 @@ func (r pass[T]) carryOut(ctx context.Context, obj T, act decision.Action, o Obs
 	switch act {
 	case decision.Nothing:
 		r.markSynced(obj, o)
-		return driftCheckAfter(r.schedule.Remaining(client.ObjectKeyFromObject(obj)))
+		return ctrl.Result{} // the schedule queues its drift check when due
 	case decision.Wait:
 		return ctrl.Result{RequeueAfter: staleCacheWait} // this process bound it; the cache has not caught up
 	case decision.Create:
@@ -335,7 +333,7 @@ func (r pass[T]) carryOut(ctx context.Context, obj T, act decision.Action, o Obs
 		return r.markFailed(ctx, obj, err)
 	}
 	r.markSynced(obj, o)
-	return driftCheckAfter(r.schedule.Synced(client.ObjectKeyFromObject(obj), accountOf(obj)))
+	return r.driftCheckLater(obj)
 }
 
 // pass is one reconcile of one resource: the engine with the kind's
@@ -383,11 +381,14 @@ func (r *managedReconciler[T]) takeSyncRequest(obj T) bool {
 // Paused: the resource carries the paused annotation (kubectl sim diff asks too).
 func Paused(obj client.Object) bool { return obj.GetAnnotations()[v1alpha1.AnnotationPaused] == "true" }
 
-// driftCheckAfter queues the next drift check at low priority: a spec
-// change, a deletion or a sync request queued meanwhile goes first, so that
-// user intents never wait behind an account's drift checks for a worker.
-func driftCheckAfter(d time.Duration) ctrl.Result {
-	return ctrl.Result{RequeueAfter: d, Priority: ptr.To(handler.LowPriority)}
+// driftCheckLater schedules the resource's next drift check. The schedule
+// queues it when due (driftPump), at low priority, so that a spec change, a
+// deletion or a sync request queued meanwhile goes first: user intents never
+// wait behind an account's drift checks for a worker. The workqueue holds no
+// item for it until then.
+func (r *managedReconciler[T]) driftCheckLater(obj T) ctrl.Result {
+	r.schedule.Synced(client.ObjectKeyFromObject(obj), accountOf(obj))
+	return ctrl.Result{}
 }
 
 // staleCacheWait is how long a reconcile that read a copy older than this
@@ -566,7 +567,7 @@ func (r pass[T]) observeOnly(ctx context.Context, obj T) ctrl.Result {
 		return r.markFailed(ctx, obj, err)
 	}
 	r.markSynced(obj, o)
-	return driftCheckAfter(r.schedule.Synced(client.ObjectKeyFromObject(obj), accountOf(obj)))
+	return r.driftCheckLater(obj)
 }
 
 // reconcileDelete deletes the object in the API when the policy says so,

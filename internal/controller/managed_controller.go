@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/ptr"
@@ -132,6 +133,7 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(r.newObj(), pendingFirst[T]()).
 		Watches(r.newObj(), r.cacheCaughtUp()).
 		WatchesRawSource(source.Channel(m.wake, &handler.EnqueueRequestForObject{})).
+		WatchesRawSource(driftPump(r.schedule)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(m.opts.MaxConcurrentReconciles, 1)}).
 		Named(m.name)
 	b = watchAccounts(b, mgr.GetCache(), r.newList)
@@ -139,6 +141,45 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 		b = m.more(b)
 	}
 	return b.Complete(r)
+}
+
+// driftTick is how often the drift pump looks for due drift checks.
+const driftTick = 200 * time.Millisecond
+
+// driftPump queues the drift checks the schedule finds due, at low
+// priority, every driftTick: the workqueue holds a resource only once its
+// check is due, not a delayed item per resource for the whole period.
+func driftPump(s *schedule.Schedule) source.Source {
+	return source.Func(func(ctx context.Context, q workqueue.TypedRateLimitingInterface[reconcile.Request]) error {
+		go func() {
+			tick := time.NewTicker(driftTick)
+			defer tick.Stop()
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+					queueDrifts(q, s.DueDrifts())
+				}
+			}
+		}()
+		return nil
+	})
+}
+
+// queueDrifts adds due drift checks to q at low priority.
+func queueDrifts(q workqueue.TypedRateLimitingInterface[reconcile.Request], keys []types.NamespacedName) {
+	reqs := make([]reconcile.Request, len(keys))
+	for i, k := range keys {
+		reqs[i] = reconcile.Request{NamespacedName: k}
+	}
+	if pq, ok := q.(priorityqueue.PriorityQueue[reconcile.Request]); ok {
+		pq.AddWithOpts(priorityqueue.AddOpts{Priority: ptr.To(handler.LowPriority)}, reqs...)
+		return
+	}
+	for _, req := range reqs {
+		q.Add(req)
+	}
 }
 
 // pendingFirst raises, in the initial list a starting process sees, the

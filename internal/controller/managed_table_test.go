@@ -22,7 +22,6 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client/fake"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 	"sigs.k8s.io/controller-runtime/pkg/event"
-	"sigs.k8s.io/controller-runtime/pkg/handler"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
@@ -664,11 +663,22 @@ func (tc row) run(t *testing.T) {
 	if !slices.Equal(api.calls, w.calls) {
 		t.Errorf("calls %q, want %q", api.calls, w.calls)
 	}
+	// The resource comes back by its own requeue (a retry) or by the
+	// schedule's drift pump (a drift check), never both; a reconcile that
+	// fails comes back by the workqueue's backoff.
+	next := res.RequeueAfter
+	drift, driftScheduled := r.schedule.DriftIn(client.ObjectKeyFromObject(tc.obj))
+	if driftScheduled && err == nil {
+		if next != 0 {
+			t.Errorf("requeue after %s and a drift check in %s: want one of them", next, drift)
+		}
+		next = drift
+	}
 	switch {
-	case w.requeue == 0 && res.RequeueAfter != 0:
-		t.Errorf("requeue after %s, want none", res.RequeueAfter)
-	case w.requeue != 0 && res.RequeueAfter < w.requeue:
-		t.Errorf("requeue after %s, want at least %s", res.RequeueAfter, w.requeue)
+	case w.requeue == 0 && next != 0:
+		t.Errorf("back after %s, want never", next)
+	case w.requeue != 0 && next < w.requeue:
+		t.Errorf("back after %s, want at least %s", next, w.requeue)
 	}
 	if !slices.Equal(rec.reasons, w.events) {
 		t.Errorf("events %q, want %q", rec.reasons, w.events)
@@ -696,11 +706,15 @@ func (tc row) run(t *testing.T) {
 	if w.handled != "" && got.Status.LastHandledRequestedAt != w.handled {
 		t.Errorf("lastHandledRequestedAt %q, want %q", got.Status.LastHandledRequestedAt, w.handled)
 	}
-	// The next drift check of a synced resource waits at low priority behind
-	// user intents; a retry keeps its priority.
+	// A synced resource waits for its next drift check in the schedule (the
+	// pump queues it at low priority, behind user intents), not in the
+	// workqueue; a retry requeues itself at its own priority.
 	synced := meta.IsStatusConditionTrue(got.Status.Conditions, v1alpha1.ConditionSynced)
-	if drift, low := synced && res.RequeueAfter > 0, res.Priority != nil && *res.Priority == handler.LowPriority; drift != low {
-		t.Errorf("synced %t, requeue after %s at priority %v: want low priority exactly for drift checks", synced, res.RequeueAfter, res.Priority)
+	if synced && res.RequeueAfter > 0 && res.RequeueAfter != staleCacheWait {
+		t.Errorf("synced, yet requeued after %s: the drift check belongs to the schedule", res.RequeueAfter)
+	}
+	if res.Priority != nil {
+		t.Errorf("requeue at priority %d: only the drift pump lowers a priority", *res.Priority)
 	}
 	if w.progress != "" {
 		checkProgress(t, &got, w.progress)

@@ -43,6 +43,7 @@ type Schedule struct {
 
 	mu        sync.Mutex
 	next      map[types.NamespacedName]slot
+	drifts    drifts // the drift checks, earliest first
 	failures  map[types.NamespacedName]int
 	objects   map[string]int // scheduled objects per account
 	known     map[string]int // the fleet as counted, per account, until next holds as many
@@ -50,18 +51,22 @@ type Schedule struct {
 	stretched map[string]bool
 }
 
-// slot is when an object is next due, and its account.
+// slot is when an object is next due, its account, and where it waits
+// among the drift checks (noDrift: it waits for no drift check).
 type slot struct {
 	at      time.Time
 	account string
+	drift   int
 }
+
+const noDrift = -1
 
 // New makes a schedule: checks every period (±jitter), failures retried
 // after minBackoff doubling up to maxBackoff.
 func New(period time.Duration, jitter float64, minBackoff, maxBackoff time.Duration) *Schedule {
 	return &Schedule{
 		period: period, jitter: jitter, minBackoff: minBackoff, maxBackoff: maxBackoff, now: time.Now,
-		next: map[types.NamespacedName]slot{}, failures: map[types.NamespacedName]int{},
+		next: map[types.NamespacedName]slot{}, failures: map[types.NamespacedName]int{}, drifts: drifts{},
 		objects: map[string]int{}, known: map[string]int{}, stretched: map[string]bool{},
 	}
 }
@@ -99,7 +104,7 @@ func (s *Schedule) Resume(key types.NamespacedName, account string, inSync bool)
 		ok = false
 	}
 	if !ok && inSync {
-		s.set(key, account, s.now().Add(time.Duration(rand.Int64N(int64(s.effectiveLocked(account))+1))))
+		s.set(key, account, s.now().Add(time.Duration(rand.Int64N(int64(s.effectiveLocked(account))+1))), true)
 		return false
 	}
 	return !ok || !s.now().Before(n.at)
@@ -118,15 +123,16 @@ func (s *Schedule) Synced(key types.NamespacedName, account string) time.Duratio
 		spread = 0.5
 	}
 	d := time.Duration(float64(s.effectiveLocked(account)) * (1 - spread + 2*spread*rand.Float64()))
-	s.set(key, account, s.now().Add(d))
+	s.set(key, account, s.now().Add(d), true)
 	delete(s.failures, key)
 	return d
 }
 
-// set schedules key in account. Once every object an account's count
-// named has a schedule, the schedule counts them instead (the fleet may
-// shrink).
-func (s *Schedule) set(key types.NamespacedName, account string, at time.Time) {
+// set schedules key in account, as a drift check (DueDrifts hands it out
+// when due) or as a retry (its reconcile asks for a requeue). Once every
+// object an account's count named has a schedule, the schedule counts them
+// instead (the fleet may shrink).
+func (s *Schedule) set(key types.NamespacedName, account string, at time.Time, drift bool) {
 	old, ok := s.next[key]
 	if ok && old.account != account {
 		s.Drop(old.account)
@@ -134,7 +140,18 @@ func (s *Schedule) set(key types.NamespacedName, account string, at time.Time) {
 	if !ok || old.account != account {
 		s.objects[account]++
 	}
-	s.next[key] = slot{at: at, account: account}
+	if !ok {
+		old.drift = noDrift
+	}
+	s.next[key] = slot{at: at, account: account, drift: old.drift}
+	switch {
+	case drift && !at.IsZero() && old.drift == noDrift:
+		s.drifts.push(s, key, at)
+	case drift && !at.IsZero():
+		s.drifts.fix(s, old.drift, at)
+	case old.drift != noDrift:
+		s.drifts.remove(s, old.drift)
+	}
 	if s.objects[account] >= s.known[account] {
 		delete(s.known, account)
 	}
@@ -151,7 +168,7 @@ func (s *Schedule) Drop(account string) {
 func (s *Schedule) Park(key types.NamespacedName, account string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.set(key, account, time.Time{})
+	s.set(key, account, time.Time{}, false)
 	delete(s.failures, key)
 }
 
@@ -175,7 +192,7 @@ func (s *Schedule) Failed(key types.NamespacedName, account string, retryAfter t
 		d = s.maxBackoff
 	}
 	d = max(d, retryAfter)
-	s.set(key, account, s.now().Add(d))
+	s.set(key, account, s.now().Add(d), false)
 	return d
 }
 
@@ -189,7 +206,7 @@ func (s *Schedule) Throttled(key types.NamespacedName, account string, retryAfte
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	delete(s.failures, key)
-	s.set(key, account, s.now().Add(d))
+	s.set(key, account, s.now().Add(d), false)
 	return d
 }
 
@@ -253,7 +270,119 @@ func (s *Schedule) Forget(key types.NamespacedName) {
 	defer s.mu.Unlock()
 	if old, ok := s.next[key]; ok {
 		s.Drop(old.account)
+		if old.drift != noDrift {
+			s.drifts.remove(s, old.drift)
+		}
 		delete(s.next, key)
 	}
 	delete(s.failures, key)
+}
+
+// DueDrifts hands out the objects whose drift check is due, earliest first,
+// each once: the caller queues their reconciles. An object stays due (Due,
+// Resume) until its reconcile schedules it again. One heap entry per object
+// replaces a delayed workqueue item per object (docs/performance.md).
+func (s *Schedule) DueDrifts() []types.NamespacedName {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().UnixNano()
+	var out []types.NamespacedName
+	for len(s.drifts) > 0 && s.drifts[0].at <= now {
+		key := s.drifts[0].key
+		s.drifts.remove(s, 0)
+		out = append(out, key)
+	}
+	return out
+}
+
+// DriftIn is the wait until the object's drift check is due, if one is
+// scheduled and not yet handed out.
+func (s *Schedule) DriftIn(key types.NamespacedName) (time.Duration, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n, ok := s.next[key]
+	if !ok || n.drift == noDrift {
+		return 0, false
+	}
+	return n.at.Sub(s.now()), true
+}
+
+// drifts is a min-heap of drift checks by due time; each object's slot
+// holds its index, kept in step by swap.
+type drifts []drift
+
+type drift struct {
+	at  int64 // Unix nanoseconds
+	key types.NamespacedName
+}
+
+func (h *drifts) push(s *Schedule, key types.NamespacedName, at time.Time) {
+	*h = append(*h, drift{at: at.UnixNano(), key: key})
+	h.place(s, len(*h)-1)
+	h.up(s, len(*h)-1)
+}
+
+func (h drifts) fix(s *Schedule, i int, at time.Time) {
+	h[i].at = at.UnixNano()
+	if !h.down(s, i) {
+		h.up(s, i)
+	}
+}
+
+func (h *drifts) remove(s *Schedule, i int) {
+	last := len(*h) - 1
+	gone := (*h)[i].key
+	if i != last {
+		h.swap(s, i, last)
+	}
+	*h = (*h)[:last]
+	if i != last && !h.down(s, i) {
+		h.up(s, i)
+	}
+	if n, ok := s.next[gone]; ok {
+		n.drift = noDrift
+		s.next[gone] = n
+	}
+}
+
+// place records entry i's index in its object's slot.
+func (h drifts) place(s *Schedule, i int) {
+	n := s.next[h[i].key]
+	n.drift = i
+	s.next[h[i].key] = n
+}
+
+func (h drifts) swap(s *Schedule, i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h.place(s, i)
+	h.place(s, j)
+}
+
+func (h drifts) up(s *Schedule, i int) {
+	for i > 0 {
+		parent := (i - 1) / 2
+		if h[parent].at <= h[i].at {
+			return
+		}
+		h.swap(s, i, parent)
+		i = parent
+	}
+}
+
+// down sinks entry i and reports whether it moved.
+func (h drifts) down(s *Schedule, i int) bool {
+	start := i
+	for {
+		least := i
+		for _, c := range []int{2*i + 1, 2*i + 2} {
+			if c < len(h) && h[c].at < h[least].at {
+				least = c
+			}
+		}
+		if least == i {
+			return i > start
+		}
+		h.swap(s, i, least)
+		i = least
+	}
 }

@@ -204,3 +204,97 @@ func TestAParkedObjectIsSeenButNeverOverdue(t *testing.T) {
 		t.Fatal("a parked object in sync was due at once when it resumed")
 	}
 }
+
+// Drift checks are handed out when due, earliest first, each once; a retry,
+// a parked object or a forgotten one waits for no drift check.
+func TestDriftChecksAreHandedOutWhenDueEarliestFirstAndOnce(t *testing.T) {
+	s := New(time.Hour, 0.1, time.Second, time.Minute)
+	now := time.Unix(0, 0)
+	s.now = func() time.Time { return now }
+	key := func(i int) types.NamespacedName { return types.NamespacedName{Namespace: "ns", Name: fmt.Sprint(i)} }
+	due := map[types.NamespacedName]time.Time{}
+	for i := range 1000 {
+		due[key(i)] = now.Add(s.Synced(key(i), ""))
+	}
+	s.Failed(key(1), "", 0) // a retry: its reconcile requeues itself
+	s.Park(key(2), "")      // waits for a spec change
+	s.Forget(key(3))        // gone
+	s.Synced(key(4), "")    // checked again: one entry, at its new time
+	due[key(4)] = now.Add(func() time.Duration { d, _ := s.DriftIn(key(4)); return d }())
+	for i := 1; i <= 3; i++ {
+		if _, ok := s.DriftIn(key(i)); ok {
+			t.Errorf("object %d waits for a drift check", i)
+		}
+		delete(due, key(i))
+	}
+
+	var handed []types.NamespacedName
+	for step := 0; step <= 100; step++ {
+		now = time.Unix(0, 0).Add(time.Duration(step) * 1 * time.Minute)
+		got := s.DueDrifts()
+		for j, k := range got {
+			if due[k].After(now) {
+				t.Fatalf("%s handed out at %s, due at %s", k, now, due[k])
+			}
+			if j > 0 && due[k].Before(due[got[j-1]]) {
+				t.Fatalf("%s handed out after %s, which is due later", k, got[j-1])
+			}
+			if !s.Due(k) {
+				t.Fatalf("%s handed out but not due", k)
+			}
+		}
+		handed = append(handed, got...)
+	}
+	if len(handed) != len(due) {
+		t.Fatalf("%d drift checks handed out, want each of %d once", len(handed), len(due))
+	}
+	for _, k := range handed {
+		if _, ok := due[k]; !ok {
+			t.Fatalf("%s handed out without a drift check", k)
+		}
+		delete(due, k)
+	}
+	if len(s.drifts) != 0 {
+		t.Fatalf("%d drift checks left", len(s.drifts))
+	}
+}
+
+// Any sequence of schedule changes leaves the drift heap ordered and each
+// object's slot pointing at its own entry.
+func TestTheDriftHeapStaysConsistent(t *testing.T) {
+	s := New(time.Hour, 0.1, time.Second, time.Minute)
+	now := time.Unix(0, 0)
+	s.now = func() time.Time { return now }
+	for i := range 20000 {
+		k := types.NamespacedName{Name: fmt.Sprint(i % 300)}
+		switch i % 7 {
+		case 0, 1, 2:
+			s.Synced(k, "")
+		case 3:
+			s.Failed(k, "", 0)
+		case 4:
+			s.Park(k, "")
+		case 5:
+			s.Forget(k)
+		case 6:
+			s.Resume(k, "", true)
+		}
+		if i%100 == 0 {
+			now = now.Add(time.Minute)
+			s.DueDrifts()
+		}
+	}
+	for i, d := range s.drifts {
+		if n := s.next[d.key]; n.drift != i || n.at.UnixNano() != d.at {
+			t.Fatalf("entry %d (%s at %d) is not its slot's (%+v)", i, d.key, d.at, n)
+		}
+		if i > 0 && s.drifts[(i-1)/2].at > d.at {
+			t.Fatalf("entry %d is due before its parent", i)
+		}
+	}
+	for k, n := range s.next {
+		if n.drift != noDrift && s.drifts[n.drift].key != k {
+			t.Fatalf("%s points at another object's entry", k)
+		}
+	}
+}

@@ -111,8 +111,10 @@ func runCurve(ctx context.Context, c bench.Config, n []int) {
 		if werr := res.WriteJSON(out); werr != nil {
 			fmt.Fprintln(os.Stderr, "bench:", werr)
 		}
-		if perr := plot(out); perr != nil {
-			fmt.Fprintln(os.Stderr, "bench:", perr)
+		if len(res.Points) > 0 { // a curve stopped before its first point has nothing to draw
+			if perr := plot(out); perr != nil {
+				fmt.Fprintln(os.Stderr, "bench:", perr)
+			}
 		}
 		fmt.Println()
 		res.Print(os.Stdout)

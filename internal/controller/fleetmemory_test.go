@@ -3,11 +3,15 @@ package controller
 import (
 	"context"
 	"fmt"
+	"slices"
 	"testing"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
+	"sigs.k8s.io/controller-runtime/pkg/controller/priorityqueue"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 )
@@ -68,4 +72,23 @@ func names(sims []*v1alpha1.SIM) []string {
 
 func indexedSIM(ns, name, imsi string) *v1alpha1.SIM {
 	return &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(ns + "/" + name)}, Spec: v1alpha1.SIMSpec{IMSI: imsi}}
+}
+
+// Due drift checks join the workqueue at low priority: a change queued at
+// the same time is handed to a worker first.
+func TestTheDriftPumpQueuesDueChecksBehindChanges(t *testing.T) {
+	q := priorityqueue.New[reconcile.Request]("drift-pump-test")
+	defer q.ShutDown()
+	queueDrifts(q, []types.NamespacedName{{Namespace: "fleet", Name: "a"}, {Namespace: "fleet", Name: "b"}})
+	q.Add(reconcile.Request{NamespacedName: types.NamespacedName{Namespace: "fleet", Name: "changed"}})
+	var order []string
+	for range 3 {
+		item, prio, _ := q.GetWithPriority()
+		order = append(order, fmt.Sprintf("%s@%d", item.Name, prio))
+		q.Done(item)
+	}
+	want := []string{"changed@0", fmt.Sprintf("a@%d", handler.LowPriority), fmt.Sprintf("b@%d", handler.LowPriority)}
+	if !slices.Equal(order, want) {
+		t.Fatalf("workers get %v, want %v", order, want)
+	}
 }
