@@ -1,14 +1,19 @@
 package app
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"runtime"
 	"testing"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	k8sruntime "k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/runtime/serializer/streaming"
+	restwatch "k8s.io/client-go/rest/watch"
 	"k8s.io/utils/ptr"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
@@ -90,4 +95,46 @@ func BenchmarkCachedSIM(b *testing.B) {
 	}
 	b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "cached-B/SIM")
 	runtime.KeepAlive(kept)
+}
+
+// BenchmarkInitialList compares what a starting manager spends per SIM to
+// decode its initial list: as a watch stream (client-go's streaming list,
+// one event per object) and as pages of a list.
+func BenchmarkInitialList(b *testing.B) {
+	const n = 500
+	codecs := serializer.NewCodecFactory(Scheme)
+	info, _ := k8sruntime.SerializerInfoForMediaType(codecs.SupportedMediaTypes(), k8sruntime.ContentTypeJSON)
+	var stream, page bytes.Buffer
+	page.WriteString(`{"apiVersion":"onomondo.sim-operator.dev/v1alpha1","kind":"SIMList","metadata":{"resourceVersion":"1"},"items":[`)
+	for i := range n {
+		sim := storedSIM(i)
+		fmt.Fprintf(&stream, `{"type":"ADDED","object":%s}`+"\n", sim)
+		if i > 0 {
+			page.WriteByte(',')
+		}
+		page.Write(sim)
+	}
+	page.WriteString("]}")
+	gv := v1alpha1.GroupVersion
+	objDecoder := codecs.WithoutConversion().DecoderToVersion(info.Serializer, gv)
+	b.Run("watch-stream", func(b *testing.B) {
+		for b.Loop() {
+			frames := info.StreamSerializer.Framer.NewFrameReader(io.NopCloser(bytes.NewReader(stream.Bytes())))
+			dec := restwatch.NewDecoder(streaming.NewDecoder(frames, info.StreamSerializer.Serializer), objDecoder)
+			for range n {
+				if _, _, err := dec.Decode(); err != nil {
+					b.Fatal(err)
+				}
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/SIM")
+	})
+	b.Run("list-page", func(b *testing.B) {
+		for b.Loop() {
+			if _, _, err := objDecoder.Decode(page.Bytes(), nil, &v1alpha1.SIMList{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Microseconds())/float64(b.N*n), "µs/SIM")
+	})
 }
