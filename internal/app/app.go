@@ -365,22 +365,30 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
 
 	cacheOpts := cache.Options{DefaultTransform: stripUnread}
+	// The kinds a shard splits; Accounts, Namespaces and SMS records stay whole.
+	sharded := []client.Object{&v1alpha1.SIM{}, &v1alpha1.Connector{}, &v1alpha1.SMSMessage{}, &v1alpha1.NetworkList{}, &v1alpha1.Webhook{}}
+	var shard labels.Selector
 	if o.WatchLabelSelector != "" {
-		sel, err := labels.Parse(o.WatchLabelSelector)
-		if err != nil {
+		if shard, err = labels.Parse(o.WatchLabelSelector); err != nil {
 			return nil, fmt.Errorf("--watch-label-selector %q: %w", o.WatchLabelSelector, err)
 		}
-		// The shard's objects only; Accounts, Namespaces and SMS records stay whole.
-		cacheOpts.ByObject = map[client.Object]cache.ByObject{
-			&v1alpha1.SIM{}: {Label: sel}, &v1alpha1.Connector{}: {Label: sel}, &v1alpha1.SMSMessage{}: {Label: sel},
-			&v1alpha1.NetworkList{}: {Label: sel}, &v1alpha1.Webhook{}: {Label: sel},
+		cacheOpts.ByObject = map[client.Object]cache.ByObject{}
+		for _, obj := range sharded {
+			cacheOpts.ByObject[obj] = cache.ByObject{Label: shard}
 		}
 	}
+	httpClient, err := rest.HTTPClientFor(cfg) // the cache's informers, controller-runtime's and ours
+	if err != nil {
+		return nil, err
+	}
+	cacheOpts.HTTPClient = httpClient
 	if len(o.WatchNamespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range o.WatchNamespaces {
 			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
 		}
+	} else if cacheOpts.NewInformer, err = ownInformers(cfg, httpClient, shard, objects(sharded)); err != nil {
+		return nil, err
 	}
 	var secret types.NamespacedName
 	if o.APIKeySecret != "" {

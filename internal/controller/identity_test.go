@@ -166,7 +166,9 @@ var _ = Describe("SIM identity and ownership", func() {
 			Expect(update(s, func(s *v1alpha1.SIM) { s.Spec.Voice = ptr.To(true) })).To(Succeed())
 			Eventually(func() simulator.SIM { return simState(imsi) }, 10*time.Second, 20*time.Millisecond).
 				Should(Equal(simulator.SIM{IMSI: imsi, Voice: true, SMS: false, Data: true, DataThrottling: true}))
-			Expect(verbs(calls(imsi))).To(Equal([]string{"POST 409", "GET 200", "PUT 200"}))
+			// The simulator logs a request once it has answered it: after its state changed.
+			Eventually(func() []string { return verbs(calls(imsi)) }, 5*time.Second, 20*time.Millisecond).
+				Should(Equal([]string{"POST 409", "GET 200", "PUT 200"}))
 		})
 
 		It("creates a new SIM with the API's documented defaults for what the manifest leaves out", func() {
