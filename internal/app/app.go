@@ -367,9 +367,9 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	cacheOpts := cache.Options{DefaultTransform: stripUnread}
 	// The kinds a shard splits; Accounts, Namespaces and SMS records stay whole.
 	sharded := []client.Object{&v1alpha1.SIM{}, &v1alpha1.Connector{}, &v1alpha1.SMSMessage{}, &v1alpha1.NetworkList{}, &v1alpha1.Webhook{}}
-	var shard labels.Selector
 	if o.WatchLabelSelector != "" {
-		if shard, err = labels.Parse(o.WatchLabelSelector); err != nil {
+		shard, err := labels.Parse(o.WatchLabelSelector)
+		if err != nil {
 			return nil, fmt.Errorf("--watch-label-selector %q: %w", o.WatchLabelSelector, err)
 		}
 		cacheOpts.ByObject = map[client.Object]cache.ByObject{}
@@ -377,17 +377,19 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			cacheOpts.ByObject[obj] = cache.ByObject{Label: shard}
 		}
 	}
-	httpClient, err := rest.HTTPClientFor(cfg) // the cache's informers, controller-runtime's and ours
-	if err != nil {
-		return nil, err
-	}
-	cacheOpts.HTTPClient = httpClient
 	if len(o.WatchNamespaces) > 0 {
 		cacheOpts.DefaultNamespaces = map[string]cache.Config{}
 		for _, ns := range o.WatchNamespaces {
 			cacheOpts.DefaultNamespaces[ns] = cache.Config{}
 		}
-	} else if cacheOpts.NewInformer, err = ownInformers(cfg, httpClient, shard, objects(sharded)); err != nil {
+	}
+	httpClient, err := rest.HTTPClientFor(cfg) // the cache's informers, controller-runtime's and ours
+	if err != nil {
+		return nil, err
+	}
+	httpClient.Transport = probing{next: httpClient.Transport}
+	cacheOpts.HTTPClient = httpClient
+	if cacheOpts.NewInformer, err = ownInformers(cfg, httpClient); err != nil {
 		return nil, err
 	}
 	var secret types.NamespacedName

@@ -2,17 +2,17 @@ package app
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/watchjson"
@@ -25,29 +25,23 @@ type newInformerFunc = func(toolscache.ListerWatcher, runtime.Object, time.Durat
 // on a client that decodes their watch streams with internal/watchjson:
 // a starting manager decodes its whole fleet on one goroutine before any
 // worker starts, and every later watch event takes the same path
-// (docs/performance.md). They list and watch what controller-runtime's
-// would: every namespace, the shard's objects of the kinds a shard splits
-// (sharded, selected by shard). Every other kind, and every kind when the
-// cache is per namespace, keeps controller-runtime's own ListWatch.
-func ownInformers(cfg *rest.Config, httpClient *http.Client, shard labels.Selector, sharded []runtime.Object) (newInformerFunc, error) {
+// (docs/performance.md). Each lists and watches exactly what
+// controller-runtime's informer would (its namespace, the shard's label
+// selector): the ListWatch controller-runtime hands over is asked once for
+// its request, which httpClient (the cache's, wrapped by probing) answers
+// with the request's URL without sending it. Every other kind keeps
+// controller-runtime's ListWatch.
+func ownInformers(cfg *rest.Config, httpClient *http.Client) (newInformerFunc, error) {
 	client, err := ownClient(cfg, httpClient)
 	if err != nil {
 		return nil, err
 	}
-	split := map[string]bool{}
-	for _, obj := range sharded {
-		if kinds, _, err := Scheme.ObjectKinds(obj); err == nil {
-			split[kinds[0].Kind] = true
-		}
-	}
 	params := runtime.NewParameterCodec(Scheme)
 	return func(lw toolscache.ListerWatcher, obj runtime.Object, resync time.Duration, indexers toolscache.Indexers) toolscache.SharedIndexInformer {
 		if kind, ok := ownKind(obj); ok {
-			var sel labels.Selector
-			if split[kind] {
-				sel = shard
+			if asked, ok := probe(lw); ok {
+				lw = ownListWatch(client, params, kind, asked)
 			}
-			lw = ownListWatch(client, params, kind, sel)
 		}
 		return toolscache.NewSharedIndexInformer(lw, obj, resync, indexers)
 	}, nil
@@ -79,39 +73,81 @@ func ownKind(obj runtime.Object) (string, bool) {
 	return kinds[0].Kind, true
 }
 
-// ownListWatch lists and watches a kind across namespaces, as
-// controller-runtime's informers do (bookmarks on, sel applied), on client.
-func ownListWatch(client rest.Interface, params runtime.ParameterCodec, kind string, sel labels.Selector) *toolscache.ListWatch {
-	resource := strings.ToLower(kind) + "s" // the CRDs' plurals
-	apply := func(opts *metav1.ListOptions) {
-		if sel != nil {
-			opts.LabelSelector = sel.String()
+// request is what an informer lists and watches: its resource, its
+// namespace ("" for all) and its selectors.
+type request struct {
+	resource, namespace string
+	labels, fields      string
+}
+
+// probe asks lw for the list it would make and returns its request.
+func probe(lw toolscache.ListerWatcher) (request, bool) {
+	u := &url.URL{}
+	ctx := context.WithValue(context.Background(), probeKey{}, u)
+	if _, err := toolscache.ToListerWatcherWithContext(lw).ListWithContext(ctx, metav1.ListOptions{}); !errors.Is(err, errProbed) {
+		return request{}, false
+	}
+	// [PREFIX]/apis/GROUP/VERSION[/namespaces/NAMESPACE]/RESOURCE
+	_, rest, ok := strings.Cut(u.Path, "/apis/"+v1alpha1.GroupVersion.String()+"/")
+	if !ok {
+		return request{}, false
+	}
+	path := strings.Split(rest, "/")
+	r := request{labels: u.Query().Get("labelSelector"), fields: u.Query().Get("fieldSelector")}
+	switch {
+	case len(path) == 1 && path[0] != "":
+		r.resource = path[0]
+	case len(path) == 3 && path[0] == "namespaces":
+		r.namespace, r.resource = path[1], path[2]
+	default:
+		return request{}, false
+	}
+	return r, true
+}
+
+// probeKey marks a request's context for probing: the request is not
+// sent, and its URL is copied into the context's *url.URL.
+type probeKey struct{}
+
+var errProbed = errors.New("probed, not sent")
+
+// probing is the cache's HTTP transport: it sends every request but a probe.
+type probing struct{ next http.RoundTripper }
+
+func (p probing) RoundTrip(r *http.Request) (*http.Response, error) {
+	if u, ok := r.Context().Value(probeKey{}).(*url.URL); ok {
+		*u = *r.URL
+		return nil, errProbed
+	}
+	return p.next.RoundTrip(r)
+}
+
+// ownListWatch lists and watches what r names, as controller-runtime's
+// informers do (bookmarks on), on client.
+func ownListWatch(client rest.Interface, params runtime.ParameterCodec, kind string, r request) *toolscache.ListWatch {
+	get := func(opts *metav1.ListOptions) *rest.Request {
+		if r.labels != "" {
+			opts.LabelSelector = r.labels
 		}
+		if r.fields != "" {
+			opts.FieldSelector = r.fields
+		}
+		return client.Get().Namespace(r.namespace).Resource(r.resource).VersionedParams(opts, params)
 	}
 	return &toolscache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			apply(&opts)
 			list, err := Scheme.New(v1alpha1.GroupVersion.WithKind(kind + "List"))
 			if err != nil {
 				return nil, err
 			}
-			if err := client.Get().Resource(resource).VersionedParams(&opts, params).Do(ctx).Into(list); err != nil {
+			if err := get(&opts).Do(ctx).Into(list); err != nil {
 				return nil, err
 			}
 			return list, nil
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			opts.Watch, opts.AllowWatchBookmarks = true, true
-			apply(&opts)
-			return client.Get().Resource(resource).VersionedParams(&opts, params).Watch(ctx)
+			return get(&opts).Watch(ctx)
 		},
 	}
-}
-
-func objects(objs []client.Object) []runtime.Object {
-	out := make([]runtime.Object, len(objs))
-	for i, o := range objs {
-		out[i] = o
-	}
-	return out
 }

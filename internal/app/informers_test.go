@@ -5,26 +5,30 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 )
 
-// The operator's own kinds are listed and watched by the manager's own
-// client, across namespaces and with the shard's selector for the kinds a
-// shard splits; their objects reach the informer's store as the apiserver
-// sent them. Other kinds keep the ListWatch they were given.
+// controller-runtime's cache builds the operator's kinds' informers on the
+// manager's own client, asking for what it would have asked for (the
+// cache's namespace, the shard's selector where the cache sets one), and
+// holds the objects the apiserver sent.
 func TestOwnKindsAreWatchedWithTheShardsSelectorAndDecoded(t *testing.T) {
 	var mu sync.Mutex
 	var asked []string
@@ -58,27 +62,58 @@ func TestOwnKindsAreWatchedWithTheShardsSelectorAndDecoded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	shard, _ := labels.Parse("sharding.sim-operator.dev/key in (shard1)")
-	newInformer, err := ownInformers(cfg, httpClient, shard, []runtime.Object{&v1alpha1.SIM{}})
+	httpClient.Transport = probing{next: httpClient.Transport}
+	newInformer, err := ownInformers(cfg, httpClient)
 	if err != nil {
 		t.Fatal(err)
 	}
-	given := &toolscache.ListWatch{} // what controller-runtime would pass; its funcs are nil
-
-	ctx, cancel := context.WithCancel(context.Background())
+	shard, _ := labels.Parse("sharding.sim-operator.dev/key in (shard1)")
+	mapper := meta.NewDefaultRESTMapper(nil)
+	mapper.Add(v1alpha1.GroupVersion.WithKind("SIM"), meta.RESTScopeNamespace)
+	mapper.Add(v1alpha1.GroupVersion.WithKind("Account"), meta.RESTScopeNamespace)
+	mapper.Add(v1alpha1.GroupVersion.WithKind("SIMList"), meta.RESTScopeNamespace)
+	mapper.Add(v1alpha1.GroupVersion.WithKind("AccountList"), meta.RESTScopeNamespace)
+	var probed []request // what each informer of the operator's kinds asks for, as its ListWatch says
+	record := func(lw toolscache.ListerWatcher, obj runtime.Object, resync time.Duration, idx toolscache.Indexers) toolscache.SharedIndexInformer {
+		if r, ok := probe(lw); ok {
+			probed = append(probed, r)
+		}
+		return newInformer(lw, obj, resync, idx)
+	}
+	c, err := cache.New(cfg, cache.Options{HTTPClient: httpClient, Scheme: Scheme, Mapper: mapper, NewInformer: record,
+		DefaultNamespaces: map[string]cache.Config{"fleet": {}}, ByObject: map[client.Object]cache.ByObject{&v1alpha1.SIM{}: {Label: shard}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	for _, obj := range []runtime.Object{&v1alpha1.SIM{}, &v1alpha1.Account{}} {
-		inf := newInformer(given, obj, 0, toolscache.Indexers{})
-		go inf.RunWithContext(ctx)
-		deadline := time.Now().Add(10 * time.Second)
-		for len(inf.GetStore().ListKeys()) < 2 && time.Now().Before(deadline) {
-			time.Sleep(10 * time.Millisecond)
+	for _, obj := range []client.Object{&v1alpha1.SIM{}, &v1alpha1.Account{}} {
+		if _, err := c.GetInformer(ctx, obj); err != nil {
+			t.Fatal(err)
 		}
-		if keys := inf.GetStore().ListKeys(); len(keys) != 2 {
-			t.Fatalf("%T: the store holds %v, want fleet/a from the initial events and fleet/b after them", obj, keys)
+	}
+	want := []request{{resource: "sims", namespace: "fleet", labels: shard.String()}, {resource: "accounts", namespace: "fleet"}}
+	if !slices.Equal(probed, want) {
+		t.Fatalf("the informers ask for %+v, want %+v", probed, want)
+	}
+	go func() { _ = c.Start(ctx) }()
+	if !c.WaitForCacheSync(ctx) {
+		t.Fatal("the cache did not sync")
+	}
+	for _, list := range []client.ObjectList{&v1alpha1.SIMList{}, &v1alpha1.AccountList{}} {
+		var names []string
+		for ctx.Err() == nil && len(names) < 2 {
+			names = names[:0]
+			if err := c.List(ctx, list); err != nil {
+				t.Fatal(err)
+			}
+			items, _ := meta.ExtractList(list)
+			for _, o := range items {
+				names = append(names, o.(client.Object).GetName())
+			}
 		}
-		if _, ok := inf.GetStore().List()[0].(interface{ GetName() string }); !ok {
-			t.Fatalf("%T: the store holds %T", obj, inf.GetStore().List()[0])
+		if slices.Sort(names); !slices.Equal(names, []string{"a", "b"}) {
+			t.Fatalf("%T holds %v, want a from the initial events and b after them", list, names)
 		}
 	}
 	// Without the streaming list (an older apiserver), the list.
@@ -86,7 +121,8 @@ func TestOwnKindsAreWatchedWithTheShardsSelectorAndDecoded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := ownListWatch(client, runtime.NewParameterCodec(Scheme), "SIM", shard).ListWithContext(ctx, metav1.ListOptions{})
+	list, err := ownListWatch(client, runtime.NewParameterCodec(Scheme), "SIM", request{resource: "sims", namespace: "fleet", labels: shard.String()}).
+		ListWithContext(ctx, metav1.ListOptions{})
 	if sims, ok := list.(*v1alpha1.SIMList); err != nil || !ok || len(sims.Items) != 1 || sims.Items[0].Name != "a" || sims.ResourceVersion != "5" {
 		t.Fatalf("the list is %#v (%v), want fleet/a at resourceVersion 5", list, err)
 	}
@@ -98,8 +134,8 @@ func TestOwnKindsAreWatchedWithTheShardsSelectorAndDecoded(t *testing.T) {
 			t.Errorf("SIMs asked for without the shard's selector: %q", a)
 		case strings.HasSuffix(strings.Fields(a)[0], "/accounts") && strings.Contains(a, "shard"):
 			t.Errorf("Accounts asked for with the shard's selector: %q", a)
-		case !strings.HasPrefix(a, "/apis/onomondo.sim-operator.dev/v1alpha1/"):
-			t.Errorf("asked %q, want the group's path across namespaces", a)
+		case !strings.HasPrefix(a, "/apis/onomondo.sim-operator.dev/v1alpha1/namespaces/fleet/"):
+			t.Errorf("asked %q, want the namespace the cache watches", a)
 		}
 	}
 	if len(asked) < 2 {
