@@ -588,6 +588,9 @@ func Main() error {
 	if err != nil {
 		return err
 	}
+	if err := relaxGCUntilSynced(mgr, mgr.GetCache().WaitForCacheSync, gcPercent); err != nil {
+		return err
+	}
 	ctrl.Log.WithName("setup").Info("starting manager", "version", Build().Version, "revision", Build().Revision, "apiURL", o.APIURL, "apiRate", o.APIRate, "syncPeriod", o.SyncPeriod, "goMemoryLimit", memLimit, "gcPercent", gcPercent)
 	return mgr.Start(ctrl.SetupSignalHandler())
 }

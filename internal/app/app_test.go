@@ -1,8 +1,8 @@
 package app
 
 import (
+	"context"
 	"fmt"
-	"k8s.io/apimachinery/pkg/labels"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -10,10 +10,14 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"k8s.io/apimachinery/pkg/labels"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"k8s.io/client-go/rest"
@@ -231,5 +235,44 @@ func TestTheCollectorTargetsHalfTheLiveHeapUnlessGOGCSaysOtherwise(t *testing.T)
 	debug.SetGCPercent(200) // as the runtime read it at start
 	if got := setGCPercent(); got != 200 || debug.SetGCPercent(200) != 200 {
 		t.Errorf("GOGC=200: percent %d, want it kept", got)
+	}
+}
+
+type runnables []manager.Runnable
+
+func (r *runnables) Add(x manager.Runnable) error { *r = append(*r, x); return nil }
+
+// While the caches fill the collector runs at startupGCPercent; once they
+// have synced, at the manager's percent. A $GOGC set by hand is left alone.
+func TestTheCollectorIsRelaxedOnlyUntilTheCachesHaveSynced(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(100))
+	t.Setenv("GOGC", "")
+	var added runnables
+	synced := make(chan struct{})
+	if err := relaxGCUntilSynced(&added, func(context.Context) bool { <-synced; return true }, defaultGCPercent); err != nil {
+		t.Fatal(err)
+	}
+	if p := debug.SetGCPercent(-1); p != startupGCPercent {
+		t.Fatalf("while the caches fill the collector runs at %d, want %d", p, startupGCPercent)
+	}
+	debug.SetGCPercent(startupGCPercent)
+	if len(added) != 1 || added[0].(manager.LeaderElectionRunnable).NeedLeaderElection() {
+		t.Fatalf("added %v, want one runnable that needs no leader", added)
+	}
+	done := make(chan error)
+	go func() { done <- added[0].Start(context.Background()) }()
+	close(synced)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if p := debug.SetGCPercent(-1); p != defaultGCPercent {
+		t.Fatalf("once synced the collector runs at %d, want %d", p, defaultGCPercent)
+	}
+
+	t.Setenv("GOGC", "80")
+	debug.SetGCPercent(80)
+	added = nil
+	if err := relaxGCUntilSynced(&added, nil, defaultGCPercent); err != nil || len(added) != 0 || debug.SetGCPercent(80) != 80 {
+		t.Fatalf("with $GOGC set: added %v (%v), want nothing changed", added, err)
 	}
 }

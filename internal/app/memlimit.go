@@ -1,10 +1,13 @@
 package app
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"runtime/debug"
 	"strconv"
+
+	"sigs.k8s.io/controller-runtime/pkg/manager"
 )
 
 // MemoryLimitEnv carries the container's memory limit in bytes; the bundle
@@ -54,4 +57,41 @@ func setMemoryLimit() (int64, error) {
 	soft := int64(float64(limit) * memoryLimitShare)
 	debug.SetMemoryLimit(soft)
 	return soft, nil
+}
+
+// startupGCPercent is the collector's target while the caches fill. The
+// initial list allocates the whole cache once and frees little; at
+// defaultGCPercent the collector marked the growing cache again at every
+// half of its growth, a third of a restarted manager's CPU before its
+// first reconcile, on the cores the apiserver needs to send the list. At
+// 200 it marks it about half as often; the heap then peaks below what a
+// burst of changes makes it peak at later (docs/performance.md), and a
+// container's memory limit still bounds it.
+const startupGCPercent = 200
+
+// gcUntilSynced runs the collector at startupGCPercent until synced
+// reports the caches full (or gives up), then at percent; it does nothing
+// when $GOGC is set. It is a runnable that needs no leader: a standby
+// replica's caches fill too.
+type gcUntilSynced struct {
+	synced  func(context.Context) bool
+	percent int
+}
+
+func (g gcUntilSynced) Start(ctx context.Context) error {
+	g.synced(ctx)
+	debug.SetGCPercent(g.percent)
+	return nil
+}
+
+func (gcUntilSynced) NeedLeaderElection() bool { return false }
+
+// relaxGCUntilSynced applies startupGCPercent now and adds to mgr what sets
+// percent back once its caches have synced, unless $GOGC is set.
+func relaxGCUntilSynced(mgr interface{ Add(manager.Runnable) error }, synced func(context.Context) bool, percent int) error {
+	if os.Getenv("GOGC") != "" {
+		return nil
+	}
+	debug.SetGCPercent(startupGCPercent)
+	return mgr.Add(gcUntilSynced{synced: synced, percent: percent})
 }

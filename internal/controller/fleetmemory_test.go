@@ -25,7 +25,7 @@ func TestAResourceSharingOnlyAnIndexBucketIsNoClaimant(t *testing.T) {
 	var b *v1alpha1.SIM // a different IMSI in a's bucket
 	for i := 2; b == nil; i++ {
 		imsi := fmt.Sprintf("2387300000%05d", i)
-		if c := indexedSIM("fleet", "b", imsi); bucket(simClaimKeys(c)[0]) == bucket(simClaimKeys(a)[0]) {
+		if c := indexedSIM("fleet", "b", imsi); bucketName(simClaimKeys(c)[0]) == bucketName(simClaimKeys(a)[0]) {
 			b = c
 		}
 	}
@@ -47,31 +47,19 @@ func TestAResourceSharingOnlyAnIndexBucketIsNoClaimant(t *testing.T) {
 // Every identifier lands in one of keyBuckets buckets, and a resource's
 // identifiers that share a bucket are indexed under it once.
 func TestBucketsOfNamesEachBucketOnce(t *testing.T) {
-	seen := map[int]bool{}
-	for i := range 100000 {
-		seen[bucket(fmt.Sprintf("acct|imsi:%d", i))] = true
+	seen := map[string]bool{}
+	for i := range 400000 {
+		seen[bucketName(fmt.Sprintf("acct|imsi:%d", i))] = true
 	}
 	if len(seen) != keyBuckets {
-		t.Errorf("100,000 identifiers fill %d buckets, want all %d", len(seen), keyBuckets)
+		t.Errorf("400,000 identifiers fill %d buckets, want all %d", len(seen), keyBuckets)
 	}
-	if got := bucketsOf([]string{"k", "k"}, bucketNames[:]); len(got) != 1 {
+	if got := bucketsOf([]string{"k", "k"}, ""); len(got) != 1 {
 		t.Errorf("two keys in one bucket give %v, want one value", got)
 	}
-	if got := bucketsOf([]string{"k"}, allNamespacesBuckets[:]); got[0] != "__all_namespaces/"+bucketNames[bucket("k")] {
+	if got := bucketsOf([]string{"k"}, allNamespaces); got[0] != "__all_namespaces/"+bucketName("k") {
 		t.Errorf("the cache's value is %q, want controller-runtime's cluster-wide prefix", got[0])
 	}
-}
-
-func names(sims []*v1alpha1.SIM) []string {
-	var out []string
-	for _, s := range sims {
-		out = append(out, s.Namespace+"/"+s.Name)
-	}
-	return out
-}
-
-func indexedSIM(ns, name, imsi string) *v1alpha1.SIM {
-	return &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(ns + "/" + name)}, Spec: v1alpha1.SIMSpec{IMSI: imsi}}
 }
 
 // Due drift checks join the workqueue at low priority: a change queued at
@@ -91,4 +79,16 @@ func TestTheDriftPumpQueuesDueChecksBehindChanges(t *testing.T) {
 	if !slices.Equal(order, want) {
 		t.Fatalf("workers get %v, want %v", order, want)
 	}
+}
+
+func names(sims []*v1alpha1.SIM) []string {
+	var out []string
+	for _, s := range sims {
+		out = append(out, s.Namespace+"/"+s.Name)
+	}
+	return out
+}
+
+func indexedSIM(ns, name, imsi string) *v1alpha1.SIM {
+	return &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name, UID: types.UID(ns + "/" + name)}, Spec: v1alpha1.SIMSpec{IMSI: imsi}}
 }

@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"maps"
 	"slices"
 	"strconv"
@@ -355,8 +354,8 @@ func countFleet(c cache.Cache, obj client.Object, accountOf func(client.Object) 
 // buckets, not the identifiers: client-go keeps a set per index value, and a
 // set per identifier, two or three per SIM, was the largest part of the
 // cache's heap after the objects themselves (docs/performance.md). A lookup
-// (withKey) reads the identifier's bucket, a few dozen resources at a fleet
-// of 50,000, and keeps those that claim it. The index lives in the informer,
+// (withKey) reads the identifier's bucket, a few resources at a fleet of
+// 50,000, and keeps those that claim it. The index lives in the informer,
 // so it changes with the cache's objects, never after them. The index name
 // and the prefix are controller-runtime's (field:NAME, __all_namespaces/),
 // so client.MatchingFields without a namespace reads it.
@@ -370,36 +369,33 @@ func indexAcrossNamespaces(c cache.Cache, obj client.Object, field string, keys 
 		if !ok {
 			return nil, fmt.Errorf("%T is not an object", o)
 		}
-		return bucketsOf(keys(obj), allNamespacesBuckets[:]), nil
+		return bucketsOf(keys(obj), allNamespaces), nil
 	}})
 }
 
 // keyBuckets is the number of buckets of the identifier indexes: a bucket
-// holds about 25 resources at 50,000 SIMs with two identifiers each.
-const keyBuckets = 4096
+// holds about six resources at 50,000 SIMs with two identifiers each. More
+// buckets cost more small sets; fewer make each lookup read more resources.
+const keyBuckets = 16384
 
-// bucketNames are the index values, made once: allNamespacesBuckets as the
-// cache stores them, bucketNames as a query names them.
-var bucketNames, allNamespacesBuckets = func() (names, all [keyBuckets]string) {
-	for i := range names {
-		names[i] = strconv.FormatInt(int64(i), 16)
-		all[i] = "__all_namespaces/" + names[i]
+// bucketName is the index value of an identifier's bucket: its FNV-1a
+// hash, modulo keyBuckets, in hex.
+func bucketName(key string) string {
+	h := uint32(2166136261)
+	for i := range len(key) {
+		h = (h ^ uint32(key[i])) * 16777619
 	}
-	return names, all
-}()
-
-// bucket is the index value of an identifier.
-func bucket(key string) int {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(key))
-	return int(h.Sum32() % keyBuckets)
+	return strconv.FormatUint(uint64(h%keyBuckets), 16)
 }
 
-// bucketsOf are the index values of keys, each once, from names.
-func bucketsOf(keys []string, names []string) []string {
+// allNamespaces is controller-runtime's prefix of a cluster-wide index value.
+const allNamespaces = "__all_namespaces/"
+
+// bucketsOf are the index values of keys, each once, each after prefix.
+func bucketsOf(keys []string, prefix string) []string {
 	var out []string
 	for _, k := range keys {
-		if n := names[bucket(k)]; !slices.Contains(out, n) {
+		if n := prefix + bucketName(k); !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}
@@ -410,7 +406,7 @@ func bucketsOf(keys []string, names []string) []string {
 // include key, read from the bucketed index.
 func withKey[T client.Object](ctx context.Context, c client.Reader, newList func() client.ObjectList, index, key string, keys func(T) []string) ([]T, error) {
 	list := newList()
-	if err := c.List(ctx, list, client.MatchingFields{index: bucketNames[bucket(key)]}, client.UnsafeDisableDeepCopy); err != nil {
+	if err := c.List(ctx, list, client.MatchingFields{index: bucketName(key)}, client.UnsafeDisableDeepCopy); err != nil {
 		return nil, err
 	}
 	items, err := meta.ExtractList(list)
