@@ -304,10 +304,7 @@ func (r *managedReconciler[T]) sameIdentifier(ctx context.Context, obj client.Ob
 	if req, ok := r.ext.(requester[T]); ok {
 		// Resources waiting to take one of obj's identifiers (a number change).
 		for _, key := range r.ext.identity(obj.(T)).Keys {
-			waiting, err := withKey(ctx, r.Client, r.newList, requestedIndex, key, req.requestedKeys)
-			if err != nil {
-				return nil
-			}
+			waiting, _ := withKey(ctx, r.Client, r.newList, requestedIndex, key, req.requestedKeys) // none on a cache error
 			for _, w := range waiting {
 				reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(w)})
 			}
