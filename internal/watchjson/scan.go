@@ -81,22 +81,9 @@ func skipValue(data []byte, i int) (int, bool) {
 	}
 	switch data[i] {
 	case '{', '[':
-		depth := 0
-		for j := i; j < len(data); j++ {
-			switch data[j] {
-			case '"':
-				end, ok := skipString(data, j)
-				if !ok {
-					return 0, false
-				}
-				j = end - 1
-			case '{', '[':
-				depth++
-			case '}', ']':
-				if depth--; depth == 0 {
-					return j + 1, true
-				}
-			}
+		var b brackets
+		if end := b.scan(data[i:]); end >= 0 {
+			return i + end, true
 		}
 		return 0, false
 	case '"':
@@ -142,4 +129,39 @@ func skipSpace(data []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// brackets matches an object's or array's brackets, across as many chunks
+// as it comes in: strings (and their escapes) are skipped, nothing else is
+// checked.
+type brackets struct {
+	depth            int
+	inString, escape bool
+}
+
+// scan reads the next chunk of the value and returns the index after the
+// bracket that closes it, or -1 when the chunk ends first.
+func (s *brackets) scan(chunk []byte) int {
+	for i, c := range chunk {
+		switch {
+		case s.inString:
+			switch {
+			case s.escape:
+				s.escape = false
+			case c == '\\':
+				s.escape = true
+			case c == '"':
+				s.inString = false
+			}
+		case c == '"':
+			s.inString = true
+		case c == '{' || c == '[':
+			s.depth++
+		case c == '}' || c == ']':
+			if s.depth--; s.depth == 0 {
+				return i + 1
+			}
+		}
+	}
+	return -1
 }

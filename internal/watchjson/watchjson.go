@@ -187,9 +187,8 @@ func (f *frameReader) Close() error { return f.c.Close() }
 // next reads the next value (after any white space) into buf.
 func (f *frameReader) next(buf []byte) ([]byte, error) {
 	var (
-		depth            int
-		inString, escape bool
-		started          bool
+		value   brackets
+		started bool
 	)
 	for {
 		chunk, err := f.r.Peek(max(f.r.Buffered(), 1))
@@ -199,42 +198,22 @@ func (f *frameReader) next(buf []byte) ([]byte, error) {
 			}
 			return nil, err
 		}
-		i := 0
+		start := 0
 		if !started {
-			i = skipSpace(chunk, 0)
-			if i == len(chunk) {
-				_, _ = f.r.Discard(i)
+			start = skipSpace(chunk, 0)
+			if start == len(chunk) {
+				_, _ = f.r.Discard(start)
 				continue
 			}
-			if chunk[i] != '{' && chunk[i] != '[' {
-				return nil, &scanError{b: chunk[i]}
+			if chunk[start] != '{' && chunk[start] != '[' {
+				return nil, &scanError{b: chunk[start]}
 			}
 			started = true
 		}
-		start := i
-		for ; i < len(chunk); i++ {
-			b := chunk[i]
-			switch {
-			case inString:
-				switch {
-				case escape:
-					escape = false
-				case b == '\\':
-					escape = true
-				case b == '"':
-					inString = false
-				}
-			case b == '"':
-				inString = true
-			case b == '{' || b == '[':
-				depth++
-			case b == '}' || b == ']':
-				if depth--; depth == 0 {
-					buf = append(buf, chunk[start:i+1]...)
-					_, _ = f.r.Discard(i + 1)
-					return buf, nil
-				}
-			}
+		if end := value.scan(chunk[start:]); end >= 0 {
+			buf = append(buf, chunk[start:start+end]...)
+			_, _ = f.r.Discard(start + end)
+			return buf, nil
 		}
 		buf = append(buf, chunk[start:]...)
 		_, _ = f.r.Discard(len(chunk))
