@@ -365,15 +365,14 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	cfg.QPS, cfg.Burst = float32(o.KubeAPIQPS), o.KubeAPIBurst
 
 	cacheOpts := cache.Options{DefaultTransform: stripUnread}
-	// The kinds a shard splits; Accounts, Namespaces and SMS records stay whole.
-	sharded := []client.Object{&v1alpha1.SIM{}, &v1alpha1.Connector{}, &v1alpha1.SMSMessage{}, &v1alpha1.NetworkList{}, &v1alpha1.Webhook{}}
 	if o.WatchLabelSelector != "" {
 		shard, err := labels.Parse(o.WatchLabelSelector)
 		if err != nil {
 			return nil, fmt.Errorf("--watch-label-selector %q: %w", o.WatchLabelSelector, err)
 		}
+		// The shard's objects only; Accounts, Namespaces and SMS records stay whole.
 		cacheOpts.ByObject = map[client.Object]cache.ByObject{}
-		for _, obj := range sharded {
+		for _, obj := range []client.Object{&v1alpha1.SIM{}, &v1alpha1.Connector{}, &v1alpha1.SMSMessage{}, &v1alpha1.NetworkList{}, &v1alpha1.Webhook{}} {
 			cacheOpts.ByObject[obj] = cache.ByObject{Label: shard}
 		}
 	}

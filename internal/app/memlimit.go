@@ -69,10 +69,9 @@ func setMemoryLimit() (int64, error) {
 // container's memory limit still bounds it.
 const startupGCPercent = 200
 
-// gcUntilSynced runs the collector at startupGCPercent until synced
-// reports the caches full (or gives up), then at percent; it does nothing
-// when $GOGC is set. It is a runnable that needs no leader: a standby
-// replica's caches fill too.
+// gcUntilSynced sets the collector back to percent once synced reports the
+// caches full (or gives up). It is a runnable that needs no leader: a
+// standby replica's caches fill too.
 type gcUntilSynced struct {
 	synced  func(context.Context) bool
 	percent int
