@@ -96,7 +96,7 @@ test: manifests generate build-installer fmt vet envtest doc-samples-deps ## Run
 
 # The engine, the decision and the kinds' decision code, proven without
 # envtest (on fakes); envtest is left for wiring.
-DECISION_FILES_ENGINE = decision.go,managed.go,observation.go,claims.go,duplicates.go,conditions.go,retry.go,statuspatch.go
+DECISION_FILES_ENGINE = decision.go,managed.go,early.go,observation.go,claims.go,duplicates.go,conditions.go,retry.go,statuspatch.go
 DECISION_FILES_CONNECTOR = connector_controller.go,connector_current.go
 DECISION_FILES_SMS = smsmessage_controller.go
 

@@ -388,7 +388,11 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	}
 	httpClient.Transport = probing{next: httpClient.Transport}
 	cacheOpts.HTTPClient = httpClient
-	if cacheOpts.NewInformer, err = ownInformers(cfg, httpClient); err != nil {
+	var arrivals *controller.Arrivals
+	if !o.LeaderElection { // an elected manager may write only once its caches synced
+		arrivals = &controller.Arrivals{}
+	}
+	if cacheOpts.NewInformer, err = ownInformers(cfg, httpClient, arrivals); err != nil {
 		return nil, err
 	}
 	var secret types.NamespacedName
@@ -448,7 +452,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 			return nil, err
 		}
 	}
-	retry, err := setupControllers(mgr, api, accounts, rec, o)
+	retry, err := setupControllers(mgr, api, accounts, rec, arrivals, o)
 	if err != nil {
 		return nil, err
 	}
@@ -511,7 +515,9 @@ func migrateSMSRecords(cfg *rest.Config, mgr ctrl.Manager) error {
 
 // setupControllers registers the controllers, the state metrics and the
 // probes, and returns what retries the resources a rejected key failed.
-func setupControllers(mgr ctrl.Manager, api *onomondo.Client, accounts *controller.Accounts, rec recorder.EventRecorder, o Options) ([]func(context.Context), error) {
+// With arrivals, the managed kinds apply pending changes early.
+func setupControllers(mgr ctrl.Manager, api *onomondo.Client, accounts *controller.Accounts, rec recorder.EventRecorder,
+	arrivals *controller.Arrivals, o Options) ([]func(context.Context), error) {
 	c := mgr.GetClient()
 	managed := controller.ManagedOptions{
 		SyncPeriod: o.SyncPeriod, SyncJitter: o.SyncJitter, MinBackoff: o.MinBackoff, MaxBackoff: o.MaxBackoff,
@@ -529,6 +535,12 @@ func setupControllers(mgr ctrl.Manager, api *onomondo.Client, accounts *controll
 	lists.UseAccounts(accounts)
 	hooks.UseAccounts(accounts)
 	sms.UseAccounts(accounts)
+	if arrivals != nil {
+		sims.ApplyEarly(arrivals)
+		conns.ApplyEarly(arrivals)
+		lists.ApplyEarly(arrivals)
+		hooks.ApplyEarly(arrivals)
+	}
 	for _, setup := range []func(ctrl.Manager) error{
 		(&controller.AccountReconciler{Client: c, Accounts: accounts}).SetupWithManager,
 		controller.IndexSMSBySIM,

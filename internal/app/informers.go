@@ -8,13 +8,16 @@ import (
 	"strings"
 	"time"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/utils/ptr"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/controller"
 	"github.com/sim-operator/sim-operator/internal/watchjson"
 )
 
@@ -30,8 +33,9 @@ type newInformerFunc = func(toolscache.ListerWatcher, runtime.Object, time.Durat
 // selector): the ListWatch controller-runtime hands over is asked once for
 // its request, which httpClient (the cache's, wrapped by probing) answers
 // with the request's URL without sending it. Every other kind keeps
-// controller-runtime's ListWatch.
-func ownInformers(cfg *rest.Config, httpClient *http.Client) (newInformerFunc, error) {
+// controller-runtime's ListWatch. The objects of a starting informer's
+// initial list are handed to arrivals as they come (controller.Arrivals).
+func ownInformers(cfg *rest.Config, httpClient *http.Client, arrivals *controller.Arrivals) (newInformerFunc, error) {
 	client, err := ownClient(cfg, httpClient)
 	if err != nil {
 		return nil, err
@@ -40,7 +44,7 @@ func ownInformers(cfg *rest.Config, httpClient *http.Client) (newInformerFunc, e
 	return func(lw toolscache.ListerWatcher, obj runtime.Object, resync time.Duration, indexers toolscache.Indexers) toolscache.SharedIndexInformer {
 		if kind, ok := ownKind(obj); ok {
 			if asked, ok := probe(lw); ok {
-				lw = ownListWatch(client, params, kind, asked)
+				lw = ownListWatch(client, params, kind, asked, arrivals.Arrived(kind))
 			}
 		}
 		return toolscache.NewSharedIndexInformer(lw, obj, resync, indexers)
@@ -123,8 +127,9 @@ func (p probing) RoundTrip(r *http.Request) (*http.Response, error) {
 }
 
 // ownListWatch lists and watches what r names, as controller-runtime's
-// informers do (bookmarks on), on client.
-func ownListWatch(client rest.Interface, params runtime.ParameterCodec, kind string, r request) *toolscache.ListWatch {
+// informers do (bookmarks on), on client; a streaming list's objects are
+// handed to arrived (if not nil) as they come.
+func ownListWatch(client rest.Interface, params runtime.ParameterCodec, kind string, r request, arrived func(context.Context, runtime.Object)) *toolscache.ListWatch {
 	get := func(opts *metav1.ListOptions) *rest.Request {
 		if r.labels != "" {
 			opts.LabelSelector = r.labels
@@ -147,7 +152,29 @@ func ownListWatch(client rest.Interface, params runtime.ParameterCodec, kind str
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
 			opts.Watch, opts.AllowWatchBookmarks = true, true
-			return get(&opts).Watch(ctx)
+			w, err := get(&opts).Watch(ctx)
+			if err != nil || arrived == nil || !ptr.Deref(opts.SendInitialEvents, false) {
+				return w, err
+			}
+			return initialEvents(ctx, w, arrived), nil
 		},
 	}
+}
+
+// initialEvents passes w's events on, handing each object of its initial
+// events (those before the bookmark that ends them) to arrived first.
+func initialEvents(ctx context.Context, w watch.Interface, arrived func(context.Context, runtime.Object)) watch.Interface {
+	initial := true
+	return watch.Filter(w, func(e watch.Event) (watch.Event, bool) {
+		switch {
+		case !initial:
+		case e.Type == watch.Added:
+			arrived(ctx, e.Object)
+		case e.Type == watch.Bookmark:
+			if m, err := meta.Accessor(e.Object); err == nil && m.GetAnnotations()[metav1.InitialEventsAnnotationKey] == "true" {
+				initial = false
+			}
+		}
+		return e, true
+	})
 }

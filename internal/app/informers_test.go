@@ -17,6 +17,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -63,7 +64,7 @@ func TestOwnKindsAreWatchedWithTheShardsSelectorAndDecoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	httpClient.Transport = probing{next: httpClient.Transport}
-	newInformer, err := ownInformers(cfg, httpClient)
+	newInformer, err := ownInformers(cfg, httpClient, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +122,7 @@ func TestOwnKindsAreWatchedWithTheShardsSelectorAndDecoded(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	list, err := ownListWatch(client, runtime.NewParameterCodec(Scheme), "SIM", request{resource: "sims", namespace: "fleet", labels: shard.String()}).
+	list, err := ownListWatch(client, runtime.NewParameterCodec(Scheme), "SIM", request{resource: "sims", namespace: "fleet", labels: shard.String()}, nil).
 		ListWithContext(ctx, metav1.ListOptions{})
 	if sims, ok := list.(*v1alpha1.SIMList); err != nil || !ok || len(sims.Items) != 1 || sims.Items[0].Name != "a" || sims.ResourceVersion != "5" {
 		t.Fatalf("the list is %#v (%v), want fleet/a at resourceVersion 5", list, err)
@@ -154,5 +155,41 @@ func TestOnlyTheOperatorsTypedKindsAreItsOwn(t *testing.T) {
 		if kind, own := ownKind(obj); kind != want || own != (want != "") {
 			t.Errorf("%T: kind %q (own %t), want %q", obj, kind, own, want)
 		}
+	}
+}
+
+// The objects of a streaming list's initial events are handed on as they
+// arrive, before the reflector sees them; the events after the bookmark
+// that ends them are not, and every event passes on unchanged, in order.
+func TestTheInitialEventsAreHandedOnAsTheyArrive(t *testing.T) {
+	src := watch.NewFake()
+	var arrived []string
+	w := initialEvents(context.Background(), src, func(_ context.Context, o runtime.Object) {
+		arrived = append(arrived, o.(client.Object).GetName())
+	})
+	defer w.Stop()
+	sim := func(name string, annotations map[string]string) *v1alpha1.SIM {
+		return &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Name: name, Annotations: annotations}}
+	}
+	sent := []watch.Event{
+		{Type: watch.Added, Object: sim("a", nil)},
+		{Type: watch.Bookmark, Object: sim("", nil)}, // a bookmark that ends nothing
+		{Type: watch.Added, Object: sim("b", nil)},
+		{Type: watch.Bookmark, Object: sim("", map[string]string{metav1.InitialEventsAnnotationKey: "true"})},
+		{Type: watch.Added, Object: sim("c", nil)},
+		{Type: watch.Modified, Object: sim("a", nil)},
+	}
+	go func() {
+		for _, e := range sent {
+			src.Action(e.Type, e.Object)
+		}
+	}()
+	for i, want := range sent {
+		if got := <-w.ResultChan(); got.Type != want.Type || got.Object != want.Object {
+			t.Fatalf("event %d is %s %v, want %s %v", i, got.Type, got.Object, want.Type, want.Object)
+		}
+	}
+	if !slices.Equal(arrived, []string{"a", "b"}) {
+		t.Fatalf("handed on %q, want the initial events' a and b", arrived)
 	}
 }

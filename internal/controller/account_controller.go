@@ -80,7 +80,7 @@ func (r *AccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 		return ctrl.Result{}, err
 	}
 	st.Resources = n
-	if err := (statusWriter{r.Client}).changed(ctx, obj, before, st); err != nil {
+	if _, err := (statusWriter{r.Client}).changed(ctx, obj, before, st); err != nil {
 		return ctrl.Result{}, err
 	}
 	return ctrl.Result{RequeueAfter: countEvery}, nil

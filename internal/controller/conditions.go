@@ -89,6 +89,8 @@ func (r *managedReconciler[T]) markFailed(ctx context.Context, obj T, err error)
 		claimed *claimedError
 	)
 	switch {
+	case errors.Is(err, errNotEarly):
+		return ctrl.Result{} // an early pass the Claim could not decide: the workers' (nothing is written)
 	case errors.As(err, &dup):
 		r.markDuplicate(obj, fmt.Sprintf("is managed by the older resource %s/%s; this one makes no API calls",
 			dup.owner.GetNamespace(), dup.owner.GetName()))

@@ -28,8 +28,12 @@ func (e *duplicateError) Error() string {
 
 // claim fails with a duplicateError when an older resource claims any of
 // obj's identifiers, and with IdentityMismatch when the spec asks the bound
-// object to take an identifier another resource claims.
+// object to take an identifier another resource claims. In an early pass
+// the resource's Claim decides, or the pass is left undecided (errNotEarly).
 func (r *managedReconciler[T]) claim(ctx context.Context, obj T) error {
+	if pass := earlyPassOf(ctx); pass != nil {
+		return r.claimHeld(ctx, obj, pass)
+	}
 	owner, _, err := r.claimants(ctx, obj)
 	if err == nil && owner != nil {
 		return &duplicateError{owner: owner}

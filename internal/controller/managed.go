@@ -143,6 +143,8 @@ type managedReconciler[T managedObject] struct {
 	// accounts resolves a resource's account to its API client; nil: the
 	// external's own client serves every resource.
 	accounts accountResolver
+	// early converges pending resources as the initial list arrives; nil: none.
+	early *earlyLane[T]
 }
 
 // accountResolver is what the reconcilers need of Accounts.
@@ -210,21 +212,35 @@ func accountOf(obj managedObject) string {
 // large fleet repeats are held once.
 func Intern(s string) string { return unique.Make(s).Value() }
 
-// Reconcile is the table of contents: read, delete or converge, and write
-// status once at the end if it changed.
-func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (res ctrl.Result, retErr error) {
+// Reconcile is the table of contents: read, then converge (unless an early
+// pass converges the resource or wrote it after the cache's copy).
+func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	obj := r.newObj()
 	if err := r.Get(ctx, req.NamespacedName, obj); err != nil {
 		r.schedule.Forget(req.NamespacedName)
 		r.justBound.Delete(req.NamespacedName)
 		return ctrl.Result{}, client.IgnoreNotFound(err)
 	}
+	if r.early.waits(obj) {
+		return ctrl.Result{RequeueAfter: staleCacheWait}, nil
+	}
+	res, _, err := r.converge(ctx, obj)
+	return res, err
+}
+
+// converge deletes or converges obj and writes its status once at the end
+// if it changed (wrote).
+func (r *managedReconciler[T]) converge(ctx context.Context, obj T) (res ctrl.Result, wrote bool, retErr error) {
 	ctx = logf.IntoContext(ctx, logf.FromContext(ctx).WithValues(redactValues(r.ext.identity(obj).Log...)...))
 	orig := obj.DeepCopyObject().(T)
 	defer func() {
-		err := r.patchStatus(ctx, orig, obj)
+		if p := earlyPassOf(ctx); p != nil && p.undecided {
+			return // left to the workers as if the pass had not run
+		}
+		var err error
+		wrote, err = r.patchStatus(ctx, orig, obj)
 		if err != nil {
-			r.justBound.Delete(req.NamespacedName) // the binding was not written: nothing to wait for
+			r.justBound.Delete(client.ObjectKeyFromObject(obj)) // the binding was not written: nothing to wait for
 		}
 		if retErr = kerrors.NewAggregate([]error{retErr, err}); retErr != nil {
 			res = ctrl.Result{} // an error is retried with the workqueue's backoff; a result beside it is ignored
@@ -233,12 +249,14 @@ func (r *managedReconciler[T]) Reconcile(ctx context.Context, req ctrl.Request) 
 
 	if Paused(obj) {
 		r.markPaused(obj)
-		return ctrl.Result{}, nil // the annotation's removal wakes it
+		return ctrl.Result{}, false, nil // the annotation's removal wakes it
 	}
 	if !obj.GetDeletionTimestamp().IsZero() {
-		return r.reconcileDelete(ctx, obj)
+		res, err := r.reconcileDelete(ctx, obj)
+		return res, false, err
 	}
-	return r.reconcileNormal(ctx, obj)
+	res, err := r.reconcileNormal(ctx, obj)
+	return res, false, err
 }
 
 // reconcileNormal converges a live resource: it gathers the facts, lets

@@ -9,6 +9,7 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -304,6 +305,61 @@ var _ = Describe("SIM across a manager restart", func() {
 		waitForCondition(b, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
 		Expect(readSince(marks)).To(BeNumerically("<", len(inSync)/2), "most in-sync SIMs were read at once after the restart")
 		Eventually(func() int { return readSince(marks) }, 3*period, 50*time.Millisecond).Should(Equal(len(inSync)))
+	})
+})
+
+// nsEarly has a manager only while the early-change spec runs.
+const nsEarly = "sim-early"
+
+var _ = Describe("SIM spec changes made while no manager runs", func() {
+	It("applies each once after a restart, whether its SIM holds its Claim (applied as it arrives) or not", func() {
+		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsEarly}})).To(Succeed())
+		mctx, stop := context.WithCancel(ctx)
+		stopped := startManager(mctx, time.Hour, nsEarly)
+		var sims []*v1alpha1.SIM
+		for i := range 6 {
+			s := newSIM(nsEarly, fmt.Sprintf("early-%d", i), newIMSI())
+			Expect(k8sClient.Create(ctx, s)).To(Succeed())
+			sims = append(sims, s)
+		}
+		for _, s := range sims {
+			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+		}
+		stop()
+		<-stopped
+
+		By("changing every SIM's spec, one SIM's Claim taken out of its status")
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(sims[0]), sims[0])).To(Succeed())
+		sims[0].Status.Claim = ""
+		Expect(k8sClient.Status().Update(ctx, sims[0])).To(Succeed())
+		marks := map[string]int{}
+		for _, s := range sims {
+			marks[s.Spec.IMSI] = len(calls(s.Spec.IMSI))
+			Expect(k8sClient.Patch(ctx, s, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"voice":false}}`)))).To(Succeed())
+		}
+
+		By("starting a manager again: one GET and one PUT per SIM, and nothing more")
+		mctx, stop = context.WithCancel(ctx)
+		defer stop()
+		startManager(mctx, time.Hour, nsEarly)
+		for _, s := range sims {
+			Eventually(func() bool { return simState(s.Spec.IMSI).Voice }, 20*time.Second, 50*time.Millisecond).Should(BeFalse())
+			Eventually(func() int64 {
+				Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), s)).To(Succeed())
+				return s.Status.ObservedGeneration
+			}, 20*time.Second, 50*time.Millisecond).Should(Equal(s.Generation))
+		}
+		Consistently(func() [][]string {
+			var out [][]string
+			for _, s := range sims {
+				out = append(out, verbs(calls(s.Spec.IMSI)[marks[s.Spec.IMSI]:]))
+			}
+			return out
+		}, 2*time.Second, 100*time.Millisecond).Should(HaveEach(Equal([]string{"GET 200", "PUT 200"})))
+		for _, s := range sims {
+			Expect(s.Status.Claim).NotTo(BeEmpty(), "%s holds its Claim again", s.Name)
+			waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionTrue, controller.ReasonReconcileSuccess)
+		}
 	})
 })
 

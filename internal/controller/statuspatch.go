@@ -25,20 +25,21 @@ import (
 type statusWriter struct{ c client.Client }
 
 // changed writes status as a merge patch from one status to another, only
-// when they differ. A resource deleted meanwhile is no error.
-func (w statusWriter) changed(ctx context.Context, obj client.Object, from, to any) error {
+// when they differ (wrote). A resource deleted meanwhile is no error.
+func (w statusWriter) changed(ctx context.Context, obj client.Object, from, to any) (wrote bool, err error) {
 	if equality.Semantic.DeepEqual(from, to) {
-		return nil
+		return false, nil
 	}
 	patch, err := statusPatch(from, to)
 	if err != nil {
-		return err
+		return false, err
 	}
 	m, err := metadataOf(w.c, obj)
 	if err != nil {
-		return err
+		return false, err
 	}
-	return client.IgnoreNotFound(w.c.Status().Patch(ctx, m, client.RawPatch(types.MergePatchType, patch)))
+	err = w.c.Status().Patch(ctx, m, client.RawPatch(types.MergePatchType, patch))
+	return err == nil, client.IgnoreNotFound(err)
 }
 
 // metadataOf addresses obj as a PartialObjectMetadata: a write through it
@@ -63,8 +64,8 @@ func (w statusWriter) locked(ctx context.Context, obj client.Object) error {
 	return w.c.Status().Update(ctx, obj)
 }
 
-// patchStatus writes the resource's status once, and only when it changed.
-func (r *managedReconciler[T]) patchStatus(ctx context.Context, orig, obj T) error {
+// patchStatus writes the resource's status once, and only when it changed (wrote).
+func (r *managedReconciler[T]) patchStatus(ctx context.Context, orig, obj T) (wrote bool, err error) {
 	return statusWriter{r.Client}.changed(ctx, obj, r.ext.status(orig), r.ext.status(obj))
 }
 
