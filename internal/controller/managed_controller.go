@@ -333,17 +333,23 @@ func countFleet(c cache.Cache, obj client.Object, accountOf func(client.Object) 
 			counts[accountOf(obj)] += n
 		}
 	}
-	_, err = inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
+	reg, err := inf.AddEventHandler(toolscache.ResourceEventHandlerFuncs{
 		AddFunc:    func(o any) { add(o, 1) },
 		UpdateFunc: func(old, o any) { add(old, -1); add(o, 1) },
 		DeleteFunc: func(o any) { add(o, -1) },
 	})
+	if err != nil {
+		return err
+	}
 	s.Fleet = func() map[string]int {
+		if !reg.HasSynced() {
+			return nil // the initial list is still arriving
+		}
 		mu.Lock()
 		defer mu.Unlock()
 		return maps.Clone(counts)
 	}
-	return err
+	return nil
 }
 
 // indexAcrossNamespaces is the cache's index of the identifiers a kind

@@ -35,10 +35,12 @@ type Schedule struct {
 	Budget    func(account string) float64
 	OnStretch func(account string, effective time.Duration, objects int)
 	// Fleet, when set, counts the objects the controller holds per account
-	// (the informer's adds less its deletes). It is asked once, at the first
-	// resume: after a restart the period stretches for the whole fleet at
-	// once, so the first objects resumed spread over the stretched period too
-	// rather than over --sync-period, ahead of changes.
+	// (the informer's adds less its deletes), nil until the informer has
+	// handed over its whole initial list. It is asked at each resume until
+	// it answers: after a restart the period stretches for the whole fleet
+	// at once, so the first objects resumed spread over the stretched period
+	// too rather than over --sync-period, ahead of changes (a change applied
+	// as its object arrives resumes before the count is known).
 	Fleet func() map[string]int
 
 	mu        sync.Mutex
@@ -98,7 +100,9 @@ func (s *Schedule) Resume(key types.NamespacedName, account string, inSync bool)
 	defer s.mu.Unlock()
 	n, ok := s.next[key]
 	if s.Fleet != nil && !s.counted {
-		s.counted, s.known = true, s.Fleet()
+		if known := s.Fleet(); known != nil {
+			s.counted, s.known = true, known
+		}
 	}
 	if n.at.IsZero() { // not scheduled, or parked
 		ok = false

@@ -298,3 +298,21 @@ func TestTheDriftHeapStaysConsistent(t *testing.T) {
 		}
 	}
 }
+
+// A change applied as its object arrives resumes before the informer has
+// handed over the fleet: the count is asked again at the next resume, so
+// the fleet that follows still spreads over the stretched period.
+func TestAResumeBeforeTheFleetIsCountedDoesNotFixTheCount(t *testing.T) {
+	s := New(time.Minute, 0, time.Second, time.Minute)
+	s.Budget = func(string) float64 { return 5 }
+	var fleet map[string]int // nil: the initial list is still arriving
+	s.Fleet = func() map[string]int { return fleet }
+	if !s.Resume(types.NamespacedName{Name: "pending"}, "", false) {
+		t.Fatal("a pending object was not due at once")
+	}
+	fleet = map[string]int{"": 10000}
+	s.Resume(types.NamespacedName{Name: "in-sync"}, "", true)
+	if got := s.Effective()[""]; got != 2000*time.Second {
+		t.Fatalf("effective period %s, want the whole fleet's 2000s", got)
+	}
+}
