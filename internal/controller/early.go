@@ -133,7 +133,8 @@ func (l *earlyLane[T]) isClosed() bool {
 	return l.closed
 }
 
-// work converges queued resources until the lane closes.
+// work converges queued resources; once the lane has closed, what is still
+// queued is dropped (the workers have it). It ends with ctx.
 func (l *earlyLane[T]) work(ctx context.Context) {
 	for {
 		select {
