@@ -14,6 +14,7 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/metrics"
 )
 
 // Early changes. A starting manager's workers wait until every informer
@@ -170,9 +171,16 @@ func (l *earlyLane[T]) begin(obj T) bool {
 func (l *earlyLane[T]) pass(ctx context.Context, obj T) (wrote bool) {
 	ctx, _ = withEarly(ctx)
 	_, wrote, err := l.r.converge(ctx, obj)
-	if err != nil && !errors.Is(err, errNotEarly) {
-		logf.FromContext(ctx).V(1).Info("early pass failed; the workers retry", "object", client.ObjectKeyFromObject(obj), "error", err.Error())
+	log := logf.FromContext(ctx).WithValues("kind", l.r.ext.kind(), "object", client.ObjectKeyFromObject(obj))
+	outcome := "left"
+	switch {
+	case wrote:
+		outcome = "converged"
+		log.Info("converged a pending change as it arrived, before the caches synced", "generation", obj.GetGeneration())
+	case err != nil && !errors.Is(err, errNotEarly):
+		log.V(1).Info("early pass failed; the workers retry", "error", err.Error())
 	}
+	metrics.EarlyChanges.WithLabelValues(l.r.ext.kind(), outcome).Inc()
 	return wrote
 }
 

@@ -8,12 +8,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	"k8s.io/apimachinery/pkg/runtime"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/interceptor"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/metrics"
 	"github.com/sim-operator/sim-operator/internal/onomondo"
 )
 
@@ -106,7 +108,11 @@ func TestAPendingChangeOfAClaimHolderIsAppliedAsItArrivesAndOnce(t *testing.T) {
 	obj := simObj("s", byIMSI(imsiA, false), bound(imsiA, msisdnA, true), synced, newGeneration, holding)
 	f := newEarlyFixture(t, []onomondo.SIM{live(imsiA, msisdnA, true)}, obj, heldBy("s"))
 	arrivedAt := f.stored(obj)
+	converged := testutil.ToFloat64(metrics.EarlyChanges.WithLabelValues("SIM", "converged"))
 	f.arrive(arrivedAt)
+	if got := testutil.ToFloat64(metrics.EarlyChanges.WithLabelValues("SIM", "converged")) - converged; got != 1 {
+		t.Errorf("sim_operator_early_changes_total{outcome=converged} rose by %g, want 1", got)
+	}
 
 	if want := []string{"GET " + imsiA, "PUT " + imsiA}; !slices.Equal(f.api.calls, want) {
 		t.Fatalf("calls %q, want %q: the pending change applied as it arrived", f.api.calls, want)
@@ -178,7 +184,11 @@ func TestAnArrivalTheClaimCannotDecideIsLeftToTheWorkers(t *testing.T) {
 			}
 			f := newEarlyFixture(t, []onomondo.SIM{tc.live}, append(tc.claims, tc.obj)...)
 			before := f.stored(tc.obj)
+			converged := testutil.ToFloat64(metrics.EarlyChanges.WithLabelValues("SIM", "converged"))
 			f.arrive(before)
+			if testutil.ToFloat64(metrics.EarlyChanges.WithLabelValues("SIM", "converged")) != converged {
+				t.Error("counted as converged")
+			}
 			if !slices.Equal(f.api.calls, tc.calls) {
 				t.Fatalf("calls %q before the caches synced, want %q", f.api.calls, tc.calls)
 			}

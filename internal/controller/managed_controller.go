@@ -110,6 +110,11 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 	if err := metrics.RegisterOverdue(r.ext.kind(), r.schedule); err != nil {
 		return err
 	}
+	if r.early != nil {
+		if err := metrics.RegisterEarlyChanges(); err != nil {
+			return err
+		}
+	}
 	if err := indexAcrossNamespaces(mgr.GetCache(), r.newObj(), apiIDIndex,
 		func(obj client.Object) []string { return r.ext.identity(obj.(T)).Keys }); err != nil {
 		return err

@@ -262,6 +262,21 @@ func (d driftPeriods) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// EarlyChanges counts a starting manager's early passes (see
+// internal/controller/early.go), by kind and outcome: converged (decided
+// and its status written before the caches synced) or left (to the
+// workers, nothing written).
+var EarlyChanges = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Name: "sim_operator_early_changes_total",
+	Help: "Pending changes a starting manager took up as their objects arrived, by outcome: converged before the caches synced, or left to the workers.",
+}, []string{"kind", "outcome"})
+
+// RegisterEarlyChanges exports EarlyChanges, once per process.
+func RegisterEarlyChanges() error {
+	_, err := RegisterOnce(EarlyChanges)
+	return err
+}
+
 // RegisterOnce adds a collector to controller-runtime's registry, once per
 // process: a second manager in the same process (tests, the benchmark's
 // floor) finds it there, and first is false.
