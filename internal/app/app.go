@@ -118,6 +118,11 @@ type Options struct {
 	// and events (status keeps them).
 	RedactIdentifiers bool
 
+	// ApplyEarly applies, without leader election, a Claim holder's spec
+	// change pending at the start as its object arrives in the initial list,
+	// before the caches have synced (see controller.Arrivals).
+	ApplyEarly bool
+
 	MetricsAddr    string
 	SecureMetrics  bool
 	ProbeAddr      string
@@ -156,6 +161,7 @@ func DefaultOptions() Options {
 		SMSRecordRetention:      smsledger.DefaultSMSRecordRetention,
 		DefaultAccount:          true,
 		AccountKeyRefresh:       30 * time.Second,
+		ApplyEarly:              true,
 		MetricsAddr:             "0",
 		SecureMetrics:           true,
 		ProbeAddr:               ":8081",
@@ -205,6 +211,9 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"How long a sent SMSMessage is remembered (one SMSRecord each), so that an object re-created with the same namespace, name and spec is not sent again (0: never remembered).")
 	fs.BoolVar(&o.RedactIdentifiers, "redact-identifiers", o.RedactIdentifiers,
 		"Hide IMSIs, MSISDNs and SMS recipients from logs and events (all but their last two digits), for fleets that count them as personal data; status keeps them.")
+	fs.BoolVar(&o.ApplyEarly, "apply-early", o.ApplyEarly,
+		"After a start, apply the pending spec change of a resource that holds its Claim as the resource arrives, before the caches have synced "+
+			"(without --leader-elect only; false: every change waits for the caches).")
 	fs.StringVar(&o.WatchLabelSelector, "watch-label-selector", o.WatchLabelSelector,
 		"Run as one shard: reconcile only the SIMs, Connectors, SMSMessages, NetworkLists and Webhooks whose labels match this selector, "+
 			"e.g. '"+ShardLabel+" in (shard1)', or '!"+ShardLabel+"' for the default shard (default: all). Each shard elects its own leader.")
@@ -389,7 +398,7 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	httpClient.Transport = probing{next: httpClient.Transport}
 	cacheOpts.HTTPClient = httpClient
 	var arrivals *controller.Arrivals
-	if !o.LeaderElection { // an elected manager may write only once its caches synced
+	if o.ApplyEarly && !o.LeaderElection { // an elected manager may write only once its caches synced
 		arrivals = &controller.Arrivals{}
 	}
 	if cacheOpts.NewInformer, err = ownInformers(cfg, httpClient, arrivals); err != nil {

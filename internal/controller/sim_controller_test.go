@@ -9,13 +9,17 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
+	gtypes "github.com/onsi/gomega/types"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/app"
 	"github.com/sim-operator/sim-operator/internal/controller"
+	"github.com/sim-operator/sim-operator/internal/metrics"
 	"github.com/sim-operator/sim-operator/internal/simulator"
 )
 
@@ -308,59 +312,73 @@ var _ = Describe("SIM across a manager restart", func() {
 	})
 })
 
-// nsEarly has a manager only while the early-change spec runs.
+// nsEarly has a manager only while an early-change spec runs.
 const nsEarly = "sim-early"
 
-var _ = Describe("SIM spec changes made while no manager runs", func() {
-	It("applies each once after a restart, whether its SIM holds its Claim (applied as it arrives) or not", func() {
+var _ = Describe("SIM spec changes made while no manager runs", Ordered, func() {
+	BeforeAll(func() {
 		Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: nsEarly}})).To(Succeed())
-		mctx, stop := context.WithCancel(ctx)
-		stopped := startManager(mctx, time.Hour, nsEarly)
-		var sims []*v1alpha1.SIM
-		for i := range 6 {
-			s := newSIM(nsEarly, fmt.Sprintf("early-%d", i), newIMSI())
-			Expect(k8sClient.Create(ctx, s)).To(Succeed())
-			sims = append(sims, s)
-		}
-		for _, s := range sims {
-			waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
-		}
-		stop()
-		<-stopped
-
-		By("changing every SIM's spec, one SIM's Claim taken out of its status")
-		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(sims[0]), sims[0])).To(Succeed())
-		sims[0].Status.Claim = ""
-		Expect(k8sClient.Status().Update(ctx, sims[0])).To(Succeed())
-		marks := map[string]int{}
-		for _, s := range sims {
-			marks[s.Spec.IMSI] = len(calls(s.Spec.IMSI))
-			Expect(k8sClient.Patch(ctx, s, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"voice":false}}`)))).To(Succeed())
-		}
-
-		By("starting a manager again: one GET and one PUT per SIM, and nothing more")
-		mctx, stop = context.WithCancel(ctx)
-		defer stop()
-		startManager(mctx, time.Hour, nsEarly)
-		for _, s := range sims {
-			Eventually(func() bool { return simState(s.Spec.IMSI).Voice }, 20*time.Second, 50*time.Millisecond).Should(BeFalse())
-			Eventually(func() int64 {
-				Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), s)).To(Succeed())
-				return s.Status.ObservedGeneration
-			}, 20*time.Second, 50*time.Millisecond).Should(Equal(s.Generation))
-		}
-		Consistently(func() [][]string {
-			var out [][]string
-			for _, s := range sims {
-				out = append(out, verbs(calls(s.Spec.IMSI)[marks[s.Spec.IMSI]:]))
-			}
-			return out
-		}, 2*time.Second, 100*time.Millisecond).Should(HaveEach(Equal([]string{"GET 200", "PUT 200"})))
-		for _, s := range sims {
-			Expect(s.Status.Claim).NotTo(BeEmpty(), "%s holds its Claim again", s.Name)
-			waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionTrue, controller.ReasonReconcileSuccess)
-		}
 	})
+	startWith := func(mctx context.Context, applyEarly bool) <-chan struct{} {
+		return startManagerWith(mctx, func(o *app.Options) {
+			o.SyncPeriod, o.WatchNamespaces, o.ApplyEarly = time.Hour, []string{nsEarly}, applyEarly
+		})
+	}
+	DescribeTable("are applied once each after a restart, one SIM's Claim taken out of its status",
+		func(run string, applyEarly bool, early gtypes.GomegaMatcher) {
+			mctx, stop := context.WithCancel(ctx)
+			stopped := startWith(mctx, applyEarly)
+			var sims []*v1alpha1.SIM
+			for i := range 6 {
+				s := newSIM(nsEarly, fmt.Sprintf("%s-%d", run, i), newIMSI())
+				Expect(k8sClient.Create(ctx, s)).To(Succeed())
+				sims = append(sims, s)
+			}
+			for _, s := range sims {
+				waitForCondition(s, v1alpha1.ConditionReady, metav1.ConditionTrue, controller.ReasonAvailable)
+			}
+			stop()
+			<-stopped
+
+			By("changing every SIM's spec while no manager runs")
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(sims[0]), sims[0])).To(Succeed())
+			sims[0].Status.Claim = ""
+			Expect(k8sClient.Status().Update(ctx, sims[0])).To(Succeed())
+			marks := map[string]int{}
+			for _, s := range sims {
+				marks[s.Spec.IMSI] = len(calls(s.Spec.IMSI))
+				Expect(k8sClient.Patch(ctx, s, client.RawPatch(types.MergePatchType, []byte(`{"spec":{"voice":false}}`)))).To(Succeed())
+			}
+
+			By("starting a manager again: one GET and one PUT per SIM, and nothing more")
+			converged := testutil.ToFloat64(metrics.EarlyChanges.WithLabelValues("SIM", "converged"))
+			mctx, stop = context.WithCancel(ctx)
+			defer stop()
+			startWith(mctx, applyEarly)
+			for _, s := range sims {
+				Eventually(func() bool { return simState(s.Spec.IMSI).Voice }, 20*time.Second, 50*time.Millisecond).Should(BeFalse())
+				Eventually(func() int64 {
+					Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(s), s)).To(Succeed())
+					return s.Status.ObservedGeneration
+				}, 20*time.Second, 50*time.Millisecond).Should(Equal(s.Generation))
+			}
+			Consistently(func() [][]string {
+				var out [][]string
+				for _, s := range sims {
+					out = append(out, verbs(calls(s.Spec.IMSI)[marks[s.Spec.IMSI]:]))
+				}
+				return out
+			}, 2*time.Second, 100*time.Millisecond).Should(HaveEach(Equal([]string{"GET 200", "PUT 200"})))
+			for _, s := range sims {
+				Expect(s.Status.Claim).NotTo(BeEmpty(), "%s holds its Claim again", s.Name)
+				waitForCondition(s, v1alpha1.ConditionSynced, metav1.ConditionTrue, controller.ReasonReconcileSuccess)
+			}
+			Expect(testutil.ToFloat64(metrics.EarlyChanges.WithLabelValues("SIM", "converged"))-converged).To(early,
+				"changes converged as they arrived (at most the five SIMs that hold their Claim)")
+		},
+		Entry("as they arrive, for the SIMs that hold their Claim", "early", true, SatisfyAll(BeNumerically(">=", 1), BeNumerically("<=", 5))),
+		Entry("by the workers alone with --apply-early=false", "late", false, BeZero()),
+	)
 })
 
 var _ = Describe("SIM drift correction (one-second sync period)", func() {

@@ -487,6 +487,7 @@ var chartValueOf = map[string]struct {
 	"watch-label-selector":               {"watchLabelSelector", "shard in (a)", "shard in (a)"},
 	"leader-election-id":                 {"leaderElection.id", "my-lease", "my-lease"},
 	"redact-identifiers":                 {"logging.redactIdentifiers", true, "true"},
+	"apply-early":                        {"applyEarly", false, "false"},
 	"api-edition":                        {"api.edition", "Current", "Current"},
 	"api-auth-scheme":                    {"api.authScheme", "Bearer", "Bearer"},
 	"api-max-retry-after":                {"api.maxRetryAfter", "2m", "2m"},

@@ -70,6 +70,7 @@ spec:
         - --sync-period={{ $r.Values.sync.period }}
         - --sync-jitter={{ $r.Values.sync.jitter }}
         - --max-concurrent-reconciles={{ $r.Values.maxConcurrentReconciles }}
+        - --apply-early={{ $r.Values.applyEarly }}
         - --min-backoff={{ $r.Values.backoff.min }}
         - --max-backoff={{ $r.Values.backoff.max }}
         - --kube-api-qps={{ $r.Values.kubeAPI.qps }}
