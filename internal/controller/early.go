@@ -62,7 +62,7 @@ func (a *Arrivals) Arrived(kind string) func(context.Context, runtime.Object) {
 // ApplyEarly converges, while the initial list still arrives, the pending
 // changes of resources that hold their Claim (see Arrivals).
 func (m *ManagedController[T]) ApplyEarly(a *Arrivals) {
-	l := &earlyLane[T]{r: m.r, pending: make(chan T, earlyBacklog), workers: max(m.opts.MaxConcurrentReconciles, 1)}
+	l := &earlyLane[T]{r: m.r, pending: make(chan T, earlyBacklog), workers: max(m.opts.MaxConcurrentReconciles, 1), done: make(chan struct{})}
 	m.r.early = l
 	a.lanes.Store(m.r.ext.kind(), l.offer)
 }
@@ -82,6 +82,8 @@ type earlyLane[T managedObject] struct {
 
 	mu     sync.Mutex
 	closed bool
+	// done is closed with the lane: its goroutines end.
+	done chan struct{}
 	// passes are the resources an early pass converges or has written:
 	// running, or the resourceVersion the pass read (the cache's copy
 	// until it shows the write).
@@ -134,12 +136,14 @@ func (l *earlyLane[T]) isClosed() bool {
 	return l.closed
 }
 
-// work converges queued resources; once the lane has closed, what is still
-// queued is dropped (the workers have it). It ends with ctx.
+// work converges queued resources until the lane closes (what is still
+// queued then is the workers') or ctx ends.
 func (l *earlyLane[T]) work(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-l.done:
 			return
 		case obj := <-l.pending:
 			if l.begin(obj) {
@@ -208,7 +212,10 @@ func (l *earlyLane[T]) waits(obj T) bool {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.closed = true
+	if !l.closed {
+		l.closed = true
+		close(l.done)
+	}
 	key := client.ObjectKeyFromObject(obj)
 	p, ok := l.passes[key]
 	if ok && !p.running && (p.uid != obj.GetUID() || p.readAt != obj.GetResourceVersion()) {
