@@ -5,6 +5,7 @@
 package schedule
 
 import (
+	"container/heap"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -66,9 +67,10 @@ const noDrift = -1
 // New makes a schedule: checks every period (±jitter), failures retried
 // after minBackoff doubling up to maxBackoff.
 func New(period time.Duration, jitter float64, minBackoff, maxBackoff time.Duration) *Schedule {
+	next := map[types.NamespacedName]slot{}
 	return &Schedule{
 		period: period, jitter: jitter, minBackoff: minBackoff, maxBackoff: maxBackoff, now: time.Now,
-		next: map[types.NamespacedName]slot{}, failures: map[types.NamespacedName]int{}, drifts: drifts{},
+		next: next, failures: map[types.NamespacedName]int{}, drifts: drifts{next: next},
 		objects: map[string]int{}, known: map[string]int{}, stretched: map[string]bool{},
 	}
 }
@@ -132,11 +134,11 @@ func (s *Schedule) Synced(key types.NamespacedName, account string) time.Duratio
 	return d
 }
 
-// set schedules key in account, as a drift check (DueDrifts hands it out
-// when due) or as a retry (its reconcile asks for a requeue). Once every
+// set schedules key in account, as a drift check (check: DueDrifts hands it
+// out when due) or as a retry (its reconcile asks for a requeue). Once every
 // object an account's count named has a schedule, the schedule counts them
 // instead (the fleet may shrink).
-func (s *Schedule) set(key types.NamespacedName, account string, at time.Time, drift bool) {
+func (s *Schedule) set(key types.NamespacedName, account string, at time.Time, check bool) {
 	old, ok := s.next[key]
 	if ok && old.account != account {
 		s.Drop(old.account)
@@ -149,12 +151,13 @@ func (s *Schedule) set(key types.NamespacedName, account string, at time.Time, d
 	}
 	s.next[key] = slot{at: at, account: account, drift: old.drift}
 	switch {
-	case drift && !at.IsZero() && old.drift == noDrift:
-		s.drifts.push(s, key, at)
-	case drift && !at.IsZero():
-		s.drifts.fix(s, old.drift, at)
+	case check && !at.IsZero() && old.drift == noDrift:
+		heap.Push(&s.drifts, drift{at: at.UnixNano(), key: key})
+	case check && !at.IsZero():
+		s.drifts.items[old.drift].at = at.UnixNano()
+		heap.Fix(&s.drifts, old.drift)
 	case old.drift != noDrift:
-		s.drifts.remove(s, old.drift)
+		heap.Remove(&s.drifts, old.drift)
 	}
 	if s.objects[account] >= s.known[account] {
 		delete(s.known, account)
@@ -275,7 +278,7 @@ func (s *Schedule) Forget(key types.NamespacedName) {
 	if old, ok := s.next[key]; ok {
 		s.Drop(old.account)
 		if old.drift != noDrift {
-			s.drifts.remove(s, old.drift)
+			heap.Remove(&s.drifts, old.drift)
 		}
 		delete(s.next, key)
 	}
@@ -291,10 +294,8 @@ func (s *Schedule) DueDrifts() []types.NamespacedName {
 	defer s.mu.Unlock()
 	now := s.now().UnixNano()
 	var out []types.NamespacedName
-	for len(s.drifts) > 0 && s.drifts[0].at <= now {
-		key := s.drifts[0].key
-		s.drifts.remove(s, 0)
-		out = append(out, key)
+	for s.drifts.Len() > 0 && s.drifts.items[0].at <= now {
+		out = append(out, heap.Pop(&s.drifts).(drift).key)
 	}
 	return out
 }
@@ -311,82 +312,46 @@ func (s *Schedule) DriftIn(key types.NamespacedName) (time.Duration, bool) {
 	return n.at.Sub(s.now()), true
 }
 
-// drifts is a min-heap of drift checks by due time; each object's slot
-// holds its index, kept in step by swap.
-type drifts []drift
+// drifts is a min-heap (container/heap) of drift checks by due time; each
+// object's slot in next holds its index, kept in step by Swap, and is
+// cleared by Pop.
+type drifts struct {
+	items []drift
+	next  map[types.NamespacedName]slot
+}
 
 type drift struct {
 	at  int64 // Unix nanoseconds
 	key types.NamespacedName
 }
 
-func (h *drifts) push(s *Schedule, key types.NamespacedName, at time.Time) {
-	*h = append(*h, drift{at: at.UnixNano(), key: key})
-	h.place(s, len(*h)-1)
-	h.up(s, len(*h)-1)
+func (h *drifts) Len() int           { return len(h.items) }
+func (h *drifts) Less(i, j int) bool { return h.items[i].at < h.items[j].at }
+
+func (h *drifts) Swap(i, j int) {
+	h.items[i], h.items[j] = h.items[j], h.items[i]
+	h.place(i, i)
+	h.place(j, j)
 }
 
-func (h drifts) fix(s *Schedule, i int, at time.Time) {
-	h[i].at = at.UnixNano()
-	if !h.down(s, i) {
-		h.up(s, i)
-	}
+func (h *drifts) Push(x any) {
+	h.items = append(h.items, x.(drift))
+	h.place(len(h.items)-1, len(h.items)-1)
 }
 
-func (h *drifts) remove(s *Schedule, i int) {
-	last := len(*h) - 1
-	gone := (*h)[i].key
-	if i != last {
-		h.swap(s, i, last)
-	}
-	*h = (*h)[:last]
-	if i != last && !h.down(s, i) {
-		h.up(s, i)
-	}
-	if n, ok := s.next[gone]; ok {
-		n.drift = noDrift
-		s.next[gone] = n
-	}
+func (h *drifts) Pop() any {
+	last := len(h.items) - 1
+	h.place(last, noDrift)
+	d := h.items[last]
+	h.items = h.items[:last]
+	return d
 }
 
-// place records entry i's index in its object's slot.
-func (h drifts) place(s *Schedule, i int) {
-	n := s.next[h[i].key]
-	n.drift = i
-	s.next[h[i].key] = n
-}
-
-func (h drifts) swap(s *Schedule, i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h.place(s, i)
-	h.place(s, j)
-}
-
-func (h drifts) up(s *Schedule, i int) {
-	for i > 0 {
-		parent := (i - 1) / 2
-		if h[parent].at <= h[i].at {
-			return
-		}
-		h.swap(s, i, parent)
-		i = parent
-	}
-}
-
-// down sinks entry i and reports whether it moved.
-func (h drifts) down(s *Schedule, i int) bool {
-	start := i
-	for {
-		least := i
-		for _, c := range []int{2*i + 1, 2*i + 2} {
-			if c < len(h) && h[c].at < h[least].at {
-				least = c
-			}
-		}
-		if least == i {
-			return i > start
-		}
-		h.swap(s, i, least)
-		i = least
+// place records at in the slot of entry i's object.
+func (h *drifts) place(i, at int) {
+	key := h.items[i].key
+	if n, ok := h.next[key]; ok {
+		n.drift = at
+		h.next[key] = n
 	}
 }

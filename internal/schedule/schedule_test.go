@@ -254,8 +254,8 @@ func TestDriftChecksAreHandedOutWhenDueEarliestFirstAndOnce(t *testing.T) {
 		}
 		delete(due, k)
 	}
-	if len(s.drifts) != 0 {
-		t.Fatalf("%d drift checks left", len(s.drifts))
+	if len(s.drifts.items) != 0 {
+		t.Fatalf("%d drift checks left", len(s.drifts.items))
 	}
 }
 
@@ -284,16 +284,16 @@ func TestTheDriftHeapStaysConsistent(t *testing.T) {
 			s.DueDrifts()
 		}
 	}
-	for i, d := range s.drifts {
+	for i, d := range s.drifts.items {
 		if n := s.next[d.key]; n.drift != i || n.at.UnixNano() != d.at {
 			t.Fatalf("entry %d (%s at %d) is not its slot's (%+v)", i, d.key, d.at, n)
 		}
-		if i > 0 && s.drifts[(i-1)/2].at > d.at {
+		if i > 0 && s.drifts.items[(i-1)/2].at > d.at {
 			t.Fatalf("entry %d is due before its parent", i)
 		}
 	}
 	for k, n := range s.next {
-		if n.drift != noDrift && s.drifts[n.drift].key != k {
+		if n.drift != noDrift && s.drifts.items[n.drift].key != k {
 			t.Fatalf("%s points at another object's entry", k)
 		}
 	}
