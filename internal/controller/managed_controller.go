@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"hash/maphash"
 	"maps"
 	"slices"
 	"strconv"
@@ -386,14 +387,13 @@ func indexAcrossNamespaces(c cache.Cache, obj client.Object, field string, keys 
 // buckets cost more small sets; fewer make each lookup read more resources.
 const keyBuckets = 16384
 
-// bucketName is the index value of an identifier's bucket: its FNV-1a
-// hash, modulo keyBuckets, in hex.
+// bucketSeed seeds the buckets' hash: an index lives in one process only.
+var bucketSeed = maphash.MakeSeed()
+
+// bucketName is the index value of an identifier's bucket: its hash,
+// modulo keyBuckets, in hex.
 func bucketName(key string) string {
-	h := uint32(2166136261)
-	for i := range len(key) {
-		h = (h ^ uint32(key[i])) * 16777619
-	}
-	return strconv.FormatUint(uint64(h%keyBuckets), 16)
+	return strconv.FormatUint(maphash.String(bucketSeed, key)%keyBuckets, 16)
 }
 
 // allNamespaces is controller-runtime's prefix of a cluster-wide index value.
