@@ -1,0 +1,226 @@
+package compact
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/utils/ptr"
+	"sigs.k8s.io/randfill"
+
+	"github.com/sim-operator/sim-operator/api/v1alpha1"
+)
+
+var scheme = func() *runtime.Scheme {
+	s := runtime.NewScheme()
+	if err := v1alpha1.AddToScheme(s); err != nil {
+		panic(err)
+	}
+	return s
+}()
+
+// filler fills every field the apiserver could send: times in whole
+// seconds, quantities and raw JSON that parse.
+func filler(seed int64) *randfill.Filler {
+	return randfill.NewWithSeed(seed).NilChance(0.3).NumElements(0, 3).Funcs(
+		func(t *metav1.Time, c randfill.Continue) {
+			*t = metav1.Unix(c.Int63n(4e9), 0)
+		},
+		func(q *resource.Quantity, c randfill.Continue) {
+			*q = *resource.NewQuantity(c.Int63n(1<<40), resource.BinarySI)
+		},
+		func(r *runtime.RawExtension, c randfill.Continue) {
+			r.Raw = fmt.Appendf(nil, `{"n":%d}`, c.Int63())
+		},
+		func(f *metav1.FieldsV1, c randfill.Continue) {
+			f.Raw = fmt.Appendf(nil, `{"f:n":%d}`, c.Int63())
+		},
+	)
+}
+
+func TestEveryKindOfTheOperatorRoundTrips(t *testing.T) {
+	for gvk, typ := range scheme.AllKnownTypes() {
+		if gvk.GroupVersion() != v1alpha1.GroupVersion {
+			continue
+		}
+		t.Run(gvk.Kind, func(t *testing.T) {
+			codec, err := NewCodec(reflect.New(typ).Interface())
+			if err != nil {
+				t.Fatal(err)
+			}
+			f := filler(int64(len(gvk.Kind)))
+			for i := range 3 * dictSize {
+				in := reflect.New(typ).Interface()
+				f.Fill(in)
+				b, err := codec.Encode(nil, in)
+				if err != nil {
+					t.Fatalf("object %d: %v", i, err)
+				}
+				out, err := codec.Decode(string(b))
+				if err != nil {
+					t.Fatalf("object %d: %v", i, err)
+				}
+				if !equality.Semantic.DeepEqual(in, out) {
+					t.Fatalf("object %d changed in the round trip:\n in: %+v\nout: %+v", i, in, out)
+				}
+			}
+		})
+	}
+}
+
+// readySIM is a SIM as the cache holds one the operator made Ready, with
+// the second edition's settings set.
+func readySIM() *v1alpha1.SIM {
+	now := metav1.NewTime(time.Date(2026, 11, 30, 7, 0, 0, 0, time.UTC))
+	settings := v1alpha1.SIMSettings{Voice: ptr.To(true), SMS: ptr.To(true), Data: ptr.To(false)}
+	return &v1alpha1.SIM{
+		TypeMeta: metav1.TypeMeta{APIVersion: v1alpha1.GroupVersion.String(), Kind: "SIM"},
+		ObjectMeta: metav1.ObjectMeta{Name: "sim-000042", Namespace: "fleet", UID: "0b5f4c7e-3d1a-4f7e-9a55-2f0c1d2e3f40",
+			ResourceVersion: "100042", Generation: 2, CreationTimestamp: now,
+			Labels: map[string]string{"site": "north"}, Finalizers: []string{"onomondo.sim-operator.dev/finalizer"}},
+		Spec: v1alpha1.SIMSpec{IMSI: "238750000000042", SIMSettings: settings,
+			CurrentSettings: v1alpha1.CurrentSettings{Activated: ptr.To(true), Label: ptr.To(""),
+				DataLimit: &v1alpha1.DataLimit{Total: resource.MustParse("500Mi")}}},
+		Status: v1alpha1.SIMStatus{
+			ManagedStatus: v1alpha1.ManagedStatus{ObservedGeneration: 2, Claim: "sim-238750000000042",
+				Conditions: []metav1.Condition{
+					{Type: v1alpha1.ConditionReady, Status: metav1.ConditionTrue, ObservedGeneration: 2, LastTransitionTime: now, Reason: "Available", Message: "voice on, SMS on, data off"},
+					{Type: v1alpha1.ConditionSynced, Status: metav1.ConditionTrue, ObservedGeneration: 2, LastTransitionTime: now, Reason: "ReconcileSuccess", Message: "the SIM matches its spec"},
+				}},
+			Binding:    &v1alpha1.SIMBinding{IMSI: "238750000000042"},
+			AtProvider: &v1alpha1.SIMObservation{IMSI: "238750000000042", MSISDN: "4530000042", SIMSettings: settings},
+		},
+	}
+}
+
+// fromWire is obj as the informer decodes it from the apiserver's JSON.
+func fromWire(t testing.TB, obj runtime.Object) runtime.Object {
+	b, err := json.Marshal(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := serializer.NewCodecFactory(scheme).UniversalDeserializer().Decode(b, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestAnObjectDecodedFromTheWireDecodesExactlyAsItWas(t *testing.T) {
+	codec, err := NewCodec(&v1alpha1.SIM{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wire := fromWire(t, readySIM())
+	b, err := codec.Encode(nil, wire)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := codec.Decode(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Exactly, not semantically: the status writer compares what it
+	// read with what it would write, times and nil slices included.
+	if !reflect.DeepEqual(wire, out) {
+		t.Fatalf("decoded differently:\nwire: %+v\nout:  %+v", wire, out)
+	}
+	if !reflect.DeepEqual(out.(*v1alpha1.SIM).Spec.DataLimit.Total, resource.MustParse("500Mi")) {
+		t.Fatalf("the data limit is %v", out.(*v1alpha1.SIM).Spec.DataLimit.Total)
+	}
+}
+
+func TestNilAndEmptyStayApart(t *testing.T) {
+	codec, err := NewCodec(&v1alpha1.SIM{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Finalizers: []string{}, Annotations: map[string]string{}}}
+	b, _ := codec.Encode(nil, in)
+	out, _ := codec.Decode(string(b))
+	got := out.(*v1alpha1.SIM)
+	if got.Finalizers == nil || got.Annotations == nil || got.Labels != nil || got.Status.Conditions != nil {
+		t.Fatalf("finalizers %#v, annotations %#v, labels %#v, conditions %#v", got.Finalizers, got.Annotations, got.Labels, got.Status.Conditions)
+	}
+}
+
+func TestCutEncodingsFailInsteadOfDecodingWrong(t *testing.T) {
+	codec, err := NewCodec(&v1alpha1.SIM{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := codec.Encode(nil, readySIM())
+	for n := range len(b) {
+		if _, err := codec.Decode(string(b[:n])); err == nil {
+			t.Fatalf("the first %d of %d bytes decoded", n, len(b))
+		}
+	}
+	if _, err := codec.Decode(string(b) + "x"); err == nil || !strings.Contains(err.Error(), "trailing") {
+		t.Fatalf("trailing bytes: %v", err)
+	}
+	if _, err := codec.Decode(string(b)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestTypesTheEncodingCannotCarryAreRefusedByName(t *testing.T) {
+	type hidden struct{ secret string }
+	type opaque struct{ Any any }
+	for _, c := range []struct {
+		obj  any
+		want string
+	}{
+		{&struct{ Meta hidden }{}, "secret is unexported"},
+		{&opaque{}, "interface {} cannot be encoded"},
+		{&struct{ F func() }{}, "func() cannot be encoded"},
+		{v1alpha1.SIM{}, "want a pointer to a struct"},
+	} {
+		if _, err := NewCodec(c.obj); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%T: got %v, want an error with %q", c.obj, err, c.want)
+		}
+	}
+}
+
+func TestAnotherTypeIsNotEncoded(t *testing.T) {
+	codec, _ := NewCodec(&v1alpha1.SIM{})
+	if _, err := codec.Encode(nil, &v1alpha1.Connector{}); err == nil {
+		t.Fatal("a Connector was encoded by a SIM codec")
+	}
+}
+
+// BenchmarkSIM reports a Ready SIM's encoding and what a decode costs.
+func BenchmarkSIM(b *testing.B) {
+	codec, _ := NewCodec(&v1alpha1.SIM{})
+	wire := fromWire(b, readySIM())
+	data, _ := codec.Encode(nil, wire)
+	b.Run("encode", func(b *testing.B) {
+		buf := make([]byte, 0, 512)
+		for b.Loop() {
+			buf, _ = codec.Encode(buf[:0], wire)
+		}
+		b.ReportMetric(float64(len(data)), "B/SIM")
+	})
+	b.Run("decode", func(b *testing.B) {
+		b.ReportAllocs()
+		s := string(data)
+		for b.Loop() {
+			if _, err := codec.Decode(s); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("deepcopy", func(b *testing.B) {
+		b.ReportAllocs()
+		for b.Loop() {
+			_ = wire.DeepCopyObject()
+		}
+	})
+}
