@@ -19,11 +19,13 @@ package compact
 
 import (
 	"encoding/binary"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -33,10 +35,13 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Codec encodes and decodes values of one struct type.
+// Codec encodes and decodes values of one struct type, each after its
+// key (an object's namespace and name).
 type Codec struct {
 	typ  reflect.Type
 	plan *plan
+	// key are the dictionaries of the key's strings.
+	key [2]dict
 }
 
 // NewCodec builds the codec of the type obj points to, or says which
@@ -50,19 +55,33 @@ func NewCodec(obj any) (*Codec, error) {
 	if err != nil {
 		return nil, fmt.Errorf("compact: %v: %w", t.Elem(), err)
 	}
-	return &Codec{typ: t.Elem(), plan: p}, nil
+	c := &Codec{typ: t.Elem(), plan: p}
+	c.key[0].add("")
+	c.key[1].add("")
+	return c, nil
 }
 
-// Encode appends the encoding of obj (a pointer of the codec's type) to
-// buf. It fails only if a value with a JSON form fails to marshal.
-func (c *Codec) Encode(buf []byte, obj any) ([]byte, error) {
+// Encode appends the encoding of namespace, name and obj (a pointer of the
+// codec's type) to buf. The object's own copies of its namespace and name
+// then cost two bytes each. It fails only if a value with a JSON form
+// fails to marshal.
+func (c *Codec) Encode(buf []byte, namespace, name string, obj any) ([]byte, error) {
 	v := reflect.ValueOf(obj)
 	if v.Type() != reflect.PointerTo(c.typ) || v.IsNil() {
 		return buf, fmt.Errorf("compact: codec of %v cannot encode %T", c.typ, obj)
 	}
 	e := encoder{buf: buf}
+	e.string(&c.key[0], namespace)
+	e.string(&c.key[1], name)
 	c.plan.enc(&e, v.Elem())
 	return e.buf, e.err
+}
+
+// Key returns the namespace and the name data was encoded with.
+func (c *Codec) Key(data string) (namespace, name string, err error) {
+	d := decoder{s: data}
+	namespace, name = d.string(&c.key[0]), d.string(&c.key[1])
+	return namespace, name, d.err
 }
 
 // Decode returns a new value of the codec's type decoded from data. The
@@ -70,7 +89,10 @@ func (c *Codec) Encode(buf []byte, obj any) ([]byte, error) {
 // decoded object costs its structs and nothing for its text.
 func (c *Codec) Decode(data string) (any, error) {
 	v := reflect.New(c.typ)
-	d := decoder{s: data}
+	var written [8]string
+	d := decoder{s: data, written: written[:0]}
+	d.string(&c.key[0])
+	d.string(&c.key[1])
 	c.plan.dec(&d, v.Elem())
 	if d.err == nil && d.i != len(d.s) {
 		d.err = errors.New("trailing bytes")
@@ -82,8 +104,9 @@ func (c *Codec) Decode(data string) (any, error) {
 }
 
 type encoder struct {
-	buf []byte
-	err error
+	buf     []byte
+	err     error
+	written []string // the strings written as bytes so far
 }
 
 func (e *encoder) uvarint(n uint64) { e.buf = binary.AppendUvarint(e.buf, n) }
@@ -105,9 +128,10 @@ func (e *encoder) length(v reflect.Value) bool {
 }
 
 type decoder struct {
-	s   string
-	i   int
-	err error
+	s       string
+	i       int
+	err     error
+	written []string // the strings read as bytes so far
 }
 
 func (d *decoder) fail(err error) {
@@ -387,14 +411,30 @@ func fillStruct(p *plan, t reflect.Type, building map[reflect.Type]*plan) error 
 		}
 		fields = append(fields, field{i, fp})
 	}
+	// A bitmap of the fields that are set comes first; only those follow.
+	// Most of a SIM's fields are empty.
+	bitmap := (len(fields) + 7) / 8
 	p.enc = func(e *encoder, v reflect.Value) {
-		for _, f := range fields {
-			f.plan.enc(e, v.Field(f.index))
+		at := len(e.buf)
+		e.buf = append(e.buf, make([]byte, bitmap)...)
+		for i, f := range fields {
+			if fv := v.Field(f.index); !fv.IsZero() {
+				e.buf[at+i/8] |= 1 << (i % 8)
+				f.plan.enc(e, fv)
+			}
 		}
 	}
 	p.dec = func(d *decoder, v reflect.Value) {
-		for _, f := range fields {
-			f.plan.dec(d, v.Field(f.index))
+		if d.i+bitmap > len(d.s) {
+			d.fail(errShort)
+			return
+		}
+		set := d.s[d.i : d.i+bitmap]
+		d.i += bitmap
+		for i, f := range fields {
+			if set[i/8]&(1<<(i%8)) != 0 {
+				f.plan.dec(d, v.Field(f.index))
+			}
 		}
 	}
 	return nil
@@ -409,27 +449,90 @@ func fillStruct(p *plan, t reflect.Type, building map[reflect.Type]*plan) error 
 func fillString(p *plan) {
 	var d dict
 	d.add("")
-	p.enc = func(e *encoder, v reflect.Value) {
-		s := v.String()
-		if n, ok := d.code(s); ok {
-			e.uvarint(n + 1)
-			return
-		}
-		e.uvarint(0)
-		e.bytes(s)
+	p.enc = func(e *encoder, v reflect.Value) { e.string(&d, v.String()) }
+	p.dec = func(dec *decoder, v reflect.Value) { v.SetString(dec.string(&d)) }
+}
+
+// Tags of a string: its bytes follow, or the number of a string written
+// before in the same object (a SIM's IMSI is in its spec, its binding and
+// its observation), or the 16 bytes of a UUID in its canonical form (an
+// object's UID), or (tagDict+n) the number n in the field's dictionary.
+const (
+	tagBytes = iota
+	tagEarlier
+	tagUUID
+	tagDict
+)
+
+// uuidBytes are s's 16 bytes if s is a UUID as the apiserver writes a UID:
+// lower-case hex in groups of 8-4-4-4-12.
+func uuidBytes(s string) ([16]byte, bool) {
+	var u [16]byte
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
 	}
-	p.dec = func(d_ *decoder, v reflect.Value) {
-		n := d_.uvarint()
-		if n == 0 {
-			v.SetString(d_.bytes())
-			return
+	digits := s[:8] + s[9:13] + s[14:18] + s[19:23] + s[24:]
+	if _, err := hex.Decode(u[:], []byte(digits)); err != nil || hex.EncodeToString(u[:]) != digits {
+		return u, false // not hex, or not lower case
+	}
+	return u, true
+}
+
+// uuidString is the canonical form of u.
+func uuidString(u string) string {
+	h := hex.EncodeToString([]byte(u))
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func (e *encoder) string(d *dict, s string) {
+	if n, ok := d.code(s); ok {
+		e.uvarint(tagDict + n)
+		return
+	}
+	if i := slices.Index(e.written, s); i >= 0 {
+		e.uvarint(tagEarlier)
+		e.uvarint(uint64(i))
+		return
+	}
+	e.written = append(e.written, s)
+	if u, ok := uuidBytes(s); ok {
+		e.uvarint(tagUUID)
+		e.buf = append(e.buf, u[:]...)
+		return
+	}
+	e.uvarint(tagBytes)
+	e.bytes(s)
+}
+
+func (dec *decoder) string(d *dict) string {
+	switch n := dec.uvarint(); n {
+	case tagBytes:
+		s := dec.bytes()
+		dec.written = append(dec.written, s)
+		return s
+	case tagUUID:
+		if dec.i+16 > len(dec.s) {
+			dec.fail(errShort)
+			return ""
 		}
+		s := uuidString(dec.s[dec.i : dec.i+16])
+		dec.i += 16
+		dec.written = append(dec.written, s)
+		return s
+	case tagEarlier:
+		i := dec.uvarint()
+		if i >= uint64(len(dec.written)) {
+			dec.fail(errors.New("no such earlier string"))
+			return ""
+		}
+		return dec.written[i]
+	default:
 		values := *d.values.Load()
-		if n > uint64(len(values)) {
-			d_.fail(errors.New("string not in the dictionary"))
-			return
+		if n-tagDict >= uint64(len(values)) {
+			dec.fail(errors.New("string not in the dictionary"))
+			return ""
 		}
-		v.SetString(values[n-1])
+		return values[n-tagDict]
 	}
 }
 

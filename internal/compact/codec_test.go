@@ -9,10 +9,12 @@ import (
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/randfill"
 
@@ -60,9 +62,16 @@ func TestEveryKindOfTheOperatorRoundTrips(t *testing.T) {
 			for i := range 3 * dictSize {
 				in := reflect.New(typ).Interface()
 				f.Fill(in)
-				b, err := codec.Encode(nil, in)
+				var namespace, name string // a list has none
+				if m, err := meta.Accessor(in); err == nil {
+					namespace, name = m.GetNamespace(), m.GetName()
+				}
+				b, err := codec.Encode(nil, namespace, name, in)
 				if err != nil {
 					t.Fatalf("object %d: %v", i, err)
+				}
+				if ns, n, err := codec.Key(string(b)); err != nil || ns != namespace || n != name {
+					t.Fatalf("object %d: key %q/%q (%v), want %q/%q", i, ns, n, err, namespace, name)
 				}
 				out, err := codec.Decode(string(b))
 				if err != nil {
@@ -120,7 +129,7 @@ func TestAnObjectDecodedFromTheWireDecodesExactlyAsItWas(t *testing.T) {
 		t.Fatal(err)
 	}
 	wire := fromWire(t, readySIM())
-	b, err := codec.Encode(nil, wire)
+	b, err := codec.Encode(nil, "fleet", "sim-000042", wire)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +153,7 @@ func TestNilAndEmptyStayApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Finalizers: []string{}, Annotations: map[string]string{}}}
-	b, _ := codec.Encode(nil, in)
+	b, _ := codec.Encode(nil, "", "", in)
 	out, _ := codec.Decode(string(b))
 	got := out.(*v1alpha1.SIM)
 	if got.Finalizers == nil || got.Annotations == nil || got.Labels != nil || got.Status.Conditions != nil {
@@ -157,7 +166,7 @@ func TestCutEncodingsFailInsteadOfDecodingWrong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, _ := codec.Encode(nil, readySIM())
+	b, _ := codec.Encode(nil, "fleet", "sim-000042", readySIM())
 	for n := range len(b) {
 		if _, err := codec.Decode(string(b[:n])); err == nil {
 			t.Fatalf("the first %d of %d bytes decoded", n, len(b))
@@ -191,20 +200,37 @@ func TestTypesTheEncodingCannotCarryAreRefusedByName(t *testing.T) {
 
 func TestAnotherTypeIsNotEncoded(t *testing.T) {
 	codec, _ := NewCodec(&v1alpha1.SIM{})
-	if _, err := codec.Encode(nil, &v1alpha1.Connector{}); err == nil {
+	if _, err := codec.Encode(nil, "", "", &v1alpha1.Connector{}); err == nil {
 		t.Fatal("a Connector was encoded by a SIM codec")
 	}
 }
 
-// BenchmarkSIM reports a Ready SIM's encoding and what a decode costs.
+// fleetSIM is the i-th of a fleet of Ready SIMs: readySIM with its own
+// name, UID, resource version, IMSI and MSISDN.
+func fleetSIM(i int) *v1alpha1.SIM {
+	s := readySIM()
+	s.Name, s.UID = fmt.Sprintf("sim-%06d", i), types.UID(fmt.Sprintf("0b5f4c7e-3d1a-4f7e-9a55-%012d", i))
+	s.ResourceVersion = fmt.Sprint(100000 + i)
+	s.Spec.IMSI = fmt.Sprintf("23875%010d", i)
+	s.Status.Claim = "sim-" + s.Spec.IMSI
+	s.Status.Binding.IMSI, s.Status.AtProvider.IMSI = s.Spec.IMSI, s.Spec.IMSI
+	s.Status.AtProvider.MSISDN = fmt.Sprintf("4530%06d", i)
+	return s
+}
+
+// BenchmarkSIM reports a Ready SIM's encoding in a fleet (the dictionaries
+// full) and what an encode and a decode cost, against a deep copy.
 func BenchmarkSIM(b *testing.B) {
 	codec, _ := NewCodec(&v1alpha1.SIM{})
-	wire := fromWire(b, readySIM())
-	data, _ := codec.Encode(nil, wire)
+	var data []byte
+	for i := range 2 * dictSize {
+		data, _ = codec.Encode(nil, "fleet", fmt.Sprintf("sim-%06d", i), fromWire(b, fleetSIM(i)))
+	}
+	wire := fromWire(b, fleetSIM(2*dictSize))
 	b.Run("encode", func(b *testing.B) {
 		buf := make([]byte, 0, 512)
 		for b.Loop() {
-			buf, _ = codec.Encode(buf[:0], wire)
+			buf, _ = codec.Encode(buf[:0], "fleet", "sim-000512", wire)
 		}
 		b.ReportMetric(float64(len(data)), "B/SIM")
 	})
@@ -223,4 +249,32 @@ func BenchmarkSIM(b *testing.B) {
 			_ = wire.DeepCopyObject()
 		}
 	})
+}
+
+func TestUIDsAndOtherStringsKeepTheirExactText(t *testing.T) {
+	codec, err := NewCodec(&v1alpha1.SIM{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	roundTrip := func(uid string) {
+		in := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid), Labels: map[string]string{"copy": uid}}}
+		b, err := codec.Encode(nil, "", "", in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := codec.Decode(string(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := out.(*v1alpha1.SIM); string(got.UID) != uid || got.Labels["copy"] != uid {
+			t.Fatalf("%q came back as %q and %q", uid, got.UID, got.Labels["copy"])
+		}
+	}
+	for i := range dictSize { // fills the dictionaries
+		roundTrip(fmt.Sprint(i))
+	}
+	for _, uid := range []string{"0b5f4c7e-3d1a-4f7e-9a55-2f0c1d2e3f40", "0B5F4C7E-3D1A-4F7E-9A55-2F0C1D2E3F40",
+		"0b5f4c7e_3d1a-4f7e-9a55-2f0c1d2e3f40", "0b5f4c7e-3d1a-4f7e-9a55-2f0c1d2e3f4x", "not a uuid", ""} {
+		roundTrip(uid)
+	}
 }

@@ -11,12 +11,11 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 )
 
-// Object is an informer's object in its compact form: what its key needs
-// and its encoding. It is immutable.
+// Object is an informer's object in its compact form: its encoding, its
+// key first. It is immutable.
 type Object struct {
-	namespace, name string
-	data            string
-	codec           *Codec
+	data  string
+	codec *Codec
 }
 
 // GetObjectKind has no kind: an Object is never sent anywhere.
@@ -27,11 +26,12 @@ func (o *Object) DeepCopyObject() runtime.Object { return o }
 
 // GetObjectMeta names o for the informer's key function.
 func (o *Object) GetObjectMeta() metav1.Object {
-	return &metav1.ObjectMeta{Namespace: o.namespace, Name: o.name}
+	namespace, name, err := o.codec.Key(o.data)
+	if err != nil {
+		panic(err) // see recent.decode
+	}
+	return &metav1.ObjectMeta{Namespace: namespace, Name: name}
 }
-
-// Size is the length of o's encoding.
-func (o *Object) Size() int { return len(o.data) }
 
 // NewSharedIndexInformer is client-go's informer (the same arguments)
 // keeping the objects of obj's type in compact form, after any transform
@@ -84,12 +84,12 @@ func (w *informer) compactor(then toolscache.TransformFunc) toolscache.Transform
 		}
 		buf := buffers.Get().(*[]byte)
 		defer buffers.Put(buf)
-		b, err := w.codec.Encode((*buf)[:0], obj)
+		b, err := w.codec.Encode((*buf)[:0], m.GetNamespace(), m.GetName(), obj)
 		*buf = b
 		if err != nil {
 			return obj, nil // kept as it is: readers get it as it is
 		}
-		return &Object{namespace: m.GetNamespace(), name: m.GetName(), data: string(b), codec: w.codec}, nil
+		return &Object{data: string(b), codec: w.codec}, nil
 	}
 }
 

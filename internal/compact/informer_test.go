@@ -134,9 +134,9 @@ func TestTheInformerKeepsCompactObjectsAndEveryReaderGetsDecodedOnes(t *testing.
 
 func TestATombstoneIsDecodedInside(t *testing.T) {
 	codec, _ := NewCodec(&v1alpha1.SIM{})
-	data, _ := codec.Encode(nil, sim("a", "238750000000001"))
+	data, _ := codec.Encode(nil, "fleet", "a", sim("a", "238750000000001"))
 	r := newRecent(4)
-	got := r.full(toolscache.DeletedFinalStateUnknown{Key: "fleet/a", Obj: &Object{namespace: "fleet", name: "a", data: string(data), codec: codec}})
+	got := r.full(toolscache.DeletedFinalStateUnknown{Key: "fleet/a", Obj: &Object{data: string(data), codec: codec}})
 	if s, ok := got.(toolscache.DeletedFinalStateUnknown).Obj.(*v1alpha1.SIM); !ok || s.Spec.IMSI != "238750000000001" {
 		t.Fatalf("tombstone holds %#v", got)
 	}
@@ -146,8 +146,8 @@ func TestRecentDecodesAreSharedUntilForgotten(t *testing.T) {
 	codec, _ := NewCodec(&v1alpha1.SIM{})
 	objs := make([]*Object, 3)
 	for i := range objs {
-		data, _ := codec.Encode(nil, sim("a", "23875000000000"+string(rune('1'+i))))
-		objs[i] = &Object{namespace: "fleet", name: "a", data: string(data), codec: codec}
+		data, _ := codec.Encode(nil, "fleet", "a", sim("a", "23875000000000"+string(rune('1'+i))))
+		objs[i] = &Object{data: string(data), codec: codec}
 	}
 	r := newRecent(2)
 	first := r.full(objs[0])
