@@ -401,7 +401,8 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	if o.ApplyEarly && !o.LeaderElection { // an elected manager may write only once its caches synced
 		arrivals = &controller.Arrivals{}
 	}
-	if cacheOpts.NewInformer, err = ownInformers(cfg, httpClient, arrivals); err != nil {
+	informers := &controller.IndexedInformers{}
+	if cacheOpts.NewInformer, err = ownInformers(cfg, httpClient, arrivals, informers); err != nil {
 		return nil, err
 	}
 	var secret types.NamespacedName
@@ -422,6 +423,13 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        Scheme,
 		Cache:                         cacheOpts,
+		NewCache: func(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
+			c, err := cache.New(cfg, opts)
+			if err != nil {
+				return nil, err
+			}
+			return informers.Cache(c), nil
+		},
 		MapperProvider:                newMemoMapper,
 		Metrics:                       metricsOpts,
 		HealthProbeBindAddress:        o.ProbeAddr,

@@ -24,6 +24,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/controller"
 )
 
 // controller-runtime's cache builds the operator's kinds' informers on the
@@ -64,7 +65,7 @@ func TestOwnKindsAreWatchedWithTheShardsSelectorAndDecoded(t *testing.T) {
 		t.Fatal(err)
 	}
 	httpClient.Transport = probing{next: httpClient.Transport}
-	newInformer, err := ownInformers(cfg, httpClient, nil)
+	newInformer, err := ownInformers(cfg, httpClient, nil, &controller.IndexedInformers{})
 	if err != nil {
 		t.Fatal(err)
 	}

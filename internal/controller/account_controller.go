@@ -10,6 +10,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
@@ -36,6 +37,7 @@ const countEvery = time.Minute
 type AccountReconciler struct {
 	client.Client
 	Accounts *Accounts
+	cache    cache.Cache // the indexes the resources are counted from
 }
 
 // Reconcile handles one Account (namespace set) or ClusterAccount.
@@ -75,7 +77,7 @@ func (r *AccountReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ct
 			"the API refused the key at the last call: put a valid key in the Secret"
 	}
 	meta.SetStatusCondition(&st.Conditions, cond)
-	n, err := r.count(ctx, key)
+	n, err := r.count(key)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
@@ -103,20 +105,23 @@ func (r *AccountReconciler) gone(key string, err error) (ctrl.Result, error) {
 	return ctrl.Result{}, err
 }
 
-// count is how many SIMs, Connectors and SMSMessages name the account.
-func (r *AccountReconciler) count(ctx context.Context, key string) (int32, error) {
+// count is how many SIMs, Connectors and SMSMessages name the account,
+// counted from the account index's keys.
+func (r *AccountReconciler) count(key string) (int32, error) {
 	var n int
-	for _, list := range []client.ObjectList{&v1alpha1.SIMList{}, &v1alpha1.ConnectorList{}, &v1alpha1.SMSMessageList{}} {
-		if err := r.List(ctx, list, client.MatchingFields{accountIndex: key}, client.UnsafeDisableDeepCopy); err != nil {
+	for _, obj := range []client.Object{&v1alpha1.SIM{}, &v1alpha1.Connector{}, &v1alpha1.SMSMessage{}} {
+		keys, err := keysAcrossNamespaces(r.cache, obj, accountIndex, key)
+		if err != nil {
 			return 0, err
 		}
-		n += meta.LenList(list)
+		n += len(keys)
 	}
 	return int32(n), nil
 }
 
 // SetupWithManager indexes the resources by account and watches both kinds.
 func (r *AccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.cache = mgr.GetCache()
 	for obj, key := range map[client.Object]func(client.Object) string{
 		&v1alpha1.SIM{}: func(o client.Object) string {
 			return v1alpha1.AccountKey(o.GetNamespace(), o.(*v1alpha1.SIM).Spec.AccountRef)
@@ -128,7 +133,7 @@ func (r *AccountReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			return v1alpha1.AccountKey(o.GetNamespace(), o.(*v1alpha1.SMSMessage).Spec.AccountRef)
 		},
 	} {
-		if err := mgr.GetFieldIndexer().IndexField(context.Background(), obj, accountIndex,
+		if err := indexAcrossNamespaces(r.cache, obj, accountIndex,
 			func(o client.Object) []string { return []string{key(o)} }); err != nil {
 			return err
 		}

@@ -5,9 +5,10 @@ import (
 	"maps"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/meta"
 	"k8s.io/apimachinery/pkg/types"
+	toolscache "k8s.io/client-go/tools/cache"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
@@ -22,10 +23,11 @@ import (
 // going (its resources), and a Namespace's labels (its resources: the
 // default account's and ClusterAccounts' selectors read them). A resource
 // refused for its namespace's labels is retried when they change, with no
-// call before.
-func watchAccounts(b *builder.Builder, c client.Reader, newList func() client.ObjectList) *builder.Builder {
+// call before. The resources are found by their keys in the cache's
+// indexes, without reading them.
+func watchAccounts(b *builder.Builder, c cache.Cache, obj client.Object) *builder.Builder {
 	byAccount := func(key string) []reconcile.Request {
-		return requestsFor(c, newList, client.MatchingFields{accountIndex: key})
+		return requestsFor(c, obj, accountIndex, key)
 	}
 	return b.
 		Watches(&v1alpha1.Account{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
@@ -35,7 +37,7 @@ func watchAccounts(b *builder.Builder, c client.Reader, newList func() client.Ob
 			return byAccount(v1alpha1.AccountKey("", &v1alpha1.AccountReference{Kind: "ClusterAccount", Name: o.GetName()}))
 		}), builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []reconcile.Request {
-			return requestsFor(c, newList, client.InNamespace(o.GetName()))
+			return requestsFor(c, obj, "", o.GetName())
 		}), builder.WithPredicates(labelsChanged))
 }
 
@@ -49,17 +51,18 @@ var labelsChanged = predicate.Funcs{
 	},
 }
 
-// requestsFor lists the resources matching opts from the cache, as requests.
-func requestsFor(c client.Reader, newList func() client.ObjectList, opts ...client.ListOption) []reconcile.Request {
-	list := newList()
-	if err := c.List(context.Background(), list, append(opts, client.UnsafeDisableDeepCopy)...); err != nil {
+// requestsFor are the requests of obj's kind found by keysAcrossNamespaces.
+func requestsFor(c cache.Cache, obj client.Object, field, value string) []reconcile.Request {
+	keys, err := keysAcrossNamespaces(c, obj, field, value)
+	if err != nil {
 		return nil
 	}
-	items, _ := meta.ExtractList(list)
-	out := make([]reconcile.Request, 0, len(items))
-	for _, item := range items {
-		o := item.(client.Object)
-		out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: o.GetNamespace(), Name: o.GetName()}})
+	out := make([]reconcile.Request, 0, len(keys))
+	for _, key := range keys {
+		namespace, name, err := toolscache.SplitMetaNamespaceKey(key)
+		if err == nil {
+			out = append(out, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: namespace, Name: name}})
+		}
 	}
 	return out
 }

@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"hash/maphash"
 	"maps"
+	"reflect"
 	"slices"
 	"strconv"
 	"sync"
 	"time"
 
 	"k8s.io/apimachinery/pkg/api/meta"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/util/workqueue"
@@ -117,12 +119,12 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 		}
 	}
 	if err := indexAcrossNamespaces(mgr.GetCache(), r.newObj(), apiIDIndex,
-		func(obj client.Object) []string { return r.ext.identity(obj.(T)).Keys }); err != nil {
+		func(obj client.Object) []string { return bucketsOf(r.ext.identity(obj.(T)).Keys) }); err != nil {
 		return err
 	}
 	if req, ok := r.ext.(requester[T]); ok {
 		if err := indexAcrossNamespaces(mgr.GetCache(), r.newObj(), requestedIndex,
-			func(obj client.Object) []string { return req.requestedKeys(obj.(T)) }); err != nil {
+			func(obj client.Object) []string { return bucketsOf(req.requestedKeys(obj.(T))) }); err != nil {
 			return err
 		}
 	}
@@ -141,7 +143,7 @@ func (m *ManagedController[T]) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(driftPump(r.schedule)).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(m.opts.MaxConcurrentReconciles, 1)}).
 		Named(m.name)
-	b = watchAccounts(b, mgr.GetCache(), r.newList)
+	b = watchAccounts(b, mgr.GetCache(), r.newObj())
 	if m.more != nil {
 		b = m.more(b)
 	}
@@ -358,17 +360,21 @@ func countFleet(c cache.Cache, obj client.Object, accountOf func(client.Object) 
 	return nil
 }
 
-// indexAcrossNamespaces is the cache's index of the identifiers a kind
-// claims (or requests), only ever queried across namespaces. It holds
-// buckets, not the identifiers: client-go keeps a set per index value, and a
-// set per identifier, two or three per SIM, was the largest part of the
-// cache's heap after the objects themselves (docs/performance.md). A lookup
-// (withKey) reads the identifier's bucket, a few resources at a fleet of
-// 50,000, and keeps those that claim it. The index lives in the informer,
-// so it changes with the cache's objects, never after them. The index name
-// and the prefix are controller-runtime's (field:NAME, __all_namespaces/),
-// so client.MatchingFields without a namespace reads it.
-func indexAcrossNamespaces(c cache.Cache, obj client.Object, field string, keys func(client.Object) []string) error {
+// indexAcrossNamespaces indexes a kind in the cache by values, an index only
+// ever queried across namespaces: controller-runtime's IndexField would
+// also index each object under its namespace, a second set entry per
+// object that nothing reads. The index lives in the informer, so it
+// changes with the cache's objects, never after them. The index name and
+// the prefix are controller-runtime's (field:NAME, __all_namespaces/), so
+// client.MatchingFields without a namespace reads it.
+//
+// The identifier indexes hold buckets, not the identifiers: client-go
+// keeps a set per index value, and a set per identifier, two or three per
+// SIM, was the largest part of the cache's heap after the objects
+// themselves (docs/performance.md). A lookup (withKey) reads the
+// identifier's bucket, a few resources at a fleet of 50,000, and keeps
+// those that claim it.
+func indexAcrossNamespaces(c cache.Cache, obj client.Object, field string, values func(client.Object) []string) error {
 	inf, err := c.GetInformer(context.Background(), obj, cache.BlockUntilSynced(false))
 	if err != nil {
 		return err
@@ -378,8 +384,77 @@ func indexAcrossNamespaces(c cache.Cache, obj client.Object, field string, keys 
 		if !ok {
 			return nil, fmt.Errorf("%T is not an object", o)
 		}
-		return bucketsOf(keys(obj), allNamespaces), nil
+		values := values(obj)
+		for i, v := range values {
+			values[i] = allNamespaces + v
+		}
+		return values, nil
 	}})
+}
+
+// keysAcrossNamespaces are the cache keys (namespace/name) of obj's kind
+// whose index field holds value, read from an indexAcrossNamespaces index
+// (or with field "", from the namespace index: value is a namespace).
+// No object is read: at 50,000 SIMs, a List would decode them all. c must
+// be an IndexedInformers' Cache.
+func keysAcrossNamespaces(c cache.Cache, obj client.Object, field, value string) ([]string, error) {
+	ic, ok := c.(indexedCache)
+	if !ok {
+		return nil, fmt.Errorf("the cache does not keep its informers' indexes (%T)", c)
+	}
+	index := toolscache.NamespaceIndex
+	if field != "" {
+		index, value = "field:"+field, allNamespaces+value
+	}
+	return ic.informers.keys(obj, index, value)
+}
+
+// IndexedInformers records the informers a cache builds, so that the keys
+// of a kind's index values can be read without reading its objects (see
+// keysAcrossNamespaces). A cache of several namespaces builds one informer
+// per namespace.
+type IndexedInformers struct {
+	mu     sync.Mutex
+	byType map[reflect.Type][]toolscache.Indexer
+}
+
+// Record notes inf, the cache's informer of obj's type.
+func (x *IndexedInformers) Record(obj runtime.Object, inf toolscache.SharedIndexInformer) {
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if x.byType == nil {
+		x.byType = map[reflect.Type][]toolscache.Indexer{}
+	}
+	t := reflect.TypeOf(obj)
+	x.byType[t] = append(x.byType[t], inf.GetIndexer())
+}
+
+// Cache is c, whose informers x records, for keysAcrossNamespaces.
+func (x *IndexedInformers) Cache(c cache.Cache) cache.Cache {
+	return indexedCache{Cache: c, informers: x}
+}
+
+type indexedCache struct {
+	cache.Cache
+	informers *IndexedInformers
+}
+
+func (x *IndexedInformers) keys(obj client.Object, index, value string) ([]string, error) {
+	x.mu.Lock()
+	indexers := x.byType[reflect.TypeOf(obj)]
+	x.mu.Unlock()
+	if len(indexers) == 0 {
+		return nil, fmt.Errorf("no informer of %T recorded", obj)
+	}
+	var keys []string
+	for _, ix := range indexers {
+		k, err := ix.IndexKeys(index, value)
+		if err != nil {
+			return nil, err
+		}
+		keys = append(keys, k...)
+	}
+	return keys, nil
 }
 
 // keyBuckets is the number of buckets of the identifier indexes: a bucket
@@ -399,11 +474,11 @@ func bucketName(key string) string {
 // allNamespaces is controller-runtime's prefix of a cluster-wide index value.
 const allNamespaces = "__all_namespaces/"
 
-// bucketsOf are the index values of keys, each once, each after prefix.
-func bucketsOf(keys []string, prefix string) []string {
+// bucketsOf are the buckets of keys, each once.
+func bucketsOf(keys []string) []string {
 	var out []string
 	for _, k := range keys {
-		if n := prefix + bucketName(k); !slices.Contains(out, n) {
+		if n := bucketName(k); !slices.Contains(out, n) {
 			out = append(out, n)
 		}
 	}

@@ -795,13 +795,13 @@ func fakeClient(intercept interceptor.Funcs, objs ...client.Object) client.WithW
 	return fake.NewClientBuilder().WithScheme(scheme).
 		WithStatusSubresource(&v1alpha1.SIM{}, &v1alpha1.Connector{}, &v1alpha1.SMSMessage{}).
 		WithIndex(&v1alpha1.SIM{}, apiIDIndex, func(o client.Object) []string {
-			return bucketsOf(simClaimKeys(o.(*v1alpha1.SIM)), "")
+			return bucketsOf(simClaimKeys(o.(*v1alpha1.SIM)))
 		}).
 		WithIndex(&v1alpha1.SIM{}, requestedIndex, func(o client.Object) []string {
-			return bucketsOf(simExternal{}.requestedKeys(o.(*v1alpha1.SIM)), "")
+			return bucketsOf(simExternal{}.requestedKeys(o.(*v1alpha1.SIM)))
 		}).
 		WithIndex(&v1alpha1.Connector{}, apiIDIndex, func(o client.Object) []string {
-			return bucketsOf(connectorExternal{}.identity(o.(*v1alpha1.Connector)).Keys, "")
+			return bucketsOf(connectorExternal{}.identity(o.(*v1alpha1.Connector)).Keys)
 		}).
 		WithIndex(&v1alpha1.SMSMessage{}, smsSIMRefIndex, func(o client.Object) []string {
 			if ref := o.(*v1alpha1.SMSMessage).Spec.SIMRef; ref != nil {

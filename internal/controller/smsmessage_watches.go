@@ -53,7 +53,7 @@ func (r *SMSMessageReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		WatchesRawSource(source.Channel(r.wake, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: max(r.opts.MaxConcurrentReconciles, 1)}).
 		Named("smsmessage")
-	return watchAccounts(b, mgr.GetCache(), func() client.ObjectList { return &v1alpha1.SMSMessageList{} }).Complete(r)
+	return watchAccounts(b, mgr.GetCache(), &v1alpha1.SMSMessage{}).Complete(r)
 }
 
 // IndexSMSBySIM indexes messages by the SIM their simRef names, for the SIM
