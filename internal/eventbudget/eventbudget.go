@@ -21,9 +21,11 @@ import (
 	"hash/fnv"
 	"net/http"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
@@ -179,6 +181,11 @@ func (r *Recorder) AnnotatedEventf(regarding, related runtime.Object, annotation
 	if err != nil {
 		return
 	}
+	// A queued event may wait minutes, thousands of them in a burst: its
+	// API version is shared, not a copy per event, and its resource
+	// version gets bytes of its own (a cached object's strings may share
+	// its whole cache entry's, internal/compact).
+	ref.APIVersion, ref.ResourceVersion = unique.Make(ref.APIVersion).Value(), strings.Clone(ref.ResourceVersion)
 	p := &pending{regarding: *ref, annotations: annotations, typ: eventtype, reason: reason, action: action, at: r.now()}
 	if related != nil {
 		p.related, _ = reference.GetReference(r.scheme, related)
