@@ -421,8 +421,8 @@ func NewManager(cfg *rest.Config, o Options) (ctrl.Manager, error) {
 		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
 	}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                        Scheme,
-		Cache:                         cacheOpts,
+		Scheme: Scheme,
+		Cache:  cacheOpts,
 		NewCache: func(cfg *rest.Config, opts cache.Options) (cache.Cache, error) {
 			c, err := cache.New(cfg, opts)
 			if err != nil {
