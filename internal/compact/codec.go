@@ -93,6 +93,12 @@ func (c *Codec) Decode(data string) (any, error) {
 	d := decoder{s: data, written: written[:0]}
 	d.string(&c.key[0])
 	d.string(&c.key[1])
+	// The key's strings outlive the decoded object in workqueues, drift
+	// schedules and metrics: they get bytes of their own, so that they do
+	// not keep a replaced encoding alive. The object's copies are the same.
+	for i, s := range d.written {
+		d.written[i] = strings.Clone(s)
+	}
 	c.plan.dec(&d, v.Elem())
 	if d.err == nil && d.i != len(d.s) {
 		d.err = errors.New("trailing bytes")

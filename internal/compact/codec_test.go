@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"k8s.io/apimachinery/pkg/api/equality"
 	"k8s.io/apimachinery/pkg/api/meta"
@@ -277,4 +278,38 @@ func TestUIDsAndOtherStringsKeepTheirExactText(t *testing.T) {
 		"0b5f4c7e_3d1a-4f7e-9a55-2f0c1d2e3f40", "0b5f4c7e-3d1a-4f7e-9a55-2f0c1d2e3f4x", "not a uuid", ""} {
 		roundTrip(uid)
 	}
+}
+
+// A decoded object's namespace and name do not point into the encoding:
+// a workqueue holding them would keep a replaced encoding alive.
+func TestTheDecodedKeyHasBytesOfItsOwn(t *testing.T) {
+	codec, _ := NewCodec(&v1alpha1.SIM{})
+	for i := range 2 * dictSize {
+		in := fleetSIM(i)
+		in.Namespace = fmt.Sprint("ns-", i) // past the namespace dictionary
+		b, _ := codec.Encode(nil, in.Namespace, in.Name, in)
+		data := string(b)
+		out, err := codec.Decode(data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := out.(*v1alpha1.SIM)
+		for _, str := range []string{s.Namespace, s.Name} {
+			if inside(data, str) {
+				t.Fatalf("SIM %d: %q points into its encoding", i, str)
+			}
+		}
+		if s.Name != in.Name || s.Namespace != in.Namespace {
+			t.Fatalf("SIM %d decoded as %s/%s", i, s.Namespace, s.Name)
+		}
+	}
+}
+
+// inside: sub's bytes are within s's.
+func inside(s, sub string) bool {
+	if len(sub) == 0 || len(s) == 0 {
+		return false
+	}
+	start, p := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(sub)))
+	return p >= start && p < start+uintptr(len(s))
 }
