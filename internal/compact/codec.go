@@ -621,19 +621,21 @@ func timeOf(v reflect.Value) time.Time {
 }
 
 // encJSON writes a value with a JSON form of its own as that JSON, after a
-// flag (0: the zero value, kept exactly).
+// flag (0: the zero value, kept exactly). The type's own MarshalJSON and
+// UnmarshalJSON are called, not encoding/json's, which would compact the
+// JSON and escape HTML in it: a connector's raw config comes back with the
+// bytes it had.
 func encJSON(e *encoder, v reflect.Value) {
 	if v.IsZero() {
 		e.buf = append(e.buf, 0)
 		return
 	}
-	var x any
-	if v.CanAddr() {
-		x = v.Addr().Interface()
-	} else {
-		x = v.Interface()
+	if !v.CanAddr() { // a map's value: MarshalJSON may want a pointer
+		p := reflect.New(v.Type())
+		p.Elem().Set(v)
+		v = p.Elem()
 	}
-	b, err := json.Marshal(x)
+	b, err := v.Addr().Interface().(json.Marshaler).MarshalJSON()
 	if err != nil && e.err == nil {
 		e.err = err
 	}
@@ -649,7 +651,7 @@ func decJSON(d *decoder, v reflect.Value) {
 	if d.err != nil {
 		return
 	}
-	if err := json.Unmarshal([]byte(b), v.Addr().Interface()); err != nil {
+	if err := v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON([]byte(b)); err != nil {
 		d.fail(err)
 	}
 }

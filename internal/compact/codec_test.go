@@ -313,3 +313,25 @@ func inside(s, sub string) bool {
 	start, p := uintptr(unsafe.Pointer(unsafe.StringData(s))), uintptr(unsafe.Pointer(unsafe.StringData(sub)))
 	return p >= start && p < start+uintptr(len(s))
 }
+
+// A connector's raw config keeps its bytes: its drift is compared as
+// written, and encoding/json would have compacted it and escaped "&".
+func TestRawJSONKeepsItsBytes(t *testing.T) {
+	codec, err := NewCodec(&v1alpha1.Connector{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := `{ "url": "https://example.com/hook?a=1&b=<2>",  "n": 1 }`
+	in := &v1alpha1.Connector{Spec: v1alpha1.ConnectorSpec{Config: runtime.RawExtension{Raw: []byte(raw)}}}
+	b, err := codec.Encode(nil, "", "", in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := codec.Decode(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := string(out.(*v1alpha1.Connector).Spec.Config.Raw); got != raw {
+		t.Fatalf("config came back as %s", got)
+	}
+}
