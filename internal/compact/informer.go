@@ -44,9 +44,8 @@ func NewSharedIndexInformer(lw toolscache.ListerWatcher, obj runtime.Object, res
 	if err != nil {
 		return nil, err
 	}
-	r := newRecent(recentDecodes)
-	inf := toolscache.NewSharedIndexInformer(lw, obj, resync, decodingIndexers(indexers, r))
-	w := &informer{SharedIndexInformer: inf, codec: codec, recent: r}
+	inf := toolscache.NewSharedIndexInformer(lw, obj, resync, decodingIndexers(indexers, decodes))
+	w := &informer{SharedIndexInformer: inf, codec: codec, recent: decodes}
 	return w, inf.SetTransform(w.compactor(nil))
 }
 
@@ -57,12 +56,14 @@ type informer struct {
 	recent *recent
 }
 
-// recentDecodes is how many decoded objects are kept for the readers that
-// come right after an event: the index functions (old and new object), the
-// event handlers (a SIM has eight) and the reconcile that follows. A
-// decoded SIM is about 1.2 kB; an Object whose decode is gone is decoded
+// decodes are the process's recent decodes, for the readers that come
+// right after an event: the index functions (old and new object), the
+// event handlers (a SIM has eight) and the reconcile that follows. One set
+// for all informers bounds what they keep however many there are (a cache
+// of several namespaces has an informer per kind and namespace): 1,024
+// decoded SIMs are about 2 MB. An Object whose decode is gone is decoded
 // again.
-const recentDecodes = 1024
+var decodes = newRecent(1024)
 
 var buffers = sync.Pool{New: func() any { return new([]byte) }}
 
