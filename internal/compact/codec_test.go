@@ -49,6 +49,27 @@ func filler(seed int64) *randfill.Filler {
 	)
 }
 
+// roundTrip is obj encoded under its own key (none for a list) and decoded.
+func roundTrip(t testing.TB, codec *Codec, obj any) any {
+	t.Helper()
+	var namespace, name string
+	if m, err := meta.Accessor(obj); err == nil {
+		namespace, name = m.GetNamespace(), m.GetName()
+	}
+	b, err := codec.Encode(nil, namespace, name, obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ns, n, err := codec.Key(string(b)); err != nil || ns != namespace || n != name {
+		t.Fatalf("key %q/%q (%v), want %q/%q", ns, n, err, namespace, name)
+	}
+	out, err := codec.Decode(string(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
 func TestEveryKindOfTheOperatorRoundTrips(t *testing.T) {
 	for gvk, typ := range scheme.AllKnownTypes() {
 		if gvk.GroupVersion() != v1alpha1.GroupVersion {
@@ -63,21 +84,7 @@ func TestEveryKindOfTheOperatorRoundTrips(t *testing.T) {
 			for i := range 3 * dictSize {
 				in := reflect.New(typ).Interface()
 				f.Fill(in)
-				var namespace, name string // a list has none
-				if m, err := meta.Accessor(in); err == nil {
-					namespace, name = m.GetNamespace(), m.GetName()
-				}
-				b, err := codec.Encode(nil, namespace, name, in)
-				if err != nil {
-					t.Fatalf("object %d: %v", i, err)
-				}
-				if ns, n, err := codec.Key(string(b)); err != nil || ns != namespace || n != name {
-					t.Fatalf("object %d: key %q/%q (%v), want %q/%q", i, ns, n, err, namespace, name)
-				}
-				out, err := codec.Decode(string(b))
-				if err != nil {
-					t.Fatalf("object %d: %v", i, err)
-				}
+				out := roundTrip(t, codec, in)
 				if !equality.Semantic.DeepEqual(in, out) {
 					t.Fatalf("object %d changed in the round trip:\n in: %+v\nout: %+v", i, in, out)
 				}
@@ -130,14 +137,7 @@ func TestAnObjectDecodedFromTheWireDecodesExactlyAsItWas(t *testing.T) {
 		t.Fatal(err)
 	}
 	wire := fromWire(t, readySIM())
-	b, err := codec.Encode(nil, "fleet", "sim-000042", wire)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := codec.Decode(string(b))
-	if err != nil {
-		t.Fatal(err)
-	}
+	out := roundTrip(t, codec, wire)
 	// Exactly, not semantically: the status writer compares what it
 	// read with what it would write, times and nil slices included.
 	if !reflect.DeepEqual(wire, out) {
@@ -154,9 +154,7 @@ func TestNilAndEmptyStayApart(t *testing.T) {
 		t.Fatal(err)
 	}
 	in := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{Finalizers: []string{}, Annotations: map[string]string{}}}
-	b, _ := codec.Encode(nil, "", "", in)
-	out, _ := codec.Decode(string(b))
-	got := out.(*v1alpha1.SIM)
+	got := roundTrip(t, codec, in).(*v1alpha1.SIM)
 	if got.Finalizers == nil || got.Annotations == nil || got.Labels != nil || got.Status.Conditions != nil {
 		t.Fatalf("finalizers %#v, annotations %#v, labels %#v, conditions %#v", got.Finalizers, got.Annotations, got.Labels, got.Status.Conditions)
 	}
@@ -259,15 +257,7 @@ func TestUIDsAndOtherStringsKeepTheirExactText(t *testing.T) {
 	}
 	roundTrip := func(uid string) {
 		in := &v1alpha1.SIM{ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid), Labels: map[string]string{"copy": uid}}}
-		b, err := codec.Encode(nil, "", "", in)
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := codec.Decode(string(b))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got := out.(*v1alpha1.SIM); string(got.UID) != uid || got.Labels["copy"] != uid {
+		if got := roundTrip(t, codec, in).(*v1alpha1.SIM); string(got.UID) != uid || got.Labels["copy"] != uid {
 			t.Fatalf("%q came back as %q and %q", uid, got.UID, got.Labels["copy"])
 		}
 	}
@@ -323,15 +313,7 @@ func TestRawJSONKeepsItsBytes(t *testing.T) {
 	}
 	raw := `{ "url": "https://example.com/hook?a=1&b=<2>",  "n": 1 }`
 	in := &v1alpha1.Connector{Spec: v1alpha1.ConnectorSpec{Config: runtime.RawExtension{Raw: []byte(raw)}}}
-	b, err := codec.Encode(nil, "", "", in)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out, err := codec.Decode(string(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := string(out.(*v1alpha1.Connector).Spec.Config.Raw); got != raw {
+	if got := string(roundTrip(t, codec, in).(*v1alpha1.Connector).Spec.Config.Raw); got != raw {
 		t.Fatalf("config came back as %s", got)
 	}
 }
