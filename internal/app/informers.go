@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
 	"k8s.io/utils/ptr"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
 	"github.com/sim-operator/sim-operator/internal/compact"
@@ -54,7 +55,8 @@ func ownInformers(cfg *rest.Config, httpClient *http.Client, arrivals *controlle
 			lw = ownListWatch(client, params, kind, asked, arrivals.Arrived(kind))
 		}
 		inf, err := compact.NewSharedIndexInformer(lw, obj, resync, indexers)
-		if err != nil {
+		if err != nil { // a field the encoding cannot carry: decoded objects, as controller-runtime keeps them
+			ctrl.Log.WithName("setup").Info("keeping this kind's cache in Go structs, not compact", "kind", kind, "reason", err.Error())
 			inf = toolscache.NewSharedIndexInformer(lw, obj, resync, indexers)
 		}
 		informers.Record(obj, inf)
