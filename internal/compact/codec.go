@@ -490,22 +490,26 @@ func uuidString(u string) string {
 	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
+// string writes s as the first of: a string the object wrote before, a
+// UUID (UIDs are unique: they would only fill a dictionary), a number in
+// d, its bytes.
 func (e *encoder) string(d *dict, s string) {
-	if n, ok := d.code(s); ok {
-		e.uvarint(tagDict + n)
-		return
-	}
 	if i := slices.Index(e.written, s); i >= 0 {
 		e.uvarint(tagEarlier)
 		e.uvarint(uint64(i))
 		return
 	}
-	e.written = append(e.written, s)
 	if u, ok := uuidBytes(s); ok {
+		e.written = append(e.written, s)
 		e.uvarint(tagUUID)
 		e.buf = append(e.buf, u[:]...)
 		return
 	}
+	if n, ok := d.code(s); ok {
+		e.uvarint(tagDict + n)
+		return
+	}
+	e.written = append(e.written, s)
 	e.uvarint(tagBytes)
 	e.bytes(s)
 }

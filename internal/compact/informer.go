@@ -1,6 +1,7 @@
 package compact
 
 import (
+	"reflect"
 	"sync"
 	"time"
 
@@ -40,13 +41,32 @@ func (o *Object) GetObjectMeta() metav1.Object {
 // they would see without. It fails if obj's type has a field the encoding
 // cannot carry.
 func NewSharedIndexInformer(lw toolscache.ListerWatcher, obj runtime.Object, resync time.Duration, indexers toolscache.Indexers) (toolscache.SharedIndexInformer, error) {
-	codec, err := NewCodec(obj)
+	codec, err := codecOf(obj)
 	if err != nil {
 		return nil, err
 	}
 	inf := toolscache.NewSharedIndexInformer(lw, obj, resync, decodingIndexers(indexers, decodes))
 	w := &informer{SharedIndexInformer: inf, codec: codec, recent: decodes}
 	return w, inf.SetTransform(w.compactor(nil))
+}
+
+// codecs are the informers' codecs by type, one per type for the process:
+// a cache of several namespaces has an informer per kind and namespace,
+// and each codec's dictionaries hold up to 256 strings per field.
+var codecs sync.Map // reflect.Type -> *Codec
+
+// codecOf is the codec of obj's type, built at its first use.
+func codecOf(obj runtime.Object) (*Codec, error) {
+	t := reflect.TypeOf(obj)
+	if c, ok := codecs.Load(t); ok {
+		return c.(*Codec), nil
+	}
+	c, err := NewCodec(obj)
+	if err != nil {
+		return nil, err
+	}
+	actual, _ := codecs.LoadOrStore(t, c)
+	return actual.(*Codec), nil
 }
 
 // informer is a SharedIndexInformer whose store holds compact Objects.

@@ -161,3 +161,23 @@ func TestRecentDecodesAreSharedUntilForgotten(t *testing.T) {
 		t.Fatal("a forgotten decode was not decoded again, the same")
 	}
 }
+
+// Informers of one kind (a cache of several namespaces has one per
+// namespace) share its codec, and so its dictionaries.
+func TestInformersOfOneKindShareTheirCodec(t *testing.T) {
+	var got []*Codec
+	for range 2 {
+		inf, err := NewSharedIndexInformer(fcache.NewFakeControllerSource(), &v1alpha1.SIM{}, 0, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, inf.(*informer).codec)
+	}
+	other, err := NewSharedIndexInformer(fcache.NewFakeControllerSource(), &v1alpha1.SMSMessage{}, 0, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0] != got[1] || other.(*informer).codec == got[0] {
+		t.Fatal("two SIM informers have two codecs, or an SMSMessage informer the SIMs'")
+	}
+}
