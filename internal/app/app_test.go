@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"testing"
+	"time"
 	"unsafe"
 
 	"k8s.io/apimachinery/pkg/labels"
@@ -259,14 +260,22 @@ func TestTheCollectorIsRelaxedOnlyUntilTheCachesHaveSynced(t *testing.T) {
 	if len(added) != 1 || added[0].(manager.LeaderElectionRunnable).NeedLeaderElection() {
 		t.Fatalf("added %v, want one runnable that needs no leader", added)
 	}
+	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error)
-	go func() { done <- added[0].Start(context.Background()) }()
+	go func() { done <- added[0].Start(ctx) }()
 	close(synced)
+	deadline := time.Now().Add(10 * time.Second)
+	for p := debug.SetGCPercent(-1); p != defaultGCPercent; p = debug.SetGCPercent(-1) { // this test's heap is small
+		debug.SetGCPercent(p)
+		if time.Now().After(deadline) {
+			t.Fatalf("once synced the collector runs at %d, want %d", p, defaultGCPercent)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	debug.SetGCPercent(defaultGCPercent)
+	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
-	}
-	if p := debug.SetGCPercent(-1); p != defaultGCPercent {
-		t.Fatalf("once synced the collector runs at %d, want %d", p, defaultGCPercent)
 	}
 
 	t.Setenv("GOGC", "80")
@@ -274,5 +283,29 @@ func TestTheCollectorIsRelaxedOnlyUntilTheCachesHaveSynced(t *testing.T) {
 	added = nil
 	if err := relaxGCUntilSynced(&added, nil, defaultGCPercent); err != nil || len(added) != 0 || debug.SetGCPercent(80) != 80 {
 		t.Fatalf("with $GOGC set: added %v (%v), want nothing changed", added, err)
+	}
+}
+
+// Once the live heap is large, the collector's target keeps its growth
+// between collections within maxGCHeadroom, down to minGCPercent.
+func TestALargeHeapGrowsByAtMostTheHeadroom(t *testing.T) {
+	const mib = 1 << 20
+	for _, c := range []struct {
+		live uint64
+		want int
+	}{
+		{0, 50},         // nothing measured yet
+		{25 * mib, 50},  // 10,000 SIMs: half is 12.5 MiB
+		{48 * mib, 50},  // half is exactly the headroom
+		{64 * mib, 37},  // 50,000 SIMs: 24 MiB is 37%
+		{96 * mib, 25},  // a quarter
+		{400 * mib, 25}, // never below minGCPercent
+	} {
+		if got := gcPercentFor(c.live, defaultGCPercent); got != c.want {
+			t.Errorf("live heap %d MiB: GOGC %d, want %d", c.live/mib, got, c.want)
+		}
+		if got := gcPercentFor(c.live, defaultGCPercent); c.live > 0 && uint64(got)*c.live > 100*maxGCHeadroom && got > minGCPercent {
+			t.Errorf("live heap %d MiB: GOGC %d lets it grow past the headroom", c.live/mib, got)
+		}
 	}
 }
