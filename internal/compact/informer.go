@@ -46,7 +46,7 @@ func NewSharedIndexInformer(lw toolscache.ListerWatcher, obj runtime.Object, res
 		return nil, err
 	}
 	inf := toolscache.NewSharedIndexInformer(lw, obj, resync, decodingIndexers(indexers, decodes))
-	w := &informer{SharedIndexInformer: inf, codec: codec, recent: decodes}
+	w := &informer{SharedIndexInformer: inf, codec: codec}
 	return w, inf.SetTransform(w.compactor(nil))
 }
 
@@ -72,8 +72,7 @@ func codecOf(obj runtime.Object) (*Codec, error) {
 // informer is a SharedIndexInformer whose store holds compact Objects.
 type informer struct {
 	toolscache.SharedIndexInformer
-	codec  *Codec
-	recent *recent
+	codec *Codec
 }
 
 // decodes are the process's recent decodes, for the readers that come
@@ -120,25 +119,25 @@ func (w *informer) SetTransform(handler toolscache.TransformFunc) error {
 }
 
 func (w *informer) AddEventHandler(h toolscache.ResourceEventHandler) (toolscache.ResourceEventHandlerRegistration, error) {
-	return w.SharedIndexInformer.AddEventHandler(handler{h, w.recent})
+	return w.SharedIndexInformer.AddEventHandler(handler{h, decodes})
 }
 
 func (w *informer) AddEventHandlerWithResyncPeriod(h toolscache.ResourceEventHandler, resync time.Duration) (toolscache.ResourceEventHandlerRegistration, error) {
-	return w.SharedIndexInformer.AddEventHandlerWithResyncPeriod(handler{h, w.recent}, resync)
+	return w.SharedIndexInformer.AddEventHandlerWithResyncPeriod(handler{h, decodes}, resync)
 }
 
 func (w *informer) AddEventHandlerWithOptions(h toolscache.ResourceEventHandler, o toolscache.HandlerOptions) (toolscache.ResourceEventHandlerRegistration, error) {
-	return w.SharedIndexInformer.AddEventHandlerWithOptions(handler{h, w.recent}, o)
+	return w.SharedIndexInformer.AddEventHandlerWithOptions(handler{h, decodes}, o)
 }
 
 func (w *informer) AddIndexers(indexers toolscache.Indexers) error {
-	return w.SharedIndexInformer.AddIndexers(decodingIndexers(indexers, w.recent))
+	return w.SharedIndexInformer.AddIndexers(decodingIndexers(indexers, decodes))
 }
 
 func (w *informer) GetStore() toolscache.Store { return w.GetIndexer() }
 
 func (w *informer) GetIndexer() toolscache.Indexer {
-	return view{Indexer: w.SharedIndexInformer.GetIndexer(), recent: w.recent}
+	return view{Indexer: w.SharedIndexInformer.GetIndexer(), recent: decodes}
 }
 
 // decodingIndexers are indexers whose functions are given decoded objects.
