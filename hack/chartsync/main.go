@@ -1,9 +1,9 @@
 // Command chartsync copies what the Helm chart shares with the kustomize
 // source into dist/chart, so the two never drift: the CRDs (as a template
 // that honours crds.enabled and crds.keep), the manager's generated RBAC
-// rules, the aggregated viewer/editor/admin roles, the Prometheus rules and
-// the Grafana dashboard. `make manifests` runs it; `make test` fails if its
-// output is not committed.
+// rules, the aggregated viewer/editor/admin roles, the Prometheus rules, the
+// Grafana dashboard and the finalizer admission policy. `make manifests` runs
+// it; `make test` fails if its output is not committed.
 package main
 
 import (
@@ -43,6 +43,7 @@ func run() error {
 	for src, dst := range map[string]string{
 		"config/monitoring/alerts.yaml":    "files/alerts.yaml",
 		"config/monitoring/dashboard.json": "files/dashboard.json",
+		"config/admission/policy.yaml":     "files/admission/policy.yaml",
 	} {
 		if err := copyFile(src, filepath.Join(chart, dst)); err != nil {
 			return err

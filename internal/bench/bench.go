@@ -49,6 +49,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/admission"
 	"github.com/sim-operator/sim-operator/internal/app"
 	"github.com/sim-operator/sim-operator/internal/simulator"
 	"github.com/sim-operator/sim-operator/internal/testutil"
@@ -88,6 +89,12 @@ type Config struct {
 	// Profile takes CPU profiles of the manager and kube-apiserver while
 	// creating, and in the curve's restart from the manager's start.
 	Profile bool
+	// AdmissionPolicy installs config/admission's finalizer policy on the
+	// operator's control plane, as install.yaml and the chart do; without it
+	// the control plane has the CRDs alone, as after `make install` of old,
+	// and the operator patches its finalizer on. The floor's control plane
+	// never has it: the floor is the same four writes either way.
+	AdmissionPolicy bool
 	// CurveSkip names curve phases not to run ("floor", "failover"): the
 	// create and the restart always run.
 	CurveSkip []string
@@ -126,7 +133,7 @@ func (c Config) withDefaults() Config {
 func Run(ctx context.Context, c Config) (*Results, error) {
 	c = c.withDefaults()
 	res := &Results{SIMs: c.SIMs, SyncPeriod: c.SyncPeriod.String(), KubeQPS: c.KubeQPS, KubeBurst: c.KubeBurst,
-		EventQPS: c.EventQPS, EventBurst: c.EventBurst, Concurrency: c.Concurrency, Started: time.Now().UTC()}
+		EventQPS: c.EventQPS, EventBurst: c.EventBurst, Concurrency: c.Concurrency, AdmissionPolicy: c.AdmissionPolicy, Started: time.Now().UTC()}
 	if c.SIMs > 0 {
 		c.Log("floor: %d SIMs × (create + claim + finalizer patch + status patch) from a plain client", c.SIMs)
 		floor, err := runFloor(ctx, c)
@@ -201,6 +208,11 @@ func runFloor(ctx context.Context, c Config) (*FloorResult, error) {
 func (e *env) start(ctx context.Context) error {
 	if err := e.startControlPlane(ctx, "audit.log"); err != nil {
 		return err
+	}
+	if e.cfg.AdmissionPolicy {
+		if err := admission.Install(ctx, e.admin, filepath.Join(e.cfg.RepoRoot, admission.Dir)); err != nil {
+			return err
+		}
 	}
 	// The manager authenticates as its own user, so the audit log tells its requests apart.
 	user, err := e.testEnv.AddUser(envtest.User{Name: operatorUser, Groups: []string{"system:masters"}}, nil)

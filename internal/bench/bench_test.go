@@ -15,11 +15,12 @@ import (
 
 // The benchmark still works, at a tiny N. Nothing here asserts a time: only
 // the counts that are the operator's contract (one POST per new SIM, the
-// finalizer and one status write, nothing in the steady state).
+// claim and one status write, the finalizer set by the admission policy,
+// nothing in the steady state).
 func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	dir, bin := buildManager(t)
 	res, err := bench.Run(t.Context(), bench.Config{
-		RepoRoot: "../..", ManagerBin: bin, WorkDir: dir,
+		RepoRoot: "../..", ManagerBin: bin, WorkDir: dir, AdmissionPolicy: true,
 		SIMs: 20, RateLimitedSIMs: 8, AccountSIMs: 10, CurrentSIMs: 30, ShardSIMs: 10, SyncPeriod: 6 * time.Second, // first drift checks come after 3 s: none in the create phase
 		KubeQPS: 200, KubeBurst: 400, Concurrency: 4,
 		Log: t.Logf,
@@ -30,8 +31,8 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 	if got := res.Create.APICalls["POST"]; got != 1 || len(res.Create.APICalls) != 1 {
 		t.Errorf("create: API calls per SIM %v, want exactly one POST", res.Create.APICalls)
 	}
-	if res.Create.Writes != 3 {
-		t.Errorf("create: %.2f apiserver writes per SIM (%v), want the claim, the finalizer and one status write", res.Create.Writes, res.Create.Apiserver)
+	if res.Create.Writes != 2 {
+		t.Errorf("create: %.2f apiserver writes per SIM (%v), want the claim and one status write", res.Create.Writes, res.Create.Apiserver)
 	}
 	if res.Create.Events != 1 || res.SpecChange.Events != 1 {
 		t.Errorf("events per SIM: create %.2f, spec change %.2f; want one each (Created, Updated), none lost to the event budget",
@@ -57,8 +58,8 @@ func TestBenchmarkRunsAtTinyN(t *testing.T) {
 		t.Errorf("sharded: %+v; want every SIM written by its own shard only", s)
 	} else {
 		for _, run := range s.Shards {
-			if run.POSTs != s.SIMsPerShard || run.WritesPerSIM != 2 {
-				t.Errorf("shard %s: %d POSTs, %.2f writes per SIM; want one POST and two writes (finalizer, status) per SIM of its own", run.Shard, run.POSTs, run.WritesPerSIM)
+			if run.POSTs != s.SIMsPerShard || run.WritesPerSIM != 1 {
+				t.Errorf("shard %s: %d POSTs, %.2f writes per SIM; want one POST and one write (its status) per SIM of its own", run.Shard, run.POSTs, run.WritesPerSIM)
 			}
 		}
 	}
@@ -105,7 +106,8 @@ func buildManager(t *testing.T) (dir, bin string) {
 
 // The cost curve works at tiny sizes, and holds what no size may break: a
 // restart writes nothing and every change made during it reaches the API
-// within the budget; a failover writes no SIM twice and skips none.
+// within the budget; a failover writes no SIM twice and skips none. It runs
+// without the admission policy: the operator patches the finalizer on.
 func TestCostCurveRunsAtTinyN(t *testing.T) {
 	dir, bin := buildManager(t)
 	res, err := bench.Curve(t.Context(), bench.Config{

@@ -22,9 +22,11 @@ import (
 // CurveResults is the cost curve: the create phase, a restart and a failover
 // at each fleet size, each on fresh control planes.
 type CurveResults struct {
-	Machine string       `json:"machine"`
-	Started time.Time    `json:"started"`
-	Points  []CurvePoint `json:"points"`
+	Machine string    `json:"machine"`
+	Started time.Time `json:"started"`
+	// AdmissionPolicy: the operator's control planes had the finalizer policy.
+	AdmissionPolicy bool         `json:"admissionPolicy"`
+	Points          []CurvePoint `json:"points"`
 }
 
 // CurvePoint is one fleet size.
@@ -110,7 +112,7 @@ type FailoverResult struct {
 // Curve measures each fleet size in turn.
 func Curve(ctx context.Context, c Config, sizes []int) (*CurveResults, error) {
 	c = c.withDefaults()
-	res := &CurveResults{Machine: machine(), Started: time.Now().UTC()}
+	res := &CurveResults{Machine: machine(), Started: time.Now().UTC(), AdmissionPolicy: c.AdmissionPolicy}
 	for _, n := range sizes {
 		c.SIMs = n
 		p, err := curvePoint(ctx, c)
@@ -469,7 +471,7 @@ func ReadCurve(path string) (*CurveResults, error) {
 
 // Print writes the curve as tables.
 func (r *CurveResults) Print(w io.Writer) {
-	fmt.Fprintf(w, "sim-operator cost curve (%s)\n\n", r.Machine)
+	fmt.Fprintf(w, "sim-operator cost curve (%s), finalizer admission policy: %t\n\n", r.Machine, r.AdmissionPolicy)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "SIMs\tfloor s\tcreate s\t× floor\tAPI calls/SIM\twrites/SIM\tpeak RSS MiB\tbytes/SIM\tapiserver CPU ms/SIM\tmanager CPU ms/SIM\t")
 	for _, p := range r.Points {

@@ -15,16 +15,18 @@ import (
 
 // Results is what a run measured; it is also written as JSON.
 type Results struct {
-	SIMs        int       `json:"sims"`
-	SyncPeriod  string    `json:"syncPeriod"`
-	KubeQPS     float64   `json:"kubeQPS"`
-	KubeBurst   int       `json:"kubeBurst"`
-	EventQPS    float64   `json:"eventQPS"`
-	EventBurst  int       `json:"eventBurst"`
-	Concurrency int       `json:"concurrency"`
-	Machine     string    `json:"machine"`
-	Started     time.Time `json:"started"`
-	Finished    time.Time `json:"finished"`
+	SIMs        int     `json:"sims"`
+	SyncPeriod  string  `json:"syncPeriod"`
+	KubeQPS     float64 `json:"kubeQPS"`
+	KubeBurst   int     `json:"kubeBurst"`
+	EventQPS    float64 `json:"eventQPS"`
+	EventBurst  int     `json:"eventBurst"`
+	Concurrency int     `json:"concurrency"`
+	// AdmissionPolicy: the operator's control plane had the finalizer policy.
+	AdmissionPolicy bool      `json:"admissionPolicy"`
+	Machine         string    `json:"machine"`
+	Started         time.Time `json:"started"`
+	Finished        time.Time `json:"finished"`
 
 	Floor       *FloorResult       `json:"floor"`
 	Create      *ScenarioResult    `json:"create"`
@@ -229,8 +231,8 @@ func (r *Results) WriteJSON(path string) error {
 
 // Print writes the results as tables.
 func (r *Results) Print(w io.Writer) {
-	fmt.Fprintf(w, "sim-operator benchmark: %d SIMs, sync period %s, kube QPS %g/burst %d, event QPS %g/burst %d, concurrency %d\n%s\n\n",
-		r.SIMs, r.SyncPeriod, r.KubeQPS, r.KubeBurst, r.EventQPS, r.EventBurst, r.Concurrency, r.Machine)
+	fmt.Fprintf(w, "sim-operator benchmark: %d SIMs, sync period %s, kube QPS %g/burst %d, event QPS %g/burst %d, concurrency %d, finalizer admission policy %t\n%s\n\n",
+		r.SIMs, r.SyncPeriod, r.KubeQPS, r.KubeBurst, r.EventQPS, r.EventBurst, r.Concurrency, r.AdmissionPolicy, r.Machine)
 	if r.Create != nil {
 		r.printMain(w)
 	}

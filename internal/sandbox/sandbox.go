@@ -1,6 +1,6 @@
 // Package sandbox runs the whole operator on one machine with nothing else:
-// a local etcd + kube-apiserver (the envtest assets), the CRDs, the
-// simulator over TLS, and the manager built exactly as main.go builds it.
+// a local etcd + kube-apiserver (the envtest assets), the CRDs and their
+// finalizer policy, the simulator over TLS, and the manager built exactly as main.go builds it.
 // `make sandbox`, its test and the benchmarks use it.
 package sandbox
 
@@ -27,6 +27,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/sim-operator/sim-operator/api/v1alpha1"
+	"github.com/sim-operator/sim-operator/internal/admission"
 	"github.com/sim-operator/sim-operator/internal/app"
 	"github.com/sim-operator/sim-operator/internal/manifests"
 	"github.com/sim-operator/sim-operator/internal/simulator"
@@ -102,6 +103,10 @@ func Start(ctx context.Context, o Options) (sb *Sandbox, err error) {
 		return nil, fmt.Errorf("starting kube-apiserver and etcd (is KUBEBUILDER_ASSETS set? `make sandbox` sets it): %w", err)
 	}
 	if sb.Client, err = client.New(sb.Config, client.Options{Scheme: app.Scheme}); err != nil {
+		return nil, err
+	}
+	// The finalizer policy install.yaml and the chart bring with the CRDs.
+	if err := admission.Install(ctx, sb.Client, filepath.Join(o.RepoRoot, admission.Dir)); err != nil {
 		return nil, err
 	}
 	if err := sb.writeKubeconfig(o.StateDir); err != nil {

@@ -50,14 +50,23 @@ var (
 	}
 )
 
-// renderChart renders the chart with Helm's engine, as `helm template` does.
+// renderChart renders the chart with Helm's engine, as `helm install` does
+// on a cluster that serves MutatingAdmissionPolicy v1 (Kubernetes 1.36+).
 func renderChart(t *testing.T, release, namespace string, values map[string]any) []*unstructured.Unstructured {
+	t.Helper()
+	caps := chartutil.DefaultCapabilities.Copy()
+	caps.APIVersions = append(caps.APIVersions, "admissionregistration.k8s.io/v1/MutatingAdmissionPolicy")
+	return renderChartOn(t, caps, release, namespace, values)
+}
+
+// renderChartOn renders the chart for a cluster with caps, as `helm template` does.
+func renderChartOn(t *testing.T, caps *chartutil.Capabilities, release, namespace string, values map[string]any) []*unstructured.Unstructured {
 	t.Helper()
 	chrt, err := loader.Load(chartDir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	vals, err := chartutil.ToRenderValues(chrt, values, chartutil.ReleaseOptions{Name: release, Namespace: namespace, IsInstall: true}, nil)
+	vals, err := chartutil.ToRenderValues(chrt, values, chartutil.ReleaseOptions{Name: release, Namespace: namespace, IsInstall: true}, caps)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -585,5 +594,71 @@ func TestChartCRDsAreTheGeneratedOnes(t *testing.T) {
 	off := renderChart(t, "sim-operator", "sim-operator", map[string]any{"crds": map[string]any{"enabled": false}})
 	if slices.ContainsFunc(off, func(o *unstructured.Unstructured) bool { return o.GetKind() == "CustomResourceDefinition" }) {
 		t.Error("crds.enabled=false still renders CRDs")
+	}
+}
+
+// admissionPolicy installs config/admission's finalizer policy, bound to the
+// release's watchNamespaces when set, and nothing where the release does
+// not serve every object (a bare watchLabelSelector), where the cluster does
+// not serve the policy's kind, or when turned off.
+func TestChartInstallsTheFinalizerPolicy(t *testing.T) {
+	source, err := os.ReadFile("../../config/admission/policy.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	if err := yaml.Unmarshal(source, &want); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name       string
+		values     map[string]any
+		namespaces []string // nil: bound everywhere
+		none       bool
+	}{
+		{name: "defaults", values: defaults},
+		{name: "watchNamespaces", values: teamOps, namespaces: []string{"team-a", "team-b"}},
+		{name: "shards", values: map[string]any{"sharding": map[string]any{"shards": []any{"s1"}}}},
+		{name: "a bare watchLabelSelector", values: map[string]any{"watchLabelSelector": "fleet=a"}, none: true},
+		{name: "turned off", values: map[string]any{"admissionPolicy": map[string]any{"enabled": false}}, none: true},
+		{name: "a cluster before 1.36", values: defaults, none: true},
+	} {
+		objs := renderChart(t, "fleet", "ops", tc.values)
+		if tc.name == "a cluster before 1.36" {
+			objs = renderChartOn(t, chartutil.DefaultCapabilities, "fleet", "ops", tc.values)
+		}
+		var policy, binding *unstructured.Unstructured
+		for _, o := range objs {
+			switch o.GetKind() {
+			case "MutatingAdmissionPolicy":
+				policy = o
+			case "MutatingAdmissionPolicyBinding":
+				binding = o
+			}
+		}
+		if tc.none {
+			if policy != nil || binding != nil {
+				t.Errorf("%s: rendered %v and %v, want no policy", tc.name, policy, binding)
+			}
+			continue
+		}
+		if policy == nil || binding == nil {
+			t.Fatalf("%s: policy %v, binding %v; want both", tc.name, policy, binding)
+		}
+		if !equalYAML(t, policy.Object["spec"], want["spec"]) {
+			t.Errorf("%s: the chart's policy is not config/admission's", tc.name)
+		}
+		name := "fleet-sim-operator-managed-finalizer"
+		if policyName, _, _ := unstructured.NestedString(binding.Object, "spec", "policyName"); policy.GetName() != name || binding.GetName() != name || policyName != name {
+			t.Errorf("%s: policy %s, binding %s of %s; want all %s", tc.name, policy.GetName(), binding.GetName(), policyName, name)
+		}
+		exprs, _, _ := unstructured.NestedSlice(binding.Object, "spec", "matchResources", "namespaceSelector", "matchExpressions")
+		var got []string
+		if len(exprs) == 1 {
+			got = toStrings(exprs[0].(map[string]any)["values"])
+		}
+		if !slices.Equal(got, tc.namespaces) || len(exprs) > 1 {
+			t.Errorf("%s: bound to %v, want %v", tc.name, exprs, tc.namespaces)
+		}
 	}
 }

@@ -50,6 +50,7 @@ func main() {
 	flag.StringVar(&c.WorkDir, "out", "bin/bench", "directory for results.json, profiles, logs")
 	flag.BoolVar(&c.Profile, "profile", true, "take CPU profiles of the manager and of kube-apiserver while creating (and of kube-apiserver during the floor)")
 	var curve sizes
+	flag.BoolVar(&c.AdmissionPolicy, "admission-policy", true, "install config/admission's finalizer policy on the operator's control plane, as install.yaml and the chart do (false: the CRDs alone)")
 	flag.Func("curve-skip", "comma-separated curve phases not to run: floor, failover (create and restart always run)", func(v string) error {
 		c.CurveSkip = strings.Split(v, ",")
 		return nil
