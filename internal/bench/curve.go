@@ -31,11 +31,19 @@ type CurveResults struct {
 
 // CurvePoint is one fleet size.
 type CurvePoint struct {
-	SIMs         int     `json:"sims"`
+	SIMs int `json:"sims"`
+	// FloorSeconds is the floor of four writes per SIM: create, claim,
+	// finalizer patch, status patch.
 	FloorSeconds float64 `json:"floorSeconds"`
+	// FloorSameWritesSeconds is, with the admission policy, the floor of
+	// the three writes the operator then makes (the create carries the
+	// finalizer), on a control plane with the policy.
+	FloorSameWritesSeconds float64 `json:"floorSameWritesSeconds,omitempty"`
 	// CreateSeconds is from the first create until all N are Ready.
 	CreateSeconds float64 `json:"createSeconds"`
 	VsFloor       float64 `json:"vsFloor"`
+	// VsFloorSameWrites is CreateSeconds over FloorSameWritesSeconds.
+	VsFloorSameWrites float64 `json:"vsFloorSameWrites,omitempty"`
 	// APICalls and Writes per SIM during the create phase (writes exclude
 	// events, which trail the status under --event-qps; EventsQueued were
 	// still waiting when the last SIM was Ready).
@@ -131,11 +139,18 @@ func curvePoint(ctx context.Context, c Config) (*CurvePoint, error) {
 	p := &CurvePoint{SIMs: n}
 	if !slices.Contains(c.CurveSkip, "floor") {
 		c.Log("curve: %d SIMs: floor", n)
-		floor, err := runFloor(ctx, c)
+		floor, err := runFloor(ctx, c, false)
 		if err != nil {
 			return nil, err
 		}
 		p.FloorSeconds = floor.Seconds
+		if c.AdmissionPolicy {
+			c.Log("curve: %d SIMs: floor of the same writes (the finalizer set by the policy)", n)
+			if floor, err = runFloor(ctx, c, true); err != nil {
+				return nil, err
+			}
+			p.FloorSameWritesSeconds = floor.Seconds
+		}
 	}
 	e := &env{cfg: c}
 	if err := e.start(ctx); err != nil {
@@ -161,8 +176,8 @@ func curvePoint(ctx context.Context, c Config) (*CurvePoint, error) {
 	}
 	p.Writes = float64(writes(audit[0])) / float64(n)
 	p.Restart.WritesFirstMinute = writes(audit[1])
-	c.Log("curve: %d SIMs: %.1fs (%.2f× the floor %.1fs), %.2f calls and %.2f writes per SIM, peak RSS %.0f MiB (%.0f bytes/SIM)",
-		n, p.CreateSeconds, p.VsFloor, p.FloorSeconds, p.APICalls, p.Writes, p.PeakRSSMiB, p.BytesPerSIM)
+	c.Log("curve: %d SIMs: %.1fs (%.2f× the floor %.1fs, %.2f× the same writes' %.1fs), %.2f calls and %.2f writes per SIM, peak RSS %.0f MiB (%.0f bytes/SIM)",
+		n, p.CreateSeconds, p.VsFloor, p.FloorSeconds, p.VsFloorSameWrites, p.FloorSameWritesSeconds, p.APICalls, p.Writes, p.PeakRSSMiB, p.BytesPerSIM)
 	return p, nil
 }
 
@@ -210,6 +225,9 @@ func (e *env) curveCreate(ctx context.Context, p *CurvePoint) (window, error) {
 	p.CreateSeconds = create.to.Sub(create.from).Seconds()
 	if p.FloorSeconds > 0 {
 		p.VsFloor = p.CreateSeconds / p.FloorSeconds
+	}
+	if p.FloorSameWritesSeconds > 0 {
+		p.VsFloorSameWrites = p.CreateSeconds / p.FloorSameWritesSeconds
 	}
 	calls, byMethod := 0, map[string]int{}
 	for _, q := range e.sim.Requests() {
@@ -473,10 +491,10 @@ func ReadCurve(path string) (*CurveResults, error) {
 func (r *CurveResults) Print(w io.Writer) {
 	fmt.Fprintf(w, "sim-operator cost curve (%s), finalizer admission policy: %t\n\n", r.Machine, r.AdmissionPolicy)
 	tw := tabwriter.NewWriter(w, 0, 8, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "SIMs\tfloor s\tcreate s\t× floor\tAPI calls/SIM\twrites/SIM\tpeak RSS MiB\tbytes/SIM\tapiserver CPU ms/SIM\tmanager CPU ms/SIM\t")
+	fmt.Fprintln(tw, "SIMs\tfloor s\tsame writes' floor s\tcreate s\t× floor\t× same writes\tAPI calls/SIM\twrites/SIM\tpeak RSS MiB\tbytes/SIM\tapiserver CPU ms/SIM\tmanager CPU ms/SIM\t")
 	for _, p := range r.Points {
-		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t%.2f\t%.2f\t\n", p.SIMs, p.FloorSeconds, p.CreateSeconds, p.VsFloor,
-			p.APICalls, p.Writes, p.PeakRSSMiB, p.BytesPerSIM, p.ApiserverCPUmsPerSIM, p.ManagerCPUmsPerSIM)
+		fmt.Fprintf(tw, "%d\t%.1f\t%.1f\t%.1f\t%.2f\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t%.2f\t%.2f\t\n", p.SIMs, p.FloorSeconds, p.FloorSameWritesSeconds, p.CreateSeconds,
+			p.VsFloor, p.VsFloorSameWrites, p.APICalls, p.Writes, p.PeakRSSMiB, p.BytesPerSIM, p.ApiserverCPUmsPerSIM, p.ManagerCPUmsPerSIM)
 	}
 	_ = tw.Flush()
 	fmt.Fprintf(w, "\nrestart (killed, started again at %d calls/s):\n", restartRate)

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,8 +60,10 @@ func (e *env) parallel(ctx context.Context, n int, fn func(ctx context.Context, 
 }
 
 // floor times the writes each SIM minimally needs, from a plain client with
-// the operator's QPS, burst and concurrency, on SIMs no operator watches.
-func (e *env) floor(ctx context.Context) (*FloorResult, error) {
+// the operator's QPS, burst and concurrency, on SIMs no operator watches:
+// create, claim, finalizer patch and status patch, or without the patch
+// when the finalizer policy sets the finalizer at create (policy).
+func (e *env) floor(ctx context.Context, policy bool) (*FloorResult, error) {
 	// Warm the client (discovery, REST mapping, connections) outside the timing.
 	warm := benchSIM(nsFloor, 9, 0)
 	if err := e.admin.Create(ctx, warm); err != nil {
@@ -86,12 +89,16 @@ func (e *env) floor(ctx context.Context) (*FloorResult, error) {
 		if err := e.admin.Create(ctx, claim); err != nil {
 			return err
 		}
-		base := s.DeepCopy()
-		s.Finalizers = []string{controller.Finalizer}
-		if err := e.admin.Patch(ctx, s, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
-			return err
+		if policy && !slices.Contains(s.Finalizers, controller.Finalizer) {
+			return fmt.Errorf("SIM %s created without the policy's finalizer", s.Name)
+		} else if !policy {
+			base := s.DeepCopy()
+			s.Finalizers = []string{controller.Finalizer}
+			if err := e.admin.Patch(ctx, s, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})); err != nil {
+				return err
+			}
 		}
-		base = s.DeepCopy()
+		base := s.DeepCopy()
 		s.Status = typicalStatus(s)
 		return e.admin.Status().Patch(ctx, s, client.MergeFrom(base))
 	})
@@ -99,7 +106,11 @@ func (e *env) floor(ctx context.Context) (*FloorResult, error) {
 		return nil, fmt.Errorf("floor: %w", err)
 	}
 	d := time.Since(start)
-	return &FloorResult{Seconds: d.Seconds(), Writes: 4 * e.cfg.SIMs, CPUSeconds: sampleCPU().since(cpu)}, nil
+	writes := 4
+	if policy {
+		writes = 3
+	}
+	return &FloorResult{Seconds: d.Seconds(), Writes: writes * e.cfg.SIMs, CPUSeconds: sampleCPU().since(cpu)}, nil
 }
 
 // typicalStatus is the status the operator writes for a new SIM.
@@ -149,6 +160,9 @@ func (e *env) mainScenarios(ctx context.Context, res *Results) error {
 	profile.Wait()
 	res.Create.PerSecond = float64(n) / res.Create.Seconds
 	res.Create.VsFloor = res.Create.Seconds / res.Floor.Seconds
+	if res.FloorSameWrites != nil {
+		res.Create.VsFloorSameWrites = res.Create.Seconds / res.FloorSameWrites.Seconds
+	}
 	e.cfg.Log("create: all %d Ready in %.1fs (%.0f SIMs/s, %.2f× the floor)", n, res.Create.Seconds, res.Create.PerSecond, res.Create.VsFloor)
 	if err := e.waitEventsWritten(ctx, m, res.Create, create); err != nil {
 		return err
