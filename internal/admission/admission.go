@@ -16,9 +16,10 @@ import (
 	"path/filepath"
 	"time"
 
-	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/util/wait"
 	"k8s.io/apimachinery/pkg/util/yaml"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -44,18 +45,17 @@ func Install(ctx context.Context, c client.Client, dir string, namespaces ...str
 		return err
 	}
 	if len(namespaces) > 0 {
-		err := unstructured.SetNestedField(binding.Object, map[string]any{"namespaceSelector": map[string]any{
-			"matchExpressions": []any{map[string]any{
-				"key": "kubernetes.io/metadata.name", "operator": "In", "values": toAny(namespaces)}}}},
-			"spec", "matchResources")
+		selector, err := runtime.DefaultUnstructuredConverter.ToUnstructured(&metav1.LabelSelector{
+			MatchExpressions: []metav1.LabelSelectorRequirement{{Key: corev1.LabelMetadataName, Operator: metav1.LabelSelectorOpIn, Values: namespaces}}})
 		if err != nil {
+			return err
+		}
+		if err := unstructured.SetNestedMap(binding.Object, selector, "spec", "matchResources", "namespaceSelector"); err != nil {
 			return err
 		}
 	}
 	for _, o := range []*unstructured.Unstructured{policy, binding} {
-		if err := c.Create(ctx, o); apierrors.IsAlreadyExists(err) {
-			err = c.Patch(ctx, o, client.Merge)
-		} else if err != nil {
+		if err := c.Patch(ctx, o, client.Apply, client.FieldOwner("sim-operator-admission"), client.ForceOwnership); err != nil { //nolint:staticcheck // objects read from YAML, no apply configurations
 			return fmt.Errorf("%s %s: %w", o.GetKind(), o.GetName(), err)
 		}
 	}
@@ -100,12 +100,4 @@ func read(path string) (*unstructured.Unstructured, error) {
 		return nil, fmt.Errorf("%s: no object", path)
 	}
 	return o, nil
-}
-
-func toAny(ss []string) []any {
-	out := make([]any, len(ss))
-	for i, s := range ss {
-		out[i] = s
-	}
-	return out
 }

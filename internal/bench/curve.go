@@ -139,17 +139,13 @@ func curvePoint(ctx context.Context, c Config) (*CurvePoint, error) {
 	p := &CurvePoint{SIMs: n}
 	if !slices.Contains(c.CurveSkip, "floor") {
 		c.Log("curve: %d SIMs: floor", n)
-		floor, err := runFloor(ctx, c, false)
+		floor, sameWrites, err := runFloors(ctx, c)
 		if err != nil {
 			return nil, err
 		}
 		p.FloorSeconds = floor.Seconds
-		if c.AdmissionPolicy {
-			c.Log("curve: %d SIMs: floor of the same writes (the finalizer set by the policy)", n)
-			if floor, err = runFloor(ctx, c, true); err != nil {
-				return nil, err
-			}
-			p.FloorSameWritesSeconds = floor.Seconds
+		if sameWrites != nil {
+			p.FloorSameWritesSeconds = sameWrites.Seconds
 		}
 	}
 	e := &env{cfg: c}
